@@ -1,0 +1,176 @@
+"""The composition root: config → adapters, handlers, writer, engine, dispatcher, routes.
+
+The one module that knows every concrete part. Everything else receives what it
+needs through its constructor, so tests can assemble the same app against fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot import logs
+from bot.api import Api, bearer_auth
+from bot.engine import Engine
+from bot.http_errors import json_error
+from bot.media import MediaLinks
+from bot.metrics import Metrics
+from bot.outbox import OutboxDispatcher
+from bot.sandbox import SandboxFetcher, SandboxSender
+from bot.webhooks import webhook_handler
+from bot.writer import InboundWriter
+from channels.base import ChannelAdapter, MediaStore
+from config.settings import Settings
+from handlers.base import Handler
+from handlers.handoff import Handoff
+from handlers.menu import Menu, MenuChoice
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_adapters(settings: Settings, store: MediaStore) -> dict[str, ChannelAdapter]:
+    adapters: dict[str, ChannelAdapter] = {}
+    if settings.telegram.enabled:
+        from channels.telegram import TelegramAdapter
+
+        adapters["telegram"] = TelegramAdapter(settings.telegram, store)
+    return adapters
+
+
+def build_handlers(settings: Settings) -> list[Handler]:
+    """The explicit order: observers first, then responders, the menu last (it takes anything)."""
+    return [MenuChoice(), Handoff(), Menu()]
+
+
+@dataclass
+class Runtime:
+    """Everything one running bot holds; tests reach in through it, `create_app` serves it."""
+
+    settings: Settings
+    db: Database
+    metrics: Metrics
+    store: MediaStore
+    links: MediaLinks
+    adapters: dict[str, ChannelAdapter]
+    writer: InboundWriter
+    engine: Engine
+    dispatcher: OutboxDispatcher
+    sandbox: SandboxSender | None
+    health_details: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
+
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings.database.url)
+    metrics = Metrics()
+    store = MediaStore(settings.media.dir, settings.media.max_bytes)
+    links = MediaLinks(
+        settings.media.dir,
+        settings.server.public_url,
+        settings.server.admin_token,
+        settings.media.link_ttl_seconds,
+    )
+    adapters = build_adapters(settings, store)
+    sandbox = SandboxSender() if settings.server.sandbox else None
+    senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
+    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics)
+    engine = Engine(
+        db,
+        build_handlers(settings),
+        fetchers={name: SandboxFetcher(store) for name in adapters} if sandbox else dict(adapters),
+        metrics=metrics,
+        after_commit=dispatcher.wake,
+        media_limit_bytes=settings.media.max_bytes,
+    )
+    writer = InboundWriter(db, engine.submit)
+    return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox)
+
+
+@web.middleware
+async def request_ids(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    token = logs.request_id.set(rid)
+    try:
+        response = await handler(request)
+    finally:
+        logs.request_id.reset(token)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:
+    rt = runtime or build_runtime(settings)
+    app = web.Application(
+        middlewares=[request_ids, bearer_auth(settings.server.admin_token)],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[RUNTIME] = rt
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        for adapter in rt.adapters.values():
+            await adapter.start()
+        await rt.writer.start()
+        await rt.engine.start()
+        await rt.dispatcher.start()
+        log.info("aftersales started: channels=%s sandbox=%s", sorted(rt.adapters), settings.server.sandbox)
+        yield
+        await rt.dispatcher.stop()
+        await rt.writer.stop()
+        await rt.engine.stop()
+        for adapter in rt.adapters.values():
+            await adapter.close()
+        await rt.db.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    for adapter in rt.adapters.values():
+        app.router.add_post(
+            adapter.webhook_path,
+            webhook_handler(adapter, rt.writer, rt.metrics, settings.server.max_body_bytes),
+        )
+        for route in adapter.extra_routes():
+            app.router.add_route(route.method, route.path, route.handler)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            await rt.db.ping()
+        except Exception as exc:
+            return web.json_response(
+                {"status": "error", "error": f"database unreachable: {type(exc).__name__}"}, status=503
+            )
+        details = {}
+        for name, probe in rt.health_details.items():
+            try:
+                details[name] = await probe()
+            except Exception as exc:
+                details[name] = {"error": str(exc)}
+        body: dict[str, Any] = {"status": "ok"}
+        if details:
+            body["details"] = details
+        return web.json_response(body)
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(rt.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def not_found(_request: web.Request) -> web.Response:
+        return json_error(404, "not found")
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/media/{token}", rt.links.handle)
+    app.router.add_routes(Api(rt.db, rt.links).routes())
+    app.router.add_route("*", "/api/{tail:.*}", not_found)
+    return app

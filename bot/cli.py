@@ -1,0 +1,131 @@
+"""The `aftersales` command. Every failure is one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from config.settings import ConfigError, Settings, load_settings
+
+
+class CliError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="aftersales", description="After-sales chat-operations bot.")
+    parser.add_argument(
+        "--config", help="TOML config file (default: $AFTERSALES_CONFIG or config/default.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    serve = sub.add_parser("serve", help="run the HTTP server, outbox dispatcher, pollers and scheduler")
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=int, help="override server.port")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
+    db_sub.add_parser("upgrade", help="apply Alembic migrations up to the newest")
+
+    demo = sub.add_parser("demo", help="demo data")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True, parser_class=Parser)
+    demo_sub.add_parser("seed", help="create demo clients, contacts, orders, staff (idempotent)")
+
+    sim = sub.add_parser("simulate", help="play one client message into the running bot")
+    sim.add_argument("channel", choices=["telegram", "whatsapp", "wechat", "email"])
+    sim.add_argument("--from", dest="sender", required=True, help="sender id on that channel")
+    sim.add_argument("--photo", type=Path, help="attach this image file")
+    sim.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the bot's replies")
+    sim.add_argument("text", nargs="+", help="the message text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        return run(args, settings)
+    except (ConfigError, CliError) as exc:
+        print(f"aftersales: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        return serve(settings, args.host, args.port)
+    if args.command == "db":
+        from storage.migrate import upgrade
+
+        asyncio.run(upgrade(settings.database.url))
+        print(f"database at head: {safe_url(settings.database.url)}")
+        return 0
+    if args.command == "demo":
+        return asyncio.run(_seed(settings))
+    if args.command == "simulate":
+        return asyncio.run(_simulate(settings, args))
+    raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def serve(settings: Settings, host: str | None, port: int | None) -> int:
+    from aiohttp import web
+
+    from bot import logs
+    from bot.app import create_app
+
+    logs.configure(settings.secrets())
+    web.run_app(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        access_log=None,
+        print=lambda text: print(text, file=sys.stderr),
+    )
+    return 0
+
+
+async def _seed(settings: Settings) -> int:
+    from bot.demo import seed
+    from storage.db import Database
+
+    db = Database(settings.database.url)
+    try:
+        keys = await seed(db)
+    finally:
+        await db.dispose()
+    print(f"demo data ready: clients {', '.join(keys)}")
+    return 0
+
+
+async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.simulate import SimulateError, render, simulate
+
+    try:
+        effects = await simulate(
+            settings, args.channel, args.sender, " ".join(args.text), args.photo, args.timeout
+        )
+    except SimulateError as exc:
+        raise CliError(str(exc)) from None
+    print(render(effects))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

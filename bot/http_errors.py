@@ -1,0 +1,20 @@
+"""The one error shape of every JSON answer: {"error": "...", "field": "..."}."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def json_error(status: int, error: str, field: str | None = None) -> web.Response:
+    body: dict[str, str] = {"error": error}
+    if field:
+        body["field"] = field
+    return web.json_response(body, status=status)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, field: str | None = None) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.field = field

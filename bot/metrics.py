@@ -1,0 +1,46 @@
+"""Prometheus collectors, one registry per running app (tests start several in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.webhooks = Counter(
+            "aftersales_webhooks_total",
+            "Webhook requests by channel and HTTP status",
+            ["channel", "status"],
+            registry=r,
+        )
+        self.messages_in = Counter(
+            "aftersales_messages_in_total", "Inbound messages stored", ["channel"], registry=r
+        )
+        self.duplicates = Counter(
+            "aftersales_messages_duplicate_total",
+            "Provider retries recognised and ignored",
+            ["channel"],
+            registry=r,
+        )
+        self.messages_out = Counter(
+            "aftersales_messages_out_total", "Outbound messages delivered", ["channel", "kind"], registry=r
+        )
+        self.outbox_failures = Counter(
+            "aftersales_outbox_failures_total", "Failed delivery attempts", ["channel", "final"], registry=r
+        )
+        self.outbox_depth = Gauge("aftersales_outbox_depth", "Outbox rows by state", ["state"], registry=r)
+        self.handling_seconds = Histogram(
+            "aftersales_handling_seconds",
+            "Time from message stored to its replies committed",
+            ["channel"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.handler_errors = Counter(
+            "aftersales_handler_errors_total", "Messages whose handling raised", ["channel"], registry=r
+        )
+        self.media_refused = Counter(
+            "aftersales_media_refused_total", "Attachments not fetched", ["channel", "reason"], registry=r
+        )

@@ -1,0 +1,43 @@
+"""Sandbox mode: every provider replaced by a recorder, so the demo never leaves the machine."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from bot.messages import Attachment, MediaRefused, OutboundMessage
+from channels.base import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+class SandboxSender:
+    """Records what would have been sent and reports it delivered."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundMessage] = []
+
+    async def send(self, out: OutboundMessage) -> str:
+        self.sent.append(out)
+        log.info("sandbox: %s to %s: %s", out.channel, out.channel_user_id, out.text[:200])
+        return f"sandbox-{uuid.uuid4().hex[:12]}"
+
+
+class SandboxFetcher:
+    """Resolves `sandbox:<sha256>` references that `aftersales simulate --photo` staged in the store."""
+
+    def __init__(self, store: MediaStore) -> None:
+        self.store = store
+
+    async def fetch_media(self, attachment: Attachment) -> Attachment:
+        ref = attachment.provider_ref
+        sha = ref.removeprefix("sandbox:")
+        if not ref.startswith("sandbox:") or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+            raise MediaRefused("sandbox mode fetches only staged sandbox: references")
+        path = self.store.path_for(sha)
+        if not path.is_file():
+            raise MediaRefused("staged file not found")
+        attachment.sha256 = sha
+        attachment.stored_path = str(path)
+        attachment.size = path.stat().st_size
+        return attachment

@@ -1,0 +1,176 @@
+"""What every channel adapter provides, and the capped, allow-listed media fetch they share.
+
+An adapter is a parser and a client for one provider; it never decides what to say.
+The generic webhook route (bot/webhooks.py) calls verify → parse → (writer) → response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from bot.messages import Attachment, Channel, InboundMessage, MediaRefused, MediaTooLarge, OutboundMessage
+
+
+class WebhookRejected(Exception):
+    """Raised by verify/parse: the request is answered with `status` and nothing is stored."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class ExtraRoute:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    channel: Channel
+    webhook_path: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        """Raise WebhookRejected(403) unless the request provably comes from the provider."""
+
+    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
+        """Raise WebhookRejected(400) on malformed payloads. An empty list: nothing to store."""
+
+    def webhook_response(self, messages: list[InboundMessage]) -> web.Response: ...
+
+    async def send(self, out: OutboundMessage) -> str:
+        """Deliver; return the provider's message id; raise bot.messages.SendError on failure."""
+
+    async def fetch_media(self, attachment: Attachment) -> Attachment:
+        """Download to the media store; return the attachment with sha256 and stored_path set.
+
+        Raises MediaTooLarge or MediaRefused; other failures raise whatever they raise.
+        """
+
+    def extra_routes(self) -> list[ExtraRoute]: ...
+
+
+class MediaStore:
+    """Files under `root`, named by their sha256 so the same photo is stored once."""
+
+    def __init__(self, root: str | Path, max_bytes: int) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    async def save_stream(
+        self, chunks: AsyncIterator[bytes], declared_size: int | None = None
+    ) -> tuple[str, Path, int]:
+        if declared_size is not None and declared_size > self.max_bytes:
+            raise MediaTooLarge(declared_size, self.max_bytes)
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise MediaTooLarge(size, self.max_bytes)
+                    digest.update(chunk)
+                    fh.write(chunk)
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, final)
+            return sha, final, size
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    async def save_bytes(self, data: bytes) -> tuple[str, Path, int]:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.save_stream(one(), len(data))
+
+
+def _is_private(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return True
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            return True
+    return False
+
+
+def check_url(url: str, allowed_hosts: set[str]) -> None:
+    """Only allow-listed hosts; a host that resolves to a private address must be listed by name."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise MediaRefused(f"refusing media URL with scheme {parts.scheme!r}")
+    host = parts.hostname.lower()
+    if host not in allowed_hosts:
+        raise MediaRefused(f"refusing media from host {host!r}")
+
+
+async def fetch_to_store(
+    session: aiohttp.ClientSession,
+    url: str,
+    store: MediaStore,
+    *,
+    allowed_hosts: set[str],
+    auth: aiohttp.BasicAuth | None = None,
+    max_redirects: int = 3,
+    redirect_hosts: set[str] | None = None,
+) -> tuple[str, Path, int, str]:
+    """GET `url` with redirects followed by hand: credentials go to the first host only.
+
+    Returns (sha256, path, size, content type). Redirect targets must be in
+    `redirect_hosts` (or `allowed_hosts`) and must not resolve to private addresses
+    unless listed by name.
+    """
+    hops = 0
+    current, current_auth = url, auth
+    check_url(current, allowed_hosts)
+    while True:
+        async with session.get(
+            current, auth=current_auth, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=60)
+        ) as resp:
+            if resp.status in (301, 302, 303, 307, 308):
+                hops += 1
+                location = resp.headers.get("Location", "")
+                if hops > max_redirects or not location:
+                    raise MediaRefused("too many redirects")
+                nxt = str(resp.url.join(URL(location)))
+                hosts = (redirect_hosts or set()) | allowed_hosts
+                check_url(nxt, hosts)
+                host = urlsplit(nxt).hostname or ""
+                if host not in allowed_hosts and _is_private(host):
+                    raise MediaRefused(f"refusing redirect to private address {host!r}")
+                current, current_auth = nxt, None
+                continue
+            if resp.status != 200:
+                raise MediaRefused(f"media fetch answered HTTP {resp.status}")
+            declared = resp.content_length
+            sha, path, size = await store.save_stream(resp.content.iter_chunked(65536), declared)
+            return sha, path, size, resp.headers.get("Content-Type", "application/octet-stream")

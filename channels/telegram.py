@@ -1,0 +1,248 @@
+"""Telegram: python-telegram-bot as parser and client only; routing stays ours.
+
+Inbound updates arrive on our own aiohttp route (no PTB Application/Updater), are
+checked against the secret-token header in constant time and parsed with
+`Update.de_json`. Outbound goes through PTB's `Bot` against the configured API base,
+so a local Bot API server or the tests' fake can stand in for api.telegram.org.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import telegram
+from aiohttp import web
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    InboundMessage,
+    MediaTooLarge,
+    OutboundMessage,
+    SendError,
+)
+from channels.base import ExtraRoute, MediaStore, WebhookRejected, fetch_to_store
+from config.settings import TelegramSettings
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Bots may download at most 20 MB through the Bot API (telegram.constants.FileSizeLimit).
+BOT_DOWNLOAD_LIMIT = int(telegram.constants.FileSizeLimit.FILESIZE_DOWNLOAD)
+
+
+class TelegramAdapter:
+    channel = Channel.TELEGRAM
+    webhook_path = "/webhooks/telegram"
+
+    def __init__(self, settings: TelegramSettings, store: MediaStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.bot = Bot(settings.token, base_url=settings.api_base_url, base_file_url=settings.file_base_url)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        await self.bot.shutdown()
+
+    def extra_routes(self) -> list[ExtraRoute]:
+        return []
+
+    # ---- inbound -------------------------------------------------------------------------------
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
+            raise WebhookRejected(403, "bad or missing secret token")
+
+    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise WebhookRejected(400, "body is not JSON") from None
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise WebhookRejected(400, "not a Telegram Update (no integer update_id)")
+        try:
+            update = Update.de_json(data, None)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WebhookRejected(400, f"malformed Update: {exc}") from None
+        message = parse_update(update)
+        return [message] if message else []
+
+    def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
+        # A button press is acknowledged in the webhook answer itself (Bot API "reply to
+        # webhook"), so the client's spinner stops without an extra API call.
+        for m in messages:
+            callback_id = m.extra.get("callback_query_id")
+            if callback_id:
+                return web.json_response({"method": "answerCallbackQuery", "callback_query_id": callback_id})
+        return web.Response(status=200)
+
+    # ---- outbound ------------------------------------------------------------------------------
+
+    async def send(self, out: OutboundMessage) -> str:
+        markup = None
+        if out.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.value[:64])] for b in out.buttons]
+            )
+        reply_to = int(out.reply_to) if out.reply_to and out.reply_to.isdigit() else None
+        files = [a for a in out.attachments if a.stored_path]
+        # A short text rides as the first file's caption; a long one goes as its own message.
+        caption = out.text if files and out.text and len(out.text) <= 1024 else None
+        try:
+            sent: telegram.Message | None = None
+            for index, att in enumerate(files):
+                first_caption = caption if index == 0 else None
+                with open(att.stored_path or "", "rb") as fh:
+                    payload = InputFile(fh, filename=att.filename or None)
+                    if att.kind == AttachmentKind.PHOTO:
+                        sent = await self.bot.send_photo(
+                            out.channel_user_id,
+                            photo=payload,
+                            caption=first_caption,
+                            reply_markup=markup if first_caption else None,
+                        )
+                    else:
+                        sent = await self.bot.send_document(
+                            out.channel_user_id,
+                            document=payload,
+                            caption=first_caption,
+                            reply_markup=markup if first_caption else None,
+                        )
+            if out.text and caption is None:
+                sent = await self.bot.send_message(
+                    out.channel_user_id, out.text, reply_markup=markup, reply_to_message_id=reply_to
+                )
+        except RetryAfter as exc:
+            raise SendError(f"telegram flood control: {exc}", retry_after=_seconds(exc)) from exc
+        except (BadRequest, Forbidden, InvalidToken) as exc:
+            raise SendError(f"telegram refused: {exc}", permanent=True) from exc
+        except (TimedOut, NetworkError) as exc:
+            raise SendError(f"telegram unavailable: {exc}") from exc
+        except TelegramError as exc:
+            raise SendError(f"telegram error: {exc}") from exc
+        if sent is None:
+            raise SendError("nothing to send: no text and no stored file", permanent=True)
+        return str(sent.message_id)
+
+    async def fetch_media(self, attachment: Attachment) -> Attachment:
+        limit = min(self.store.max_bytes, BOT_DOWNLOAD_LIMIT)
+        if attachment.size is not None and attachment.size > limit:
+            raise MediaTooLarge(attachment.size, limit)
+        tg_file = await self.bot.get_file(attachment.provider_ref)
+        if tg_file.file_size is not None and tg_file.file_size > limit:
+            raise MediaTooLarge(tg_file.file_size, limit)
+        url = tg_file.file_path or ""
+        host = urlsplit(self.settings.file_base_url).hostname or ""
+        assert self._http is not None, "adapter not started"
+        sha, path, size, _ctype = await fetch_to_store(self._http, url, self.store, allowed_hosts={host})
+        attachment.sha256 = sha
+        attachment.stored_path = str(path)
+        attachment.size = size
+        return attachment
+
+
+def _seconds(exc: RetryAfter) -> float:
+    value: Any = exc._retry_after  # the timedelta PTB keeps; the public property warns about int/timedelta
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def parse_update(update: Update) -> InboundMessage | None:
+    """One Update → one normalised message; updates we do not act on (edits, joins) → None."""
+    uid = str(update.update_id)
+    if update.callback_query is not None:
+        cq = update.callback_query
+        chat_id = cq.message.chat.id if cq.message is not None else cq.from_user.id
+        return InboundMessage(
+            channel=Channel.TELEGRAM,
+            channel_user_id=str(chat_id),
+            provider_message_id=uid,
+            text=cq.data or "",
+            sender_name=cq.from_user.full_name,
+            reply_to=str(cq.message.message_id) if cq.message is not None else None,
+            language_hint=cq.from_user.language_code,
+            is_button=True,
+            extra={"callback_query_id": cq.id},
+        )
+    msg = update.message
+    if msg is None:
+        return None
+    attachments: list[Attachment] = []
+    if msg.photo:
+        largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        attachments.append(
+            Attachment(AttachmentKind.PHOTO, "image/jpeg", largest.file_id, size=largest.file_size)
+        )
+    if msg.document is not None:
+        doc = msg.document
+        mime = doc.mime_type or "application/octet-stream"
+        kind = (
+            AttachmentKind.PHOTO
+            if mime.startswith("image/")
+            else (AttachmentKind.VIDEO if mime.startswith("video/") else AttachmentKind.DOCUMENT)
+        )
+        attachments.append(Attachment(kind, mime, doc.file_id, filename=doc.file_name, size=doc.file_size))
+    if msg.video is not None:
+        v = msg.video
+        attachments.append(
+            Attachment(
+                AttachmentKind.VIDEO,
+                v.mime_type or "video/mp4",
+                v.file_id,
+                filename=v.file_name,
+                size=v.file_size,
+            )
+        )
+    if msg.voice is not None:
+        attachments.append(
+            Attachment(
+                AttachmentKind.VOICE,
+                msg.voice.mime_type or "audio/ogg",
+                msg.voice.file_id,
+                size=msg.voice.file_size,
+            )
+        )
+    sender = msg.from_user
+    return InboundMessage(
+        channel=Channel.TELEGRAM,
+        channel_user_id=str(msg.chat.id),
+        provider_message_id=uid,
+        text=msg.text or msg.caption or "",
+        sender_name=sender.full_name if sender else None,
+        attachments=attachments,
+        received_at=msg.date,
+        reply_to=str(msg.reply_to_message.message_id) if msg.reply_to_message else None,
+        language_hint=sender.language_code if sender else None,
+        media_group_id=msg.media_group_id,
+        extra={"message_id": msg.message_id},
+    )

@@ -1,0 +1,291 @@
+"""Settings: TOML file, then `AFTERSALES_<SECTION>__<KEY>` environment overrides, then validation.
+
+Every mistake stops start-up with a message naming the key, because a bot that starts
+with a typo in its Telegram secret fails silently at 3 a.m. instead of loudly at deploy.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "AFTERSALES_"
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = PACKAGE_DIR / "default.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator, naming the key."""
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    sandbox: bool = False
+    public_url: str = "http://127.0.0.1:8080"
+    admin_token: str = ""
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass
+class DatabaseSettings:
+    url: str = "sqlite+aiosqlite:///var/aftersales.db"
+
+
+@dataclass
+class MediaSettings:
+    dir: str = "var/media"
+    max_bytes: int = 20_000_000
+    allowed_hosts: list[str] = field(default_factory=list)
+    link_ttl_seconds: int = 86_400
+
+
+@dataclass
+class TelegramSettings:
+    enabled: bool = False
+    token: str = ""
+    webhook_secret: str = ""
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = "https://api.telegram.org/file/bot"
+
+
+@dataclass
+class WhatsAppSettings:
+    enabled: bool = False
+    account_sid: str = ""
+    auth_token: str = ""
+    from_number: str = ""
+    api_base_url: str = "https://api.twilio.com"
+    template_content_sid: str = ""
+
+
+@dataclass
+class WeChatSettings:
+    enabled: bool = False
+    app_id: str = ""
+    app_secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
+    reply_mode: str = "api"
+
+
+@dataclass
+class EmailSettings:
+    enabled: bool = False
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_ssl: bool = True
+    imap_username: str = ""
+    imap_password: str = ""
+    mailbox: str = "INBOX"
+    poll_seconds: int = 60
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str = ""
+    smtp_password: str = ""
+    from_address: str = ""
+
+
+@dataclass
+class EscalationSettings:
+    rota_file: str = "config/rota.toml"
+    keywords_file: str = "config/urgent_keywords.toml"
+    ack_timeout_seconds: int = 300
+    max_rounds: int = 3
+
+
+@dataclass
+class OutboxSettings:
+    max_attempts: int = 8
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 300.0
+
+
+@dataclass
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    source: str = field(default="", compare=False)  # the file the settings came from
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        values = [
+            self.server.admin_token,
+            self.telegram.token,
+            self.telegram.webhook_secret,
+            self.whatsapp.auth_token,
+            self.wechat.app_secret,
+            self.wechat.token,
+            self.wechat.encoding_aes_key,
+            self.email.imap_password,
+            self.email.smtp_password,
+        ]
+        return [v for v in values if v and len(v) >= 4]
+
+
+# Secrets an enabled channel cannot work without.
+REQUIRED_WHEN_ENABLED: dict[str, tuple[str, ...]] = {
+    "telegram": ("token", "webhook_secret"),
+    "whatsapp": ("account_sid", "auth_token", "from_number"),
+    "wechat": ("app_id", "app_secret", "token"),
+    "email": ("imap_host", "imap_username", "imap_password", "smtp_host", "from_address"),
+}
+
+_SECTION_TYPES: frozenset[str] = frozenset(f.name for f in fields(Settings) if f.name != "source")
+
+
+def _check_type(key: str, value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"config: {key} must be a list, got {type(value).__name__}")
+        return [_check_type(f"{key}[{i}]", v, item_tp) for i, v in enumerate(value)]
+    if origin in (types.UnionType, typing.Union):
+        raise ConfigError(f"config: {key}: unsupported type")  # pragma: no cover - no optional keys
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config: {key} must be a boolean (true/false), got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config: {key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"config: {key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config: {key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"config: {key}: unsupported type {tp}")  # pragma: no cover
+
+
+def _parse_env_value(key: str, raw: str, tp: Any) -> Any:
+    """Environment values are strings; read them as the key's declared type."""
+    if typing.get_origin(tp) is list:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if tp is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"config: {key} (from environment) must be true or false, got {raw!r}")
+    if tp is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"config: {key} (from environment) must be an integer, got {raw!r}") from None
+    if tp is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"config: {key} (from environment) must be a number, got {raw!r}") from None
+    return raw
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config: file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path}: invalid TOML: {exc}") from None
+
+
+def resolve_path(explicit: str | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("AFTERSALES_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config/default.toml")
+    return local if local.exists() else DEFAULT_CONFIG
+
+
+def load_settings(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment, type-check and validate; raise ConfigError naming the key."""
+    file = resolve_path(str(path) if path else None)
+    raw = _read_toml(file)
+    environ = os.environ if env is None else env
+    hints = typing.get_type_hints(Settings)
+
+    values: dict[str, dict[str, Any]] = {}
+    for section, body in raw.items():
+        if section not in _SECTION_TYPES:
+            raise ConfigError(f"config: unknown section [{section}] in {file}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"config: [{section}] must be a table")
+        section_hints = typing.get_type_hints(hints[section])
+        for key, value in body.items():
+            if key not in section_hints:
+                raise ConfigError(f"config: unknown key {section}.{key} in {file}")
+            values.setdefault(section, {})[key] = _check_type(f"{section}.{key}", value, section_hints[key])
+
+    for name, raw_value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in _SECTION_TYPES:
+            raise ConfigError(f"config: unknown section {section!r} in environment variable {name}")
+        section_hints = typing.get_type_hints(hints[section])
+        if key not in section_hints:
+            raise ConfigError(f"config: unknown key {section}.{key} in environment variable {name}")
+        values.setdefault(section, {})[key] = _parse_env_value(
+            f"{section}.{key}", raw_value, section_hints[key]
+        )
+
+    sections = {name: hints[name](**values.get(name, {})) for name in _SECTION_TYPES}
+    settings = Settings(**sections, source=str(file))
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    for channel, keys in REQUIRED_WHEN_ENABLED.items():
+        section = getattr(settings, channel)
+        if not section.enabled:
+            continue
+        for key in keys:
+            if not getattr(section, key):
+                raise ConfigError(
+                    f"config: {channel}.{key} is required when {channel}.enabled = true "
+                    f"(set it in the file or as {ENV_PREFIX}{channel.upper()}__{key.upper()})"
+                )
+    if settings.server.max_body_bytes <= 0:
+        raise ConfigError("config: server.max_body_bytes must be positive")
+    if settings.media.max_bytes <= 0:
+        raise ConfigError("config: media.max_bytes must be positive")
+    if settings.wechat.reply_mode not in {"api", "passive"}:
+        raise ConfigError(
+            f"config: wechat.reply_mode must be 'api' or 'passive', got {settings.wechat.reply_mode!r}"
+        )
+    if settings.wechat.encoding_aes_key and len(settings.wechat.encoding_aes_key) != 43:
+        raise ConfigError("config: wechat.encoding_aes_key must be 43 characters (or empty for plain mode)")
+    if settings.telegram.webhook_secret:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", settings.telegram.webhook_secret):
+            raise ConfigError("config: telegram.webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+    if not settings.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError("config: database.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+    if settings.outbox.max_attempts < 1:
+        raise ConfigError("config: outbox.max_attempts must be at least 1")

@@ -1,0 +1,138 @@
+"""The handler contract: `matches` and `handle`, stopping by returning an Outcome.
+
+Handlers see the normalised message, the contact/conversation rows, the session of
+the transaction they run in, and `reply()`; never a provider. What they write and
+every reply they queue commit together with the message being marked handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Attachment, Button, InboundMessage, OutboundMessage
+from storage.models import Client, Contact, Conversation, utcnow
+from storage.repos import audit, conversations, outbox
+
+
+class Outcome(Enum):
+    DONE = "done"  # this handler owned the turn; stop
+    CONTINUE = "continue"  # not mine after all (or an observer): let the next handler look
+
+
+class Handler(Protocol):
+    name: str
+    observer: bool  # observers always run first and never end the turn
+
+    def matches(self, ctx: Context) -> bool: ...
+
+    async def handle(self, ctx: Context) -> Outcome: ...
+
+
+class Escalator(Protocol):
+    """Opens or raises an escalation; implemented by escalation/ and wired in bot/app.py."""
+
+    async def escalate(
+        self, ctx: Context, reason: str, *, priority: str = "normal", note: str = ""
+    ) -> Any: ...
+
+
+def t(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    message: InboundMessage
+    message_id: int
+    contact: Contact
+    client: Client | None
+    conversation: Conversation
+    language: str
+    now: datetime = field(default_factory=utcnow)
+    escalator: Escalator | None = None
+    services: dict[str, Any] = field(default_factory=dict)  # optional collaborators (documents, media links)
+    replies: list[OutboundMessage] = field(default_factory=list)
+    on_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.message.text.strip()
+
+    @property
+    def is_verified(self) -> bool:
+        """A contact linked to a client may see that client's orders; nobody else sees any."""
+        return self.client is not None
+
+    def tr(self, en: str, zh: str) -> str:
+        return t(self.language, en, zh)
+
+    async def reply(
+        self,
+        text: str = "",
+        *,
+        buttons: list[Button] | None = None,
+        attachments: list[Attachment] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> OutboundMessage:
+        """Queue a reply to the client on the channel they wrote from (outbox, same transaction)."""
+        out = OutboundMessage(
+            channel=self.message.channel,
+            channel_user_id=self.message.channel_user_id,
+            text=text,
+            buttons=list(buttons or []),
+            attachments=list(attachments or []),
+            idempotency_key=f"reply:{self.message_id}:{len(self.replies)}",
+            extra=dict(extra or {}),
+        )
+        await outbox.enqueue(
+            self.session, out, conversation_id=self.conversation.id, cause_message_id=self.message_id
+        )
+        self.replies.append(out)
+        return out
+
+    async def send_to(
+        self, out: OutboundMessage, *, kind: str = "alert", conversation_id: int | None = None
+    ) -> None:
+        """Queue a message to someone else (staff alerts, relays); caller sets the idempotency key."""
+        await outbox.enqueue(
+            self.session, out, conversation_id=conversation_id, cause_message_id=self.message_id, kind=kind
+        )
+
+    async def escalate(self, reason: str, *, priority: str = "normal", note: str = "") -> Any:
+        if self.escalator is None:
+            await audit.record(
+                self.session,
+                "bot",
+                "escalation_requested",
+                f"conversation:{self.conversation.id}",
+                reason=reason,
+                priority=priority,
+                note=note,
+            )
+            return None
+        return await self.escalator.escalate(self, reason, priority=priority, note=note)
+
+    # ---- dialogs: a handler that needs more turns owns the conversation until it ends ----
+
+    def start_dialog(
+        self, name: str, state: dict[str, Any] | None = None, ttl: timedelta = timedelta(minutes=30)
+    ) -> None:
+        conversations.set_dialog(self.conversation, name, state, self.now + ttl)
+
+    def end_dialog(self) -> None:
+        conversations.set_dialog(self.conversation, None, None, None)
+
+    @property
+    def dialog_state(self) -> dict[str, Any]:
+        return dict(self.conversation.dialog_state or {})
+
+    def in_dialog(self, name: str) -> bool:
+        conv = self.conversation
+        return conv.dialog == name and (conv.dialog_expires_at is None or conv.dialog_expires_at > self.now)

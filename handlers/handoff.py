@@ -1,0 +1,34 @@
+"""'Talk to a person': the client is told a colleague is coming, and staff are alerted."""
+
+from __future__ import annotations
+
+import re
+
+from handlers.base import Context, Outcome
+from handlers.menu import chosen
+
+ASK_FOR_HUMAN = re.compile(
+    r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+)?(person|human|someone|agent|staff|sales)\b|\b(human|agent|operator)\b"
+    r"|人工|真人|客服|转人工",
+    re.IGNORECASE,
+)
+
+
+class Handoff:
+    name = "handoff"
+    observer = False
+
+    def matches(self, ctx: Context) -> bool:
+        return chosen(ctx) == "handoff" or bool(ASK_FOR_HUMAN.search(ctx.text))
+
+    async def handle(self, ctx: Context) -> Outcome:
+        ctx.end_dialog()
+        await ctx.escalate("handoff", note=ctx.text)
+        await ctx.reply(
+            ctx.tr(
+                "A colleague has been notified and will answer you here shortly. "
+                "You can keep writing; everything you send reaches them.",
+                "已通知我们的同事，他们会尽快在这里回复您。您可以继续留言，所有信息都会转给他们。",
+            )
+        )
+        return Outcome.DONE

@@ -1,0 +1,87 @@
+"""Engines and sessions.
+
+SQLite gets one write connection (a pool of one) so writers queue in-process on an
+asyncio wait instead of spinning in SQLite's busy handler, and a separate pool of
+read connections that WAL lets run beside the writer. PostgreSQL uses one pool for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (the pysqlite recipe).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # The writer takes the write lock up front: a deferred transaction that later
+        # writes can fail with SQLITE_BUSY instead of waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    if not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """The two engines and their session factories; one per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = is_sqlite(url)
+        if self.sqlite:
+            ensure_sqlite_dir(url)
+            self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+            self.read_engine = create_async_engine(url, pool_size=4, max_overflow=4)
+            _sqlite_pragmas(self.write_engine, writer=True)
+            _sqlite_pragmas(self.read_engine, writer=False)
+        else:
+            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction that writes: committed on success, rolled back on error."""
+        async with self.write_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.read_sessions() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.read_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

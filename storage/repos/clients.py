@@ -1,0 +1,94 @@
+"""Clients and their contacts: who may see which orders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import Client, Contact, utcnow
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    channel: str
+    id: str
+
+
+async def get_client(session: AsyncSession, key: str) -> Client | None:
+    return (
+        await session.execute(select(Client).where(Client.key == key).options(selectinload(Client.contacts)))
+    ).scalar_one_or_none()
+
+
+async def get_client_by_id(session: AsyncSession, client_id: int) -> Client | None:
+    return await session.get(Client, client_id)
+
+
+async def upsert_client(
+    session: AsyncSession,
+    key: str,
+    *,
+    name: str,
+    language: str = "en",
+    email_domains: list[str] | None = None,
+    contacts: list[ContactRef] | None = None,
+) -> Client:
+    """Create or replace a client; its listed contacts are linked to it (and unlinked from others)."""
+    client = await get_client(session, key)
+    if client is None:
+        client = Client(key=key, name=name, language=language, email_domains=list(email_domains or []))
+        session.add(client)
+        await session.flush()
+    else:
+        client.name = name
+        client.language = language
+        client.email_domains = list(email_domains or [])
+        client.updated_at = utcnow()
+    for ref in contacts or []:
+        contact = await get_or_create_contact(session, ref.channel, ref.id)
+        contact.client_id = client.id
+    await session.flush()
+    return client
+
+
+async def get_contact(session: AsyncSession, channel: str, channel_user_id: str) -> Contact | None:
+    return (
+        await session.execute(
+            select(Contact).where(Contact.channel == channel, Contact.channel_user_id == channel_user_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def get_or_create_contact(
+    session: AsyncSession, channel: str, channel_user_id: str, name: str | None = None
+) -> Contact:
+    contact = await get_contact(session, channel, channel_user_id)
+    if contact is None:
+        contact = Contact(channel=channel, channel_user_id=channel_user_id, name=name)
+        session.add(contact)
+        await session.flush()
+    elif name and not contact.name:
+        contact.name = name
+    return contact
+
+
+async def contacts_of_client(session: AsyncSession, client_id: int) -> list[Contact]:
+    return list(
+        (
+            await session.execute(select(Contact).where(Contact.client_id == client_id).order_by(Contact.id))
+        ).scalars()
+    )
+
+
+def client_json(client: Client) -> dict[str, Any]:
+    return {
+        "key": client.key,
+        "name": client.name,
+        "language": client.language,
+        "email_domains": list(client.email_domains or []),
+        "contacts": [{"channel": c.channel, "id": c.channel_user_id} for c in client.contacts],
+    }

@@ -1,0 +1,113 @@
+"""Conversations: one open conversation per contact, its state, priority and dialog."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import Contact, Conversation, utcnow
+
+
+async def open_conversation(session: AsyncSession, contact: Contact) -> Conversation:
+    """The contact's current conversation, or a new one if the last was closed."""
+    conv = (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.contact_id == contact.id, Conversation.state != "closed")
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if conv is None:
+        conv = Conversation(contact_id=contact.id, channel=contact.channel, language=contact.language)
+        session.add(conv)
+        await session.flush()
+    return conv
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    return (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.id == conversation_id)
+            .options(selectinload(Conversation.contact).selectinload(Contact.client))
+        )
+    ).scalar_one_or_none()
+
+
+def set_dialog(
+    conv: Conversation, name: str | None, state: dict[str, Any] | None, expires_at: datetime | None
+) -> None:
+    conv.dialog = name
+    conv.dialog_state = dict(state or {})
+    conv.dialog_expires_at = expires_at
+
+
+def touch(conv: Conversation, at: datetime | None = None) -> None:
+    conv.last_message_at = at or utcnow()
+
+
+def encode_cursor(at: datetime, row_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), row_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """Raises ValueError on anything that is not a cursor we issued."""
+    try:
+        at, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), int(row_id)
+    except Exception as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+async def list_conversations(
+    session: AsyncSession,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    state: str | None = None,
+    priority: str | None = None,
+    channel: str | None = None,
+) -> tuple[list[Conversation], str | None]:
+    """Newest activity first; keyset pagination on (last_message_at, id)."""
+    query = select(Conversation).options(selectinload(Conversation.contact).selectinload(Contact.client))
+    if state:
+        query = query.where(Conversation.state == state)
+    if priority:
+        query = query.where(Conversation.priority == priority)
+    if channel:
+        query = query.where(Conversation.channel == channel)
+    if cursor:
+        at, row_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Conversation.last_message_at < at,
+                and_(Conversation.last_message_at == at, Conversation.id < row_id),
+            )
+        )
+    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].last_message_at, rows[-1].id)
+    return rows, next_cursor
+
+
+def conversation_json(conv: Conversation) -> dict[str, Any]:
+    contact = conv.contact
+    return {
+        "id": conv.id,
+        "channel": conv.channel,
+        "contact": {"channel": contact.channel, "id": contact.channel_user_id, "name": contact.name},
+        "client": contact.client.key if contact.client else None,
+        "state": conv.state,
+        "priority": conv.priority,
+        "last_message_at": conv.last_message_at.isoformat(),
+    }

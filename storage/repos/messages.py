@@ -1,0 +1,194 @@
+"""Messages and their attachments.
+
+`insert_inbound_batch` is the group-commit writer's one statement: many webhooks'
+messages in one INSERT, duplicates (provider retries) recognised by their provider id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.messages import Attachment, InboundMessage
+from storage.models import AttachmentRow, Message, utcnow
+
+
+async def insert_inbound_batch(
+    session: AsyncSession, batch: Sequence[InboundMessage]
+) -> list[tuple[int, bool]]:
+    """Persist inbound messages; return (row id, is_new) for each, in order.
+
+    A message whose (channel, provider id) is already stored, or repeated within the
+    batch, is not inserted again and comes back with is_new False.
+    """
+    pids = sorted({m.provider_message_id for m in batch})
+
+    async def stored_ids() -> dict[tuple[str, str], int]:
+        rows = await session.execute(
+            select(Message.id, Message.channel, Message.provider_message_id).where(
+                Message.direction == "in", Message.provider_message_id.in_(pids)
+            )
+        )
+        return {(ch, pid): mid for mid, ch, pid in rows}
+
+    before = await stored_ids()
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    for m in batch:
+        key = (str(m.channel), m.provider_message_id)
+        if key in before or key in fresh:
+            continue
+        fresh[key] = {
+            "channel": str(m.channel),
+            "direction": "in",
+            "channel_user_id": m.channel_user_id,
+            "provider_message_id": m.provider_message_id,
+            "text": m.text,
+            "payload": m.to_json(),
+            "created_at": utcnow(),
+        }
+    if fresh:
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(Message).on_conflict_do_nothing(
+            index_elements=["channel", "provider_message_id"], index_where=text("direction = 'in'")
+        )
+        await session.execute(stmt, list(fresh.values()))
+    after = await stored_ids() if fresh else before
+    result: list[tuple[int, bool]] = []
+    claimed: set[tuple[str, str]] = set()
+    for m in batch:
+        key = (str(m.channel), m.provider_message_id)
+        is_new = key in fresh and key not in claimed and key not in before
+        claimed.add(key)
+        result.append((after[key], is_new))
+    return result
+
+
+async def get_message(session: AsyncSession, message_id: int) -> Message | None:
+    return (
+        await session.execute(
+            select(Message).where(Message.id == message_id).options(selectinload(Message.attachments))
+        )
+    ).scalar_one_or_none()
+
+
+async def get_by_provider_id(
+    session: AsyncSession, channel: str, direction: str, provider_id: str
+) -> Message | None:
+    return (
+        await session.execute(
+            select(Message).where(
+                Message.channel == channel,
+                Message.direction == direction,
+                Message.provider_message_id == provider_id,
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def unhandled_inbound_ids(session: AsyncSession, limit: int = 1000) -> list[int]:
+    rows = await session.execute(
+        select(Message.id)
+        .where(Message.direction == "in", Message.handled_at.is_(None))
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def mark_handled(session: AsyncSession, message_id: int, conversation_id: int | None) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(handled_at=utcnow(), conversation_id=conversation_id)
+    )
+
+
+async def add_attachment(
+    session: AsyncSession, message_id: int, att: Attachment, phash: str | None = None
+) -> AttachmentRow:
+    row = AttachmentRow(
+        message_id=message_id,
+        kind=str(att.kind),
+        mime=att.mime,
+        provider_ref=att.provider_ref,
+        filename=att.filename,
+        size=att.size,
+        sha256=att.sha256,
+        stored_path=att.stored_path,
+        phash=phash,
+        error=att.error,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def list_messages(
+    session: AsyncSession, conversation_id: int, *, limit: int = 50, before_id: int | None = None
+) -> tuple[list[Message], int | None]:
+    """Newest first; the cursor is the id to continue below."""
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .options(selectinload(Message.attachments))
+        .order_by(Message.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = list((await session.execute(query)).scalars())
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1].id
+    return rows, None
+
+
+async def recent_texts(session: AsyncSession, conversation_id: int, limit: int = 5) -> list[Message]:
+    rows, _ = await list_messages(session, conversation_id, limit=limit)
+    return list(reversed(rows))
+
+
+async def set_delivery(
+    session: AsyncSession, message_id: int, delivery: str, provider_id: str | None = None
+) -> None:
+    values: dict[str, Any] = {"delivery": delivery}
+    if provider_id is not None:
+        values["provider_message_id"] = provider_id
+    await session.execute(update(Message).where(Message.id == message_id).values(**values))
+
+
+async def count_inbound(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).where(Message.direction == "in"))).scalar_one())
+
+
+def message_json(msg: Message, media_url: Any = None) -> dict[str, Any]:
+    """`media_url(attachment_row)` turns a stored file into a link; None leaves links out."""
+    return {
+        "id": msg.id,
+        "direction": msg.direction,
+        "text": msg.text,
+        "attachments": [
+            {
+                "kind": a.kind,
+                "mime": a.mime,
+                "filename": a.filename,
+                "size": a.size,
+                "sha256": a.sha256,
+                "error": a.error,
+                "url": media_url(a) if media_url and a.stored_path else None,
+            }
+            for a in msg.attachments
+        ],
+        "created_at": msg.created_at.isoformat(),
+        "delivery": msg.delivery if msg.direction == "out" else None,
+    }
+
+
+def inbound_of(msg: Message) -> InboundMessage:
+    return InboundMessage.from_json(msg.payload)

@@ -1,0 +1,165 @@
+"""The outbox: every reply and alert is a row first, a provider call second.
+
+Rows are written in the transaction of the decision that caused them, so a crash
+between deciding and sending loses nothing; the dispatcher claims due rows with a
+lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL) so several processes never
+send the same row at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import OutboundMessage
+from storage.models import Message, OutboxRow, utcnow
+
+
+async def enqueue(
+    session: AsyncSession,
+    out: OutboundMessage,
+    *,
+    conversation_id: int | None = None,
+    cause_message_id: int | None = None,
+    kind: str = "reply",
+    not_before: datetime | None = None,
+) -> OutboxRow:
+    """Store the outbound message (visible in the conversation as `queued`) and its outbox row."""
+    if not out.idempotency_key:
+        raise ValueError("an outbound message needs an idempotency key")
+    existing = (
+        await session.execute(select(OutboxRow).where(OutboxRow.idempotency_key == out.idempotency_key))
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    msg = Message(
+        channel=str(out.channel),
+        direction="out",
+        channel_user_id=out.channel_user_id,
+        conversation_id=conversation_id,
+        text=out.text,
+        payload=out.to_json(),
+        delivery="queued",
+        handled_at=utcnow(),
+    )
+    session.add(msg)
+    await session.flush()
+    row = OutboxRow(
+        message_id=msg.id,
+        cause_message_id=cause_message_id,
+        channel=str(out.channel),
+        channel_user_id=out.channel_user_id,
+        kind=kind,
+        payload=out.to_json(),
+        idempotency_key=out.idempotency_key,
+        next_attempt_at=not_before or utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50
+) -> list[OutboxRow]:
+    """Take due rows (pending, or `sending` whose lease ran out after a crash) for this process."""
+    query = (
+        select(OutboxRow)
+        .where(
+            ((OutboxRow.state == "pending") & (OutboxRow.next_attempt_at <= now))
+            | ((OutboxRow.state == "sending") & (OutboxRow.locked_until < now))
+        )
+        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.execute(query)).scalars())
+    for row in rows:
+        row.state = "sending"
+        row.locked_until = now + lease
+    await session.flush()
+    return rows
+
+
+async def mark_sent(session: AsyncSession, row_id: int, provider_id: str | None) -> None:
+    row = await session.get(OutboxRow, row_id)
+    if row is None:
+        return
+    row.state = "sent"
+    row.sent_at = utcnow()
+    row.provider_message_id = provider_id
+    row.attempts += 1
+    row.locked_until = None
+    if row.message_id is not None:
+        await session.execute(
+            update(Message)
+            .where(Message.id == row.message_id)
+            .values(delivery="sent", provider_message_id=provider_id)
+        )
+
+
+async def mark_retry(session: AsyncSession, row_id: int, *, error: str, next_at: datetime) -> None:
+    row = await session.get(OutboxRow, row_id)
+    if row is None:
+        return
+    row.state = "pending"
+    row.attempts += 1
+    row.last_error = error
+    row.next_attempt_at = next_at
+    row.locked_until = None
+
+
+async def mark_failed(
+    session: AsyncSession, row_id: int, *, error: str, count_attempt: bool = True
+) -> OutboxRow | None:
+    row = await session.get(OutboxRow, row_id)
+    if row is None:
+        return None
+    row.state = "failed"
+    if count_attempt:
+        row.attempts += 1
+    row.last_error = error
+    row.locked_until = None
+    if row.message_id is not None:
+        await session.execute(update(Message).where(Message.id == row.message_id).values(delivery="failed"))
+    return row
+
+
+async def depth(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
+    return {state: int(n) for state, n in rows}
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    return (
+        await session.execute(select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.state == "pending"))
+    ).scalar_one_or_none()
+
+
+async def caused_by(session: AsyncSession, message_id: int) -> list[OutboxRow]:
+    return list(
+        (
+            await session.execute(
+                select(OutboxRow).where(OutboxRow.cause_message_id == message_id).order_by(OutboxRow.id)
+            )
+        ).scalars()
+    )
+
+
+def outbox_json(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "channel": row.channel,
+        "to": row.channel_user_id,
+        "text": row.payload.get("text", ""),
+        "attachments": row.payload.get("attachments", []),
+        "buttons": row.payload.get("buttons", []),
+        "state": row.state,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+    }
