@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -100,6 +105,8 @@ class Conversation(Base):
     dialog: Mapped[str | None] = mapped_column(String(64))  # the handler that owns the conversation
     dialog_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     dialog_expires_at: Mapped[datetime | None] = mapped_column()
+    assigned_staff: Mapped[str | None] = mapped_column(String(64))  # staff key while state == with_staff
+    staff_since: Mapped[datetime | None] = mapped_column()
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -196,3 +203,236 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# ---- Orders (issue: orders, documents, repeat-order memory) ---------------------------------------
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # the client's/ERP's number, e.g. PO-2026-0117
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    pi_number: Mapped[str | None] = mapped_column(String(64))
+    incoterm: Mapped[str | None] = mapped_column(String(64))
+    eta: Mapped[date | None] = mapped_column(Date)
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking: Mapped[str | None] = mapped_column(String(128))
+    spare_ratio: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (Index("ix_order_lines_sku", "sku"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    material: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    currency: Mapped[str | None] = mapped_column(String(8))
+    hs_code: Mapped[str | None] = mapped_column(String(16))
+    origin: Mapped[str | None] = mapped_column(String(8))
+    packaging: Mapped[str | None] = mapped_column(Text)
+    cartons: Mapped[int | None] = mapped_column(Integer)
+    carton_cm: Mapped[list[Any] | None] = mapped_column(JSON)
+    gross_kg: Mapped[float | None] = mapped_column(Float)
+    net_kg: Mapped[float | None] = mapped_column(Float)
+    replaced_qty: Mapped[int] = mapped_column(Integer, default=0)  # replacements granted by claims
+    spares_used: Mapped[int] = mapped_column(Integer, default=0)  # spare units used up by replacements
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class OrderEvent(Base):
+    """Every status change, ETA move or shipment detail, with its time; pushed to the client if it matters."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))  # status, eta, shipment, note
+    from_value: Mapped[str | None] = mapped_column(String(128))
+    to_value: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(128), default="api")
+
+
+class SkuNote(Base):
+    """Prevention notes per SKU, shown to staff when a repeat order arrives."""
+
+    __tablename__ = "sku_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="SET NULL"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    sku: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- Claims (issue: defect claims from photos) ------------------------------------------------------
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (Index("ix_claims_state", "state"), Index("ix_claims_sku", "sku"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)  # CLM-YYYY-NNNNNN
+    state: Mapped[str] = mapped_column(String(32), default="submitted")
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    order_number: Mapped[str | None] = mapped_column(String(64))  # as the client gave it, even if unknown
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id", ondelete="SET NULL"))
+    sku: Mapped[str | None] = mapped_column(String(64))
+    quantity_affected: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(32))  # stitching, zipper, strap, fabric, ...
+    unused: Mapped[bool | None] = mapped_column(Boolean)
+    eligibility: Mapped[str] = mapped_column(String(32), default="eligible")  # eligible, excluded:<why>
+    responsibility: Mapped[str | None] = mapped_column(String(16))  # factory, client, carrier
+    resolution: Mapped[str | None] = mapped_column(String(16))  # replacement, follow_up, rejected
+    replacement_qty: Mapped[int | None] = mapped_column(Integer)
+    spares_used: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    events: Mapped[list[ClaimEvent]] = relationship(order_by="ClaimEvent.id", cascade="all, delete-orphan")
+    evidence: Mapped[list[ClaimEvidence]] = relationship(
+        order_by="ClaimEvidence.id", cascade="all, delete-orphan"
+    )
+
+
+class ClaimEvent(Base):
+    __tablename__ = "claim_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    by: Mapped[str] = mapped_column(String(128))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ClaimEvidence(Base):
+    """A photo/video attached to a claim; the file itself is stored once, by sha256."""
+
+    __tablename__ = "claim_evidence"
+    __table_args__ = (UniqueConstraint("claim_id", "sha256", name="uq_claim_evidence_file"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mime: Mapped[str] = mapped_column(String(128))
+    phash: Mapped[str | None] = mapped_column(String(32), index=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Counter(Base):
+    """Named sequences (claim numbers per year), incremented inside the caller's transaction."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# ---- Staff and escalations (issue: urgent routing, on-call rota) -------------------------------------
+
+
+class Staff(Base):
+    """Staff from the rota file (synchronised at start-up), plus their console password."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    whatsapp: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(String(255), index=True)
+    wechat: Mapped[str | None] = mapped_column(String(128), index=True)
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Escalation(Base):
+    """An open request for a person; the database is the source of truth for its timer."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_due", "state", "next_due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reason: Mapped[str] = mapped_column(
+        String(32)
+    )  # urgent, claim, handoff, faq, repeat, delivery_failed, ...
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    policy: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open, acknowledged, resolved
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_due_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    final_alert_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    alerts: Mapped[list[Alert]] = relationship(order_by="Alert.id", cascade="all, delete-orphan")
+
+
+class Alert(Base):
+    """One page to one staff member; the provider id lets a reply to the alert find its escalation."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("escalation_id", "staff_key", "level", "round", name="uq_alert_once"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id", ondelete="CASCADE"), index=True)
+    staff_key: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))

@@ -1,0 +1,63 @@
+"""Registered staff: the only people whose commands (/claim, /ack, /r, ...) are obeyed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Staff
+
+# Which Staff column holds a sender identity on each channel.
+CHANNEL_FIELD = {"telegram": "telegram_chat_id", "whatsapp": "whatsapp", "email": "email", "wechat": "wechat"}
+
+
+async def find_by_contact(session: AsyncSession, channel: str, channel_user_id: str) -> Staff | None:
+    column = CHANNEL_FIELD.get(channel)
+    if column is None:
+        return None
+    value = channel_user_id.lower() if channel == "email" else channel_user_id
+    return (
+        await session.execute(select(Staff).where(getattr(Staff, column) == value, Staff.active.is_(True)))
+    ).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, key: str) -> Staff | None:
+    return (await session.execute(select(Staff).where(Staff.key == key))).scalar_one_or_none()
+
+
+async def all_active(session: AsyncSession) -> list[Staff]:
+    return list(
+        (await session.execute(select(Staff).where(Staff.active.is_(True)).order_by(Staff.key))).scalars()
+    )
+
+
+async def with_role(session: AsyncSession, role: str) -> list[Staff]:
+    return [s for s in await all_active(session) if role in (s.roles or [])]
+
+
+async def upsert(session: AsyncSession, key: str, **fields: Any) -> Staff:
+    """Create or update one staff member; `fields` are Staff columns (email lower-cased)."""
+    if fields.get("email"):
+        fields["email"] = str(fields["email"]).lower()
+    if fields.get("telegram_chat_id") is not None:
+        fields["telegram_chat_id"] = str(fields["telegram_chat_id"])
+    row = await get(session, key)
+    if row is None:
+        row = Staff(key=key, **fields)
+        session.add(row)
+    else:
+        for name, value in fields.items():
+            setattr(row, name, value)
+    await session.flush()
+    return row
+
+
+def preferred_contact(staff: Staff) -> tuple[str, str] | None:
+    """(channel, id) to page first: Telegram, then WhatsApp, then email."""
+    for channel in ("telegram", "whatsapp", "email", "wechat"):
+        value = getattr(staff, CHANNEL_FIELD[channel])
+        if value:
+            return channel, str(value)
+    return None
