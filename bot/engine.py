@@ -25,6 +25,7 @@ from storage.db import Database
 from storage.models import utcnow
 from storage.repos import audit, clients, conversations
 from storage.repos import messages as message_repo
+from storage.repos import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ class Engine:
         )
         contact.last_inbound_at = inbound.received_at
         client = await clients.get_client_by_id(session, contact.client_id) if contact.client_id else None
+        staff = await staff_repo.find_by_contact(session, str(inbound.channel), inbound.channel_user_id)
         conv = await conversations.open_conversation(session, contact)
         fallback = contact.language or (client.language if client else None) or conv.language
         language = detect_language(inbound.text, fallback)
@@ -206,6 +208,7 @@ class Engine:
             client=client,
             conversation=conv,
             language=language,
+            staff=staff,
             escalator=self.escalator,
             services=dict(self.services),
         )

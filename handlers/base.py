@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Attachment, Button, InboundMessage, OutboundMessage
-from storage.models import Client, Contact, Conversation, utcnow
+from storage.models import Client, Contact, Conversation, Staff, utcnow
 from storage.repos import audit, conversations, outbox
 
 
@@ -55,6 +55,7 @@ class Context:
     client: Client | None
     conversation: Conversation
     language: str
+    staff: Staff | None = None  # set when the sender is registered staff: only then are commands obeyed
     now: datetime = field(default_factory=utcnow)
     escalator: Escalator | None = None
     services: dict[str, Any] = field(default_factory=dict)  # optional collaborators (documents, media links)
