@@ -45,8 +45,21 @@ def build_adapters(settings: Settings, store: MediaStore) -> dict[str, ChannelAd
 
 
 def build_handlers(settings: Settings) -> list[Handler]:
-    """The explicit order: observers first, then responders, the menu last (it takes anything)."""
-    return [MenuChoice(), Handoff(), Menu()]
+    """The explicit order. Observers (urgency) always run; then the first matching responder owns the turn.
+
+    Staff commands come first (they match only registered staff), then the relay of a
+    conversation that is with a staff member, then the client's intents; the menu is
+    last because it takes anything.
+    """
+    return [
+        # -- observers --
+        # -- staff commands (ctx.staff set) --
+        # -- conversation with staff: relay --
+        # -- client intents --
+        MenuChoice(),
+        Handoff(),
+        Menu(),
+    ]
 
 
 @dataclass

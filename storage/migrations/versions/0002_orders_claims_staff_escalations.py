@@ -62,6 +62,7 @@ def upgrade() -> None:
         "orders",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("number", sa.String(length=64), nullable=False),
+        sa.Column("number_key", sa.String(length=64), nullable=False),
         sa.Column("client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("pi_number", sa.String(length=64), nullable=True),
@@ -78,6 +79,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_orders_client_id"), ["client_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_orders_number_key"), ["number_key"], unique=False)
 
     op.create_table(
         "order_events",
