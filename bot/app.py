@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import logs
 from bot.api import Api, bearer_auth
+from bot.api_claims import ClaimsApi
 from bot.engine import Engine
 from bot.http_errors import json_error
 from bot.media import MediaLinks
@@ -28,6 +29,8 @@ from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
 from handlers.base import Handler
+from handlers.claim_commands import ClaimCommands
+from handlers.claims import ClaimIntake
 from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
 from storage.db import Database
@@ -54,9 +57,11 @@ def build_handlers(settings: Settings) -> list[Handler]:
     return [
         # -- observers --
         # -- staff commands (ctx.staff set) --
+        ClaimCommands(),
         # -- conversation with staff: relay --
         # -- client intents --
         MenuChoice(),
+        ClaimIntake(),
         Handoff(),
         Menu(),
     ]
@@ -185,5 +190,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
+    app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app
