@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from bot.cli_claims import add_parser as add_claims_parser
 from config.settings import ConfigError, Settings, load_settings
 
 
@@ -39,6 +40,8 @@ def build_parser() -> Parser:
     demo = sub.add_parser("demo", help="demo data")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, parser_class=Parser)
     demo_sub.add_parser("seed", help="create demo clients, contacts, orders, staff (idempotent)")
+
+    add_claims_parser(sub)
 
     sim = sub.add_parser("simulate", help="play one client message into the running bot")
     sim.add_argument("channel", choices=["telegram", "whatsapp", "wechat", "email"])
@@ -75,6 +78,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_seed(settings))
     if args.command == "simulate":
         return asyncio.run(_simulate(settings, args))
+    if args.command == "claims":
+        from bot.cli_claims import list_claims
+
+        print(asyncio.run(list_claims(settings, args)))
+        return 0
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
