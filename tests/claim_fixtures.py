@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
@@ -15,7 +16,8 @@ from handlers.order_numbers import order_key
 from storage.models import AuditLog, Claim, Client, Order, OrderLine
 from storage.repos import claims as claims_repo
 from storage.repos import staff as staff_repo
-from tests.fakes.telegram import callback_update, message_update
+from tests.conftest import make_settings, telegram_settings
+from tests.fakes.telegram import FakeTelegram, callback_update, message_update
 
 QC_CHAT = 7001  # staff "li", QC
 SALES_CHAT = 7002  # staff "anna", sales only: gets no claim pages
@@ -138,6 +140,21 @@ async def claims_bot(tg_bot: Any) -> Any:
     await seed_orders(tg_bot.db)
     await seed_staff(tg_bot.db)
     return tg_bot
+
+
+@pytest_asyncio.fixture
+async def claims_bot_any_db(
+    harness_factory: Any, tmp_path: Path, any_db_url: str, fake_telegram: FakeTelegram
+) -> Any:
+    """The same as `claims_bot`, on SQLite and (when configured) on PostgreSQL."""
+    from bot.demo import seed
+
+    settings = make_settings(tmp_path, any_db_url, telegram=telegram_settings(fake_telegram))
+    bot = await harness_factory(settings)
+    await seed(bot.db)
+    await seed_orders(bot.db)
+    await seed_staff(bot.db)
+    return bot
 
 
 async def send_photo(

@@ -17,6 +17,7 @@ from tests.claim_fixtures import (
     all_claims,
     audit_actions,
     claims_bot,
+    claims_bot_any_db,
     jpeg,
     photo,
     say,
@@ -24,19 +25,21 @@ from tests.claim_fixtures import (
 )
 from tests.fakes.telegram import FakeTelegram
 
-__all__ = ["claims_bot"]
+__all__ = ["claims_bot", "claims_bot_any_db"]
 YEAR = datetime.now(UTC).year
 
 
 async def two_claims(bot: Any, fake: FakeTelegram) -> list[bytes]:
     first, second = jpeg(photo(1)), jpeg(photo(2))
     await send_photo(bot, fake, ACME_CHAT, first, caption="PO-2026-0117 strap torn, unused", file_id="K1")
+    await bot.settled()  # numbered in this order: two clients' messages are otherwise handled concurrently
     await send_photo(bot, fake, HAILANG_CHAT, second, caption="PO-2026-0200 拉链坏了", file_id="K2")
     await bot.settled()
     return [first, second]
 
 
-async def test_list_and_filters_newest_first(claims_bot: Any, fake_telegram: FakeTelegram) -> None:
+async def test_list_and_filters_newest_first(claims_bot_any_db: Any, fake_telegram: FakeTelegram) -> None:
+    claims_bot = claims_bot_any_db
     await two_claims(claims_bot, fake_telegram)
     resp = await claims_bot.api("GET", "/api/claims")
     assert resp.status == 200
@@ -87,8 +90,9 @@ async def test_get_claim_with_events_and_signed_evidence_links(
 
 
 async def test_transition_through_the_api_notifies_the_client(
-    claims_bot: Any, fake_telegram: FakeTelegram
+    claims_bot_any_db: Any, fake_telegram: FakeTelegram
 ) -> None:
+    claims_bot = claims_bot_any_db
     await two_claims(claims_bot, fake_telegram)
     path = f"/api/claims/CLM-{YEAR}-000002/transition"
     resp = await claims_bot.api("POST", path, json={"action": "qc_pass", "by": "li", "note": "confirmed"})

@@ -12,6 +12,7 @@ from tests.claim_fixtures import (
     QC_CHAT,
     audit_actions,
     claims_bot,
+    claims_bot_any_db,
     jpeg,
     one_claim,
     order_line,
@@ -21,7 +22,7 @@ from tests.claim_fixtures import (
 )
 from tests.fakes.telegram import FakeTelegram
 
-__all__ = ["claims_bot"]
+__all__ = ["claims_bot", "claims_bot_any_db"]
 NUMBER = f"CLM-{datetime.now(UTC).year}-000001"
 
 
@@ -42,8 +43,9 @@ async def staff_says(bot: Any, fake: FakeTelegram, text: str) -> str:
 
 
 async def test_full_staff_path_with_chinese_client_notices(
-    claims_bot: Any, fake_telegram: FakeTelegram
+    claims_bot_any_db: Any, fake_telegram: FakeTelegram
 ) -> None:
+    claims_bot = claims_bot_any_db
     claim = await open_claim(claims_bot, fake_telegram, HAILANG_CHAT, "PO-2026-0200 拉链坏了，10个，未使用")
     assert (claim.language, claim.quantity_affected, claim.unused, claim.sku) == ("zh", 10, True, "DF-50")
     assert "您的索赔编号是" in fake_telegram.texts_to(HAILANG_CHAT)[-1]
@@ -175,8 +177,9 @@ async def test_summary_and_open_list_for_staff(claims_bot: Any, fake_telegram: F
 
 
 async def test_replacement_beyond_spare_units_uses_what_is_left(
-    claims_bot: Any, fake_telegram: FakeTelegram
+    claims_bot_any_db: Any, fake_telegram: FakeTelegram
 ) -> None:
+    claims_bot = claims_bot_any_db
     await open_claim(claims_bot, fake_telegram, ACME_CHAT, "PO-2026-0117 strap torn, 80 pcs, unused")
     for cmd in ("/claim 1 qc pass", "/claim 1 resp factory"):
         await staff_says(claims_bot, fake_telegram, cmd)

@@ -20,6 +20,7 @@ from tests.claim_fixtures import (
     altered,
     audit_actions,
     claims_bot,
+    claims_bot_any_db,
     jpeg,
     one_claim,
     photo,
@@ -30,7 +31,7 @@ from tests.claim_fixtures import (
 )
 from tests.fakes.telegram import FakeTelegram, message_update
 
-__all__ = ["claims_bot"]
+__all__ = ["claims_bot", "claims_bot_any_db"]
 YEAR = datetime.now(UTC).year
 
 
@@ -88,8 +89,9 @@ async def test_one_captioned_photo_opens_the_claim_at_once(
 
 
 async def test_dialog_asks_for_missing_order_and_album_photos_join_one_claim(
-    claims_bot: Any, fake_telegram: FakeTelegram
+    claims_bot_any_db: Any, fake_telegram: FakeTelegram
 ) -> None:
+    claims_bot = claims_bot_any_db
     album = [jpeg(photo(10 + i)) for i in range(3)]
     await send_photo(
         claims_bot,
@@ -238,8 +240,9 @@ async def test_report_without_photo_asks_for_evidence_and_opens_no_claim(
 
 
 async def test_a_retried_webhook_never_opens_a_second_claim(
-    claims_bot: Any, fake_telegram: FakeTelegram
+    claims_bot_any_db: Any, fake_telegram: FakeTelegram
 ) -> None:
+    claims_bot = claims_bot_any_db
     data = jpeg(photo(60))
     fake_telegram.add_file("R0", data)
     update = message_update(
@@ -255,8 +258,9 @@ async def test_a_retried_webhook_never_opens_a_second_claim(
 
 
 async def test_duplicate_photo_in_another_claim_is_flagged_to_staff(
-    claims_bot: Any, fake_telegram: FakeTelegram
+    claims_bot_any_db: Any, fake_telegram: FakeTelegram
 ) -> None:
+    claims_bot = claims_bot_any_db
     original = photo(70)
     await send_photo(
         claims_bot, fake_telegram, ACME_CHAT, jpeg(original), caption="PO-2026-0117 strap torn", file_id="F0"
