@@ -11,6 +11,7 @@ outbox in the transaction that learnt of the failure.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,7 @@ WINDOW_CLOSED_CODES: dict[str, frozenset[int]] = {"whatsapp": frozenset({63016})
 # Later states win; a late "sent" never hides "delivered".
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 STAFF_ROLE = "sales"
+STATUS_RETRY_DELAYS = (0.1, 0.3, 0.6, 1.0, 0.0)  # seconds between lookups of a not-yet-known provider id
 
 
 def advance(current: str | None, new: str) -> str:
@@ -52,7 +54,23 @@ class DeliveryTracker:
         self.after_commit = after_commit
 
     async def on_status(self, channel: str, provider_id: str, status: str, error_code: int | None) -> bool:
-        """A provider's status report for one outbound message; False if we never sent that id."""
+        """A provider's status report for one outbound message; False if we never sent that id.
+
+        Twilio can call back before the dispatcher has committed the id the API returned, so an
+        unknown id is looked up again for a moment (well inside Twilio's 15 s) before giving up.
+        """
+        for delay in STATUS_RETRY_DELAYS:
+            if await self._apply_status(channel, provider_id, status, error_code):
+                if self.after_commit is not None:
+                    self.after_commit()
+                return True
+            if delay:
+                await asyncio.sleep(delay)
+        return False
+
+    async def _apply_status(
+        self, channel: str, provider_id: str, status: str, error_code: int | None
+    ) -> bool:
         async with self.db.write() as session:
             msg = await message_repo.get_by_provider_id(session, channel, "out", provider_id)
             if msg is None:
@@ -70,8 +88,6 @@ class DeliveryTracker:
                     await outbox_repo.mark_failed(session, row.id, error=reason, count_attempt=False)
                     if closed:
                         await self.window_closed(session, row, reason)
-        if self.after_commit is not None:
-            self.after_commit()
         return True
 
     async def on_failure(self, session: AsyncSession, row: OutboxRow, exc: SendError) -> None:

@@ -361,8 +361,47 @@ async def test_outbound_photo_and_document_use_media_links_that_serve_the_file(
     assert served == [(photo, "image/jpeg"), (pdf, "application/pdf")]
 
 
-async def test_500_then_success_delivers_exactly_once(wa_bot: BotHarness, fake_twilio: FakeTwilio) -> None:
-    fake_twilio.fail_next(500)
+async def test_outbound_file_over_twilios_5_mb_goes_as_a_link_and_long_text_is_split(
+    wa_bot: BotHarness, fake_twilio: FakeTwilio
+) -> None:
+    video = b"\x00\x00\x00\x18ftypmp42" + b"v" * (5 * 1024 * 1024)
+    sha = hashlib.sha256(video).hexdigest()
+    path = wa_bot.runtime.store.path_for(sha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(video)
+    long_text = "\n".join(f"Line {i}: the stitching was checked on carton {i}." for i in range(60))
+    out = OutboundMessage(
+        channel=Channel.WHATSAPP,
+        channel_user_id=ACME,
+        text=long_text,
+        attachments=[
+            Attachment(
+                AttachmentKind.VIDEO, "video/mp4", filename="qc.mp4", sha256=sha, stored_path=str(path)
+            )
+        ],
+        idempotency_key="test:big:1",
+    )
+    async with wa_bot.db.write() as s:
+        await outbox_repo.enqueue(s, out)
+    wa_bot.runtime.dispatcher.wake()
+    await fake_twilio.wait_created(2)
+    assert await wa_bot.settled() == ["sent"]
+    calls = fake_twilio.created()
+    assert all("MediaUrl" not in c.params for c in calls)
+    bodies = [c.params["Body"] for c in calls]
+    assert all(len(b) <= 1600 for b in bodies)
+    joined = "\n".join(bodies)
+    assert "Line 0:" in joined and "Line 59:" in joined
+    link = urlsplit(joined.split("qc.mp4: ", 1)[1].split()[0])
+    resp = await wa_bot.client.get(link.path)
+    assert resp.status == 200 and len(await resp.read()) == len(video)
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_retryable_failure_then_success_delivers_exactly_once(
+    wa_bot: BotHarness, fake_twilio: FakeTwilio, status: int
+) -> None:
+    fake_twilio.fail_next(status, code=20429 if status == 429 else None)
     await post(wa_bot, inbound_form(ACME, "hello"))
     await fake_twilio.wait_created(1)
     assert await wa_bot.settled() == ["sent"]
@@ -481,6 +520,19 @@ async def test_status_callback_updates_delivery(wa_bot: BotHarness, fake_twilio:
     # unknown ids are acknowledged and ignored; malformed callbacks are 400
     assert (await post(wa_bot, status_form(new_sid("SM"), "delivered"), path=path)).status == 200
     assert (await post(wa_bot, status_form(call.sid or "", "exploded"), path=path)).status == 400
+
+
+async def test_status_callback_racing_the_api_answer_is_not_lost(
+    wa_bot: BotHarness, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.callbacks_to = str(wa_bot.server.make_url("/"))
+    await post(wa_bot, inbound_form(ACME, "hello"))
+    await fake_twilio.wait_created(1)
+    await fake_twilio.wait_for(lambda f: len(f.callback_results) == 2)
+    assert fake_twilio.callback_results == [200, 200]
+    await wa_bot.settled()
+    [out] = [m for m in await conversation_messages(wa_bot) if m["direction"] == "out"]
+    assert out["delivery"] == "delivered"
 
 
 async def test_failed_status_63016_marks_failed_and_tells_staff_once(

@@ -20,8 +20,9 @@ import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import MultiDict
@@ -41,7 +42,7 @@ def new_sid(prefix: str) -> str:
 
 @dataclass
 class Call:
-    kind: str  # "create", "media", "cdn"
+    kind: str  # "create", "media", "cdn", "callback" (one we made to the bot)
     params: MultiDict[str]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
@@ -69,6 +70,14 @@ class FakeTwilio:
         self._counter = itertools.count(1)
         self.api: TestServer | None = None
         self.cdn: TestServer | None = None
+        # Twilio may call StatusCallback before its API answer reaches us: when set, each
+        # accepted message is reported "sent" then "delivered" to this base URL (the bot's real
+        # address; the signature still covers the StatusCallback URL as given) while the API
+        # answer is held back by `answer_latency` seconds of simulated network delay.
+        self.callbacks_to: str | None = None
+        self.answer_latency = 0.3
+        self.callback_results: list[int] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- scripting -----------------------------------------------------------------------------
 
@@ -155,6 +164,8 @@ class FakeTwilio:
         return self
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            await task
         for server in (self.api, self.cdn):
             if server is not None:
                 await server.close()
@@ -195,6 +206,11 @@ class FakeTwilio:
             return web.json_response(body, status=status)
         sid = new_sid("SM")
         await self._record(Call("create", params, headers, sid=sid))
+        if self.callbacks_to and params.get("StatusCallback"):
+            task = asyncio.create_task(self._call_back(params["StatusCallback"], sid))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(self.answer_latency)
         now = formatdate(usegmt=True)
         return web.json_response(
             {
@@ -221,6 +237,19 @@ class FakeTwilio:
             },
             status=201,
         )
+
+    async def _call_back(self, callback_url: str, sid: str) -> None:
+        target = (self.callbacks_to or "").rstrip("/") + urlsplit(callback_url).path
+        async with aiohttp.ClientSession() as http:
+            for status in ("sent", "delivered"):
+                pairs = status_form(sid, status)
+                headers = {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": sign(callback_url, pairs, self.auth_token),
+                }
+                async with http.post(target, data=encode(pairs), headers=headers) as resp:
+                    self.callback_results.append(resp.status)
+                await self._record(Call("callback", MultiDict({"status": status, "sid": sid}), headers))
 
     async def _media(self, request: web.Request) -> web.Response:
         msid, me = request.match_info["msid"], request.match_info["me"]
