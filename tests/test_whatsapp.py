@@ -231,8 +231,9 @@ async def test_form_for_another_account_is_403(wa_bot: BotHarness) -> None:
 
 
 async def test_same_message_sid_twice_gives_one_message_and_one_reply(
-    wa_bot: BotHarness, fake_twilio: FakeTwilio
+    harness_factory: Any, tmp_path: Path, any_db_url: str, fake_twilio: FakeTwilio
 ) -> None:
+    wa_bot = await make_bot(harness_factory, tmp_path, any_db_url, fake_twilio)
     pairs = inbound_form(ACME, "hello")
     for _ in range(3):
         resp = await post(wa_bot, pairs)
@@ -426,9 +427,9 @@ async def test_permanent_refusal_is_failed_with_reason_and_not_retried(
 
 
 async def test_window_closed_on_send_marks_failed_alerts_staff_and_sends_template(
-    harness_factory: Any, tmp_path: Path, db_url: str, fake_twilio: FakeTwilio
+    harness_factory: Any, tmp_path: Path, any_db_url: str, fake_twilio: FakeTwilio
 ) -> None:
-    h = await make_bot(harness_factory, tmp_path, db_url, fake_twilio, template_content_sid=TEMPLATE)
+    h = await make_bot(harness_factory, tmp_path, any_db_url, fake_twilio, template_content_sid=TEMPLATE)
     await add_staff(h)
     fake_twilio.fail_next(
         400, code=63016, message="Failed to send freeform message because you are outside the allowed window."
@@ -536,9 +537,9 @@ async def test_status_callback_racing_the_api_answer_is_not_lost(
 
 
 async def test_failed_status_63016_marks_failed_and_tells_staff_once(
-    harness_factory: Any, tmp_path: Path, db_url: str, fake_twilio: FakeTwilio
+    harness_factory: Any, tmp_path: Path, any_db_url: str, fake_twilio: FakeTwilio
 ) -> None:
-    h = await make_bot(harness_factory, tmp_path, db_url, fake_twilio, template_content_sid=TEMPLATE)
+    h = await make_bot(harness_factory, tmp_path, any_db_url, fake_twilio, template_content_sid=TEMPLATE)
     await add_staff(h)
     await post(h, inbound_form(ACME, "hello"))
     [call] = await fake_twilio.wait_created(1)
