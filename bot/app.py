@@ -30,23 +30,32 @@ from config.settings import Settings
 from handlers.base import Handler
 from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
+from handlers.subscription import Subscription
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def build_adapters(settings: Settings, store: MediaStore) -> dict[str, ChannelAdapter]:
+def build_adapters(
+    settings: Settings, store: MediaStore, links: MediaLinks | None = None
+) -> dict[str, ChannelAdapter]:
     adapters: dict[str, ChannelAdapter] = {}
     if settings.telegram.enabled:
         from channels.telegram import TelegramAdapter
 
         adapters["telegram"] = TelegramAdapter(settings.telegram, store)
+    if settings.wechat.enabled:
+        from channels.wechat import WeChatAdapter
+
+        adapters["wechat"] = WeChatAdapter(
+            settings.wechat, store, links=links, media_hosts=settings.media.allowed_hosts
+        )
     return adapters
 
 
 def build_handlers(settings: Settings) -> list[Handler]:
     """The explicit order: observers first, then responders, the menu last (it takes anything)."""
-    return [MenuChoice(), Handoff(), Menu()]
+    return [Subscription(), MenuChoice(), Handoff(), Menu()]
 
 
 @dataclass
@@ -79,7 +88,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.server.admin_token,
         settings.media.link_ttl_seconds,
     )
-    adapters = build_adapters(settings, store)
+    adapters = build_adapters(settings, store, links)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
     dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics)
