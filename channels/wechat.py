@@ -8,13 +8,12 @@ decrypted. Any DOCTYPE is refused outright (WeChat never sends one), and wechatp
 `xmltodict` refuses entity declarations on its own, so neither XXE nor billion laughs is
 ever expanded: both are a fast 400.
 
-Answer. Always `success` (text/plain), also in `reply_mode = "passive"`: handling runs
-after the answer by design (the message is committed first, media and handlers come
-later), a passive reply carries one message only, and a passive reply WeChat never
-received (its 5 s include its own network) cannot be detected, so an outbox row marked
-sent for it would be a lost reply. Replies therefore always leave through the 客服
-(customer-service) API from the outbox, where failures are retried. Passive mode is
-accepted in config so that switching to real passive replies later changes no config.
+Answer. `success` (text/plain) in `reply_mode = "api"`: handling runs after the answer by
+design (the message is committed first; media, handlers and API calls come later), so the
+5 s deadline is never at risk. In `reply_mode = "passive"` the request may instead wait,
+up to 4 s from its arrival, for the first reply to this message and answer with it as
+passive reply XML (encrypted in safe mode); see channels/wechat_passive.py for how that
+reply still goes through the outbox and what falls back to the API.
 
 Outbound. `message/custom/send` for text and images (uploaded with `media/upload`,
 ≤ 2 MB); the 客服 API has no file type, so documents (and larger photos) go as a text
@@ -29,9 +28,12 @@ URL is fetched only from `media.allowed_hosts`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,6 +54,7 @@ from wechatpy.messages import (
     VideoMessage,
     VoiceMessage,
 )
+from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot.messages import (
@@ -66,6 +69,7 @@ from bot.messages import (
 )
 from channels.base import ExtraRoute, MediaStore, WebhookRejected, check_url, fetch_to_store
 from channels.wechat_api import WeChatApi, WeChatApiError
+from channels.wechat_passive import PassiveReplies, settle
 from config.settings import WeChatSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,8 @@ PARSE_ERRORS = (ValueError, ExpatError, KeyError, TypeError, AttributeError)
 SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
 # verify() hands the decrypted safe-mode XML to parse() on the request.
 DECRYPTED: Any = web.RequestKey("wechat_xml", str) if hasattr(web, "RequestKey") else "wechat_xml"
+ARRIVED: Any = web.RequestKey("wechat_arrived", float) if hasattr(web, "RequestKey") else "wechat_arrived"
+PASSIVE_BUDGET = 4.0  # seconds from arrival; WeChat gives up after 5
 
 
 class LinkMaker(Protocol):
@@ -105,12 +111,15 @@ class WeChatAdapter:
         *,
         links: LinkMaker | None = None,
         media_hosts: Iterable[str] = (),
+        passive_budget: float = PASSIVE_BUDGET,
     ) -> None:
         self.settings = settings
         self.store = store
         self.links = links
         self.media_hosts = {h.lower() for h in media_hosts}
         self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret)
+        self.passive_budget = passive_budget
+        self.passive = PassiveReplies()
         self.crypto = (
             WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
             if settings.encoding_aes_key
@@ -149,6 +158,7 @@ class WeChatAdapter:
         return True
 
     async def verify(self, request: web.Request, body: bytes) -> None:
+        request[ARRIVED] = asyncio.get_running_loop().time()
         if not self._plain_signature_ok(request):
             raise WebhookRejected(403, "bad or missing signature")
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
@@ -186,9 +196,51 @@ class WeChatAdapter:
     def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
         return web.Response(text=SUCCESS, content_type="text/plain")
 
+    async def respond(
+        self, request: web.Request, messages: list[InboundMessage], stored: Sequence[Any]
+    ) -> web.StreamResponse:
+        """`success`, or in passive mode the first reply to a new message if it comes in time."""
+        if (
+            self.settings.reply_mode != "passive"
+            or len(messages) != 1
+            or len(stored) != 1
+            or not stored[0].is_new  # a retry: the first request had its chance
+            or messages[0].extra.get("event") == "unsubscribe"
+        ):
+            return self.webhook_response(messages)
+        loop = asyncio.get_running_loop()
+        deadline = request.get(ARRIVED, loop.time()) + self.passive_budget
+        handover = await self.passive.wait(PassiveReplies.key_for(stored[0].message_id), deadline)
+        if handover is None:
+            return self.webhook_response(messages)
+        out, written = handover
+        try:
+            xml = self._passive_xml(messages[0], out)
+            response = web.Response(body=xml.encode(), content_type="text/xml")
+            await response.prepare(request)
+            await response.write_eof()
+        except BaseException:
+            settle(written, False)  # the outbox sends it through the API instead
+            raise
+        settle(written, True)
+        return response
+
+    def _passive_xml(self, inbound: InboundMessage, out: OutboundMessage) -> str:
+        reply = TextReply(
+            source=str(inbound.extra.get("to") or ""),
+            target=inbound.channel_user_id,
+            content=render_text(out.text, [b.label for b in out.buttons], []),
+            time=int(time.time()),
+        ).render()
+        if self.crypto is None:
+            return reply
+        return str(self.crypto.encrypt_message(reply, secrets.token_hex(8)))
+
     # ---- outbound ------------------------------------------------------------------------------
 
     async def send(self, out: OutboundMessage) -> str:
+        if self.settings.reply_mode == "passive" and await self.passive.offer(out, fits=_fits_passive(out)):
+            return f"passive:{uuid.uuid4().hex[:16]}"
         openid = out.channel_user_id
         payloads: list[dict[str, Any]] = []
         link_lines: list[str] = []
@@ -365,6 +417,13 @@ def split_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
     if current.strip():
         chunks.append(current)
     return [c.rstrip("\n") for c in chunks if c.strip()]
+
+
+def _fits_passive(out: OutboundMessage) -> bool:
+    """One passive answer is one text message: no files, no second part."""
+    if any(a.stored_path for a in out.attachments):
+        return False
+    return len(split_text(render_text(out.text, [b.label for b in out.buttons], []))) == 1
 
 
 def _uploadable_image(att: Attachment) -> bool:

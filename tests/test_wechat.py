@@ -45,8 +45,9 @@ async def fake_wechat() -> AsyncIterator[FakeWeChat]:
     await fake.close()
 
 
-def wechat_settings(fake: FakeWeChat, *, aes: bool = False, media_hosts: list[str] | None = None) -> Any:
+def wechat_settings(fake: FakeWeChat, *, aes: bool = False, reply_mode: str = "api") -> Any:
     return WeChatSettings(
+        reply_mode=reply_mode,
         enabled=True,
         app_id=APP_ID,
         app_secret=APP_SECRET,
@@ -552,6 +553,69 @@ async def test_send_errors_are_classified(wx_bot: BotHarness, fake_wechat: FakeW
             "retry": (False, False),
             "permanent": (False, True),
         }[expect]
+
+
+# ---- passive replies -----------------------------------------------------------------------------
+
+
+def reply_of(body: bytes, *, aes: bool = False) -> dict[str, Any]:
+    import xmltodict
+    from wechatpy.crypto import WeChatCrypto
+
+    xml = body.decode()
+    if aes:
+        envelope = xmltodict.parse(xml)["xml"]
+        xml = WeChatCrypto(TOKEN, AES_KEY, APP_ID).decrypt_message(
+            xml, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"]
+        )
+    return dict(xmltodict.parse(xml)["xml"])
+
+
+@pytest.mark.parametrize("aes", [False, True])
+async def test_passive_mode_answers_with_the_reply_itself(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_wechat: FakeWeChat, aes: bool
+) -> None:
+    h = await start_bot(harness_factory, tmp_path, db_url, fake_wechat, aes=aes, reply_mode="passive")
+    xml = text_xml(HAILANG, "你好")
+    query, body = encrypt(xml) if aes else (signed_query(), xml.encode())
+    resp = await post(h, body, query)
+    assert resp.status == 200
+    reply = reply_of(await resp.read(), aes=aes)
+    assert (
+        reply["MsgType"] == "text"
+        and reply["ToUserName"] == HAILANG
+        and reply["FromUserName"] == "gh_0123456789ab"
+    )
+    assert "请问有什么可以帮您" in reply["Content"]
+    assert await h.settled() == ["sent"]
+    [row] = await outbox_rows(h)
+    assert (row.provider_message_id or "").startswith("passive:")
+    assert not fake_wechat.sent(ok_only=False) and not fake_wechat.calls_to("token")
+
+
+async def test_passive_mode_falls_back_to_the_api_when_the_reply_is_late(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_wechat: FakeWeChat
+) -> None:
+    h = await start_bot(harness_factory, tmp_path, db_url, fake_wechat, reply_mode="passive")
+    h.runtime.adapters["wechat"].passive_budget = 0.0  # type: ignore[attr-defined]
+    resp = await post(h, text_xml(ACME, "hello"))
+    assert await resp.text() == "success"
+    [call] = await fake_wechat.wait_sent(1)
+    assert "How can we help" in call.body["text"]["content"]
+    assert await h.settled() == ["sent"]
+
+
+async def test_passive_mode_retry_gets_success_and_one_reply(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_wechat: FakeWeChat
+) -> None:
+    h = await start_bot(harness_factory, tmp_path, db_url, fake_wechat, reply_mode="passive")
+    xml = text_xml(ACME, "hello")
+    first = await post(h, xml)
+    assert "How can we help" in reply_of(await first.read())["Content"]
+    again = await post(h, xml)
+    assert await again.text() == "success"
+    assert await h.settled() == ["sent"]
+    assert not fake_wechat.sent(ok_only=False)
 
 
 # ---- simulate ------------------------------------------------------------------------------------
