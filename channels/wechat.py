@@ -29,12 +29,12 @@ URL is fetched only from `media.allowed_hosts`.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import secrets
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from xml.parsers.expat import ExpatError
@@ -55,7 +55,7 @@ from wechatpy.messages import (
     VoiceMessage,
 )
 from wechatpy.replies import TextReply
-from wechatpy.utils import check_signature
+from wechatpy.utils import WeChatSigner
 
 from bot.messages import (
     Attachment,
@@ -91,13 +91,6 @@ class LinkMaker(Protocol):
     """What the adapter needs of bot.media.MediaLinks: a signed, expiring URL for a stored file."""
 
     def url(self, sha256: str, *, filename: str | None = None) -> str: ...
-
-
-@dataclass(slots=True)
-class _Query:
-    signature: str
-    timestamp: str
-    nonce: str
 
 
 class WeChatAdapter:
@@ -147,15 +140,15 @@ class WeChatAdapter:
         return web.Response(text=echostr, content_type="text/plain")
 
     def _plain_signature_ok(self, request: web.Request) -> bool:
+        """sha1(sorted(token, timestamp, nonce)) computed by wechatpy's signer (the algorithm of
+        `wechatpy.utils.check_signature`), compared in constant time, which check_signature is not."""
         q = request.query
-        query = _Query(q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", ""))
-        if not (query.signature and query.timestamp and query.nonce):
+        signature, timestamp, nonce = q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+        if not (signature and timestamp and nonce):
             return False
-        try:
-            check_signature(self.settings.token, query.signature, query.timestamp, query.nonce)
-        except InvalidSignatureException:
-            return False
-        return True
+        signer = WeChatSigner()
+        signer.add_data(self.settings.token, timestamp, nonce)
+        return hmac.compare_digest(signer.signature.encode(), signature.encode())
 
     async def verify(self, request: web.Request, body: bytes) -> None:
         request[ARRIVED] = asyncio.get_running_loop().time()

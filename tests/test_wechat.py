@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 from wechatpy import parse_message
+from wechatpy.utils import check_signature
 
 from bot.demo import seed
 from bot.messages import Attachment, AttachmentKind, Channel, OutboundMessage, SendError
@@ -98,7 +99,9 @@ async def outbox_rows(h: BotHarness) -> list[OutboxRow]:
 
 
 async def test_url_verification_echoes_echostr(wx_bot: BotHarness) -> None:
-    resp = await wx_bot.client.get("/webhooks/wechat", params=signed_query(echostr="8301203851234"))
+    query = signed_query(echostr="8301203851234")
+    check_signature(TOKEN, query["signature"], query["timestamp"], query["nonce"])  # signed as WeChat signs
+    resp = await wx_bot.client.get("/webhooks/wechat", params=query)
     assert resp.status == 200
     assert await resp.text() == "8301203851234"
 
