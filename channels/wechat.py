@@ -113,6 +113,7 @@ class WeChatAdapter:
         self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret)
         self.passive_budget = passive_budget
         self.passive = PassiveReplies()
+        self._delivered_parts: dict[str, int] = {}
         self.crypto = (
             WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
             if settings.encoding_aes_key
@@ -257,8 +258,14 @@ class WeChatAdapter:
             if not payloads:
                 raise SendError("nothing to send: no text and no stored file", permanent=True)
             last: dict[str, Any] = {}
-            for payload in payloads:
+            # A retry after a partial failure skips the parts this process already delivered.
+            done = self._delivered_parts.get(out.idempotency_key, 0)
+            for index, payload in enumerate(payloads):
+                if index < done:
+                    continue
                 last = await self.api.post_json("message/custom/send", payload)
+                self._delivered_parts[out.idempotency_key] = index + 1
+            self._delivered_parts.pop(out.idempotency_key, None)
         except WeChatApiError as exc:
             raise _send_error(exc) from exc
         except OSError as exc:

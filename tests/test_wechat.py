@@ -543,6 +543,36 @@ async def test_buttons_become_numbered_lines_and_long_text_is_split(
     assert "\n".join(pieces) == long
 
 
+async def test_a_retry_after_a_partial_failure_does_not_repeat_what_was_sent(
+    wx_bot: BotHarness, fake_wechat: FakeWeChat
+) -> None:
+    adapter = wx_bot.runtime.adapters["wechat"]
+    long = "\n".join(f"第{i}行：订单明细" for i in range(300))  # several text parts
+    out = OutboundMessage(Channel.WECHAT, ACME, text=long, idempotency_key="t5")
+    fake_wechat.fail_next("message/custom/send", -1, after=1)
+    with pytest.raises(SendError):
+        await adapter.send(out)
+    await adapter.send(out)
+    assert [c.errcode for c in fake_wechat.sent(ok_only=False)][:2] == [0, -1]
+    assert "\n".join(fake_wechat.texts_to(ACME)) == long  # every part exactly once, in order
+
+
+async def test_wrong_app_secret_fails_the_row_with_the_reason(
+    harness_factory: Any, tmp_path: Path, db_url: str
+) -> None:
+    fake = await FakeWeChat(app_secret="the-real-secret").start()
+    try:
+        h = await start_bot(harness_factory, tmp_path, db_url, fake)
+        await post(h, text_xml(ACME, "hello"))
+        await fake.wait_for(lambda f: len(f.calls_to("token")) >= 1)
+        assert await h.settled() == ["failed"]
+        [row] = await outbox_rows(h)
+        assert "40125" in (row.last_error or "")
+        assert not fake.sent(ok_only=False)
+    finally:
+        await fake.close()
+
+
 async def test_send_errors_are_classified(wx_bot: BotHarness, fake_wechat: FakeWeChat) -> None:
     adapter = wx_bot.runtime.adapters["wechat"]
     out = OutboundMessage(Channel.WECHAT, ACME, text="hi", idempotency_key="t4")

@@ -66,9 +66,10 @@ class FakeWeChat:
     def add_media_json(self, media_id: str, answer: dict[str, Any]) -> None:
         self.media_json[media_id] = answer
 
-    def fail_next(self, endpoint: str, errcode: int, *, times: int = 1) -> None:
-        """The next `times` calls to `endpoint` answer `{"errcode": errcode}` (HTTP 200, like WeChat)."""
-        self._failures.setdefault(endpoint, []).extend([errcode] * times)
+    def fail_next(self, endpoint: str, errcode: int, *, times: int = 1, after: int = 0) -> None:
+        """After `after` good calls, the next `times` calls to `endpoint` answer `{"errcode": errcode}`
+        (with HTTP 200, as WeChat does)."""
+        self._failures.setdefault(endpoint, []).extend([0] * after + [errcode] * times)
 
     def revoke_token(self) -> None:
         """Every issued token becomes invalid (another process fetched a new one, or it expired)."""
@@ -145,7 +146,7 @@ class FakeWeChat:
 
     def _scripted(self, endpoint: str) -> int | None:
         failures = self._failures.get(endpoint)
-        return failures.pop(0) if failures else None
+        return (failures.pop(0) or None) if failures else None
 
     def _token_error(self, request: web.Request) -> int | None:
         token = request.query.get("access_token", "")
