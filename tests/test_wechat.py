@@ -257,6 +257,20 @@ async def test_same_msgid_twice_gives_one_message_and_one_reply(
     assert len(fake_wechat.sent()) == 1
 
 
+async def test_retries_and_replies_on_each_database(
+    harness_factory: Any, tmp_path: Path, any_db_url: str, fake_wechat: FakeWeChat
+) -> None:
+    h = await start_bot(harness_factory, tmp_path, any_db_url, fake_wechat)
+    text, event = text_xml(HAILANG, "你好"), event_xml(STRANGER, "subscribe")
+    for _ in range(2):
+        assert (await post(h, text)).status == 200
+        assert (await post(h, event)).status == 200
+    await fake_wechat.wait_sent(2)
+    assert await h.settled() == ["sent", "sent"]
+    assert await count(h, Message, Message.direction == "in") == 2
+    assert len(fake_wechat.sent()) == 2
+
+
 async def test_image_is_fetched_by_media_id_and_stored_with_sha256(
     wx_bot: BotHarness, fake_wechat: FakeWeChat
 ) -> None:
