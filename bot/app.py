@@ -31,6 +31,7 @@ from config.settings import Settings
 from handlers.base import Handler
 from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
+from handlers.subscription import Subscription
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ def build_adapters(
             media_hosts=settings.media.allowed_hosts,
             on_status=delivery.on_status if delivery else None,
         )
+    if settings.wechat.enabled:
+        from channels.wechat import WeChatAdapter
+
+        adapters["wechat"] = WeChatAdapter(
+            settings.wechat, store, links=links or _links(settings), media_hosts=settings.media.allowed_hosts
+        )
     return adapters
 
 
@@ -80,6 +87,7 @@ def build_handlers(settings: Settings) -> list[Handler]:
     """
     return [
         # -- observers --
+        Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
         # -- staff commands (ctx.staff set) --
         # -- conversation with staff: relay --
         # -- client intents --
