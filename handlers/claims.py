@@ -54,9 +54,11 @@ class ClaimIntake:
             return False
         if ctx.in_dialog(DIALOG) or chosen(ctx) == "claim":
             return True
+        text = ctx.text
+        if ASK_FOR_HUMAN.search(text) and not parse.is_defect_report(text):
+            return False  # "talk to a person" (even with a photo) is the handoff's
         if any(a.kind in ("photo", "video") and a.sha256 for a in ctx.message.attachments):
             return True
-        text = ctx.text
         if text.startswith("/"):
             return False  # commands are for staff; a client's is plain text for the menu
         return bool(parse.claim_refs(text)) or parse.is_defect_report(text)
