@@ -452,6 +452,13 @@ def staff_summary(claim: Claim, *, client_name: str | None, channel: str | None,
     return "\n".join(lines)
 
 
+def _staff_buttons(claim: Claim, channel: str) -> list[Button]:
+    """One-tap commands where the channel has real buttons; elsewhere the text lists the commands."""
+    if channel != "telegram" or claim.state not in {"submitted", "qc_review"}:
+        return []
+    return [Button("QC pass", f"/claim {short(claim)} qc pass"), Button("Summary", f"/claim {short(claim)}")]
+
+
 async def notify_qc(
     session: AsyncSession,
     claim: Claim,
@@ -492,12 +499,7 @@ async def notify_qc(
             channel_user_id=user_id,
             text=text,
             attachments=_files(files),
-            buttons=[
-                Button("QC pass", f"/claim {short(claim)} qc pass"),
-                Button("Summary", f"/claim {short(claim)}"),
-            ]
-            if claim.state in {"submitted", "qc_review"}
-            else [],
+            buttons=_staff_buttons(claim, channel),
             idempotency_key=f"claim:{claim.id}:qc:{tag}:{member.key}",
             extra={"subject": f"[{claim.number}] {headline}"},
         )

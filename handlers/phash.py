@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 BITS = 64
 # Up to this many differing bits is "nearly the same photo". Unrelated photos differ in ~32.
 NEAR_DUPLICATE_DISTANCE = 10
+MAX_PIXELS = 60_000_000
 
 
 def phash_of(source: bytes | str | Path) -> str | None:
@@ -26,6 +27,8 @@ def phash_of(source: bytes | str | Path) -> str | None:
         else:
             img = Image.open(source)
         with img:
+            if img.width * img.height > MAX_PIXELS:
+                return None  # no camera photo is this big: a decompression bomb costs us nothing
             img.draft("L", (64, 64))  # JPEG decodes straight at a fraction of its size: fast
             grey = img.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
             pixels = grey.tobytes()  # one byte per pixel in mode "L"

@@ -396,3 +396,38 @@ async def test_claim_numbers_count_up_per_year(claims_bot: Any, fake_telegram: F
     async with claims_bot.db.read() as s:
         kinds = list((await s.execute(select(OutboxRow.kind))).scalars())
     assert "alert" in kinds and "reply" in kinds
+
+
+async def test_a_video_is_evidence_too(claims_bot: Any, fake_telegram: FakeTelegram) -> None:
+    clip = b"\x00\x00\x00\x18ftypmp42" + b"zipper video" * 500
+    fake_telegram.add_file("VID1", clip)
+    update = message_update(ACME_CHAT, caption="PO-2026-0117 zipper broken, 2 pcs, unused")
+    update["message"]["video"] = {
+        "file_id": "VID1",
+        "file_unique_id": "v1",
+        "width": 640,
+        "height": 480,
+        "duration": 4,
+        "mime_type": "video/mp4",
+        "file_size": len(clip),
+    }
+    assert (await claims_bot.post_telegram(update)).status == 200
+    await claims_bot.settled()
+    claim = await one_claim(claims_bot.db)
+    [ev] = claim.evidence
+    assert ev.mime == "video/mp4" and ev.phash is None and ev.sha256 == hashlib.sha256(clip).hexdigest()
+    [page] = [c for c in pages_to(fake_telegram, QC_CHAT) if c.method == "sendDocument"]
+    assert page.files["document"] == clip and claim.number in page.params["caption"]
+    # Telegram staff get one-tap buttons for the next step
+    assert "/claim 1 qc pass" in str(page.params["reply_markup"])
+
+
+async def test_cancel_while_collecting(claims_bot: Any, fake_telegram: FakeTelegram) -> None:
+    await say(claims_bot, ACME_CHAT, "a strap is torn")
+    await say(claims_bot, ACME_CHAT, "cancel")
+    await claims_bot.settled()
+    assert "nothing was submitted" in fake_telegram.texts_to(ACME_CHAT)[-1]
+    await send_photo(claims_bot, fake_telegram, ACME_CHAT, jpeg(photo(130)), file_id="Q0")
+    await claims_bot.settled()
+    assert "Which order" in fake_telegram.texts_to(ACME_CHAT)[-1]  # a fresh start, not the old draft
+    assert await all_claims(claims_bot.db) == []
