@@ -28,6 +28,7 @@ MORE_EVIDENCE = re.compile(
     re.IGNORECASE,
 )
 STATUS = re.compile(r"\b(status|progress|update|where)\b|状态|进度|进展|怎么样|处理得", re.IGNORECASE)
+CLAIM_WORD = re.compile(r"\b(claims?|complaints?)\b|索赔|投诉|售后", re.IGNORECASE)
 QTY = re.compile(r"(\d{1,6})\s*(pcs|pc|pieces?|units?|bags?|items?|sets?|个|件|只|条|套|包)", re.IGNORECASE)
 BARE_NUMBER = re.compile(r"^\s*(\d{1,6})\s*$")
 UNUSED = re.compile(
@@ -130,3 +131,9 @@ def category(text: str) -> str | None:
         if any(w in folded for w in words):
             return name
     return None
+
+
+def asks_claim_status(text: str) -> bool:
+    """ "What is the status of my claim?" without a number: the client means their latest."""
+    folded = fold(text)
+    return bool(CLAIM_WORD.search(folded) and STATUS.search(folded))

@@ -61,7 +61,7 @@ class ClaimIntake:
             return True
         if text.startswith("/"):
             return False  # commands are for staff; a client's is plain text for the menu
-        return bool(parse.claim_refs(text)) or parse.is_defect_report(text)
+        return bool(parse.claim_refs(text)) or parse.asks_claim_status(text) or parse.is_defect_report(text)
 
     async def handle(self, ctx: Context) -> Outcome:
         text = ctx.text
@@ -82,6 +82,8 @@ class ClaimIntake:
         refs = parse.claim_refs(text)
         if refs:
             return await self._about_claim(ctx, refs[0], media, text)
+        if not media and parse.asks_claim_status(text) and not parse.is_defect_report(text):
+            return await self._latest_status(ctx)
         step = state.get("step")
         if step in ("attach", "info"):
             outcome = await self._after_opening(ctx, state, media, text)
@@ -504,6 +506,20 @@ class ClaimIntake:
             tag=f"ev{added.rows[0].id}",
             cause_message_id=ctx.message_id,
         )
+
+    async def _latest_status(self, ctx: Context) -> Outcome:
+        mine = await repo.of_contact(ctx.session, ctx.contact, ctx.client.id if ctx.client else None)
+        if not mine:
+            await ctx.reply(
+                ctx.tr(
+                    "We have no claim from you yet. "
+                    "To report a defect, send photos of it with the order number.",
+                    "目前没有您的索赔记录。如需报告质量问题，请发送问题照片并注明订单号。",
+                )
+            )
+        else:
+            await ctx.reply(wf.status_text(mine[0], ctx.language))
+        return Outcome.DONE
 
     async def _about_claim(self, ctx: Context, ref: str, media: list[AttachmentRow], text: str) -> Outcome:
         claim = await repo.find(ctx.session, ref)

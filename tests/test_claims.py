@@ -431,3 +431,17 @@ async def test_cancel_while_collecting(claims_bot: Any, fake_telegram: FakeTeleg
     await claims_bot.settled()
     assert "Which order" in fake_telegram.texts_to(ACME_CHAT)[-1]  # a fresh start, not the old draft
     assert await all_claims(claims_bot.db) == []
+
+
+async def test_status_of_my_claim_without_a_number(claims_bot: Any, fake_telegram: FakeTelegram) -> None:
+    await say(claims_bot, HAILANG_CHAT, "我的索赔进度怎么样？")
+    await claims_bot.settled()
+    assert "目前没有您的索赔记录" in fake_telegram.texts_to(HAILANG_CHAT)[-1]
+    await send_photo(
+        claims_bot, fake_telegram, HAILANG_CHAT, jpeg(photo(140)), caption="PO-2026-0200 破了", file_id="T0"
+    )
+    await claims_bot.settled()
+    await say(claims_bot, HAILANG_CHAT, "我的索赔进度怎么样？")
+    await claims_bot.settled()
+    answer = fake_telegram.texts_to(HAILANG_CHAT)[-1]
+    assert first_claim_no() in answer and "已提交" in answer and "处理记录" in answer
