@@ -57,6 +57,7 @@ SYNTAX = {
     "close": "close",
 }
 RESPONSIBILITIES = ("factory", "client", "carrier")
+MAX_PAGE_FILES = 10  # WhatsApp takes at most 10 media per message; the rest are listed by link
 CLIENT_DIALOG = "claim"  # the client-side dialog (handlers/claims.py) a staff question reopens
 INFO_TTL = timedelta(days=3)
 STATE_LABELS = {
@@ -483,6 +484,9 @@ async def notify_qc(
         ),
     ]
     body += extra_lines or []
+    if len(files) > MAX_PAGE_FILES:
+        body.append(f"{len(files) - MAX_PAGE_FILES} more file(s): GET /api/claims/{claim.number}")
+        files = files[:MAX_PAGE_FILES]
     for dup in duplicates:
         how = "identical file" if dup.distance == 0 else f"near-duplicate, {dup.distance} bits differ"
         body.append(f"⚠ Same photo as {dup.claim_number} ({how}): possibly reused evidence.")

@@ -261,18 +261,6 @@ async def attachments_by_id(session: AsyncSession, ids: list[int]) -> list[Attac
     )
 
 
-async def evidence_files(
-    session: AsyncSession, claim: Claim
-) -> list[tuple[ClaimEvidence, AttachmentRow | None]]:
-    atts = {
-        a.id: a
-        for a in await attachments_by_id(
-            session, [e.attachment_id for e in claim.evidence if e.attachment_id]
-        )
-    }
-    return [(e, atts.get(e.attachment_id or -1)) for e in claim.evidence]
-
-
 async def of_contact(
     session: AsyncSession, contact: Contact, client_id: int | None, *, states: set[str] | None = None
 ) -> list[Claim]:
