@@ -347,7 +347,7 @@ async def notify_client(
         channel_user_id=contact.channel_user_id,
         text=client_notice(claim, event),
         idempotency_key=f"claim:{claim.id}:event:{event.id}",
-        extra={"subject": f"[{claim.number}] " + t(claim.language, "Claim update", "索赔进展")},
+        extra={"tag": claim.number},  # email: the thread goes on, its subject tagged [CLM-…]
     )
     await outbox.enqueue(
         session, out, conversation_id=claim.conversation_id, cause_message_id=cause_message_id, kind="notice"
@@ -505,7 +505,7 @@ async def notify_qc(
             attachments=_files(files),
             buttons=_staff_buttons(claim, channel),
             idempotency_key=f"claim:{claim.id}:qc:{tag}:{member.key}",
-            extra={"subject": f"[{claim.number}] {headline}"},
+            extra={"subject": headline, "tag": claim.number},
         )
         await outbox.enqueue(session, out, cause_message_id=cause_message_id, kind="alert")
         paged += 1

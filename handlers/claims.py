@@ -80,6 +80,10 @@ class ClaimIntake:
                 ctx.end_dialog()
                 return Outcome.CONTINUE
         refs = parse.claim_refs(text)
+        if not refs and media:
+            # An email reply to a claim notice carries "[CLM-…]" in its subject, not in the body.
+            extra = ctx.message.extra
+            refs = parse.claim_refs(f"{extra.get('tag') or ''} {extra.get('subject') or ''}")
         if refs:
             return await self._about_claim(ctx, refs[0], media, text)
         if not media and parse.asks_claim_status(text) and not parse.is_defect_report(text):
@@ -307,7 +311,7 @@ class ClaimIntake:
             tag="new",
             cause_message_id=ctx.message_id,
         )
-        await ctx.reply(self._opened_text(ctx, claim, excluded, len(added.rows)))
+        await ctx.reply(self._opened_text(ctx, claim, excluded, len(added.rows)), extra={"tag": claim.number})
         ctx.start_dialog(
             DIALOG,
             {"step": "attach", "claim": claim.number, "media_group": ctx.message.media_group_id},
