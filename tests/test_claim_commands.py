@@ -17,6 +17,7 @@ from tests.claim_fixtures import (
     one_claim,
     order_line,
     photo,
+    press,
     say,
     send_photo,
 )
@@ -190,3 +191,14 @@ async def test_replacement_beyond_spare_units_uses_what_is_left(
     line = await order_line(claims_bot.db, "BP-220")
     assert (line.replaced_qty, line.spares_used) == (80, 60)
     assert "60 of them are covered by the spare units" in fake_telegram.texts_to(ACME_CHAT)[-1]
+
+
+async def test_qc_pass_button_on_the_page(claims_bot: Any, fake_telegram: FakeTelegram) -> None:
+    await open_claim(claims_bot, fake_telegram, ACME_CHAT, "PO-2026-0117 strap torn")
+    [page] = [c for c in fake_telegram.sent("sendPhoto") if str(c.params["chat_id"]) == str(QC_CHAT)]
+    values = [row[0]["callback_data"] for row in page.params["reply_markup"]["inline_keyboard"]]
+    assert values == ["/claim 1 qc pass", "/claim 1"]
+    await press(claims_bot, QC_CHAT, values[0])
+    await claims_bot.settled()
+    assert (await one_claim(claims_bot.db)).state == "qc_confirmed"
+    assert "confirmed the defect" in fake_telegram.texts_to(ACME_CHAT)[-1]
