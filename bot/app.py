@@ -147,6 +147,7 @@ def build_runtime(settings: Settings) -> Runtime:
         media_limit_bytes=settings.media.max_bytes,
     )
     writer = InboundWriter(db, engine.submit)
+    engine.inbound_busy = writer.busy
     return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox)
 
 

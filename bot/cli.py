@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import NoReturn
 
@@ -42,6 +43,12 @@ def build_parser() -> Parser:
     demo_sub.add_parser("seed", help="create demo clients, contacts, orders, staff (idempotent)")
 
     add_claims_parser(sub)
+
+    report = sub.add_parser("report", help="reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=Parser)
+    quality = report_sub.add_parser("quality", help="defect statistics per SKU, category and month")
+    quality.add_argument("--since", type=_date, help="only claims opened on or after this date (YYYY-MM-DD)")
+    quality.add_argument("--out", type=Path, help="write an HTML report with charts to this file")
 
     sim = sub.add_parser("simulate", help="play one client message into the running bot")
     sim.add_argument("channel", choices=["telegram", "whatsapp", "wechat", "email"])
@@ -83,7 +90,35 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         print(asyncio.run(list_claims(settings, args)))
         return 0
+    if args.command == "report":
+        return asyncio.run(_quality_report(settings, args.since, args.out))
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
+
+
+def _date(value: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+async def _quality_report(settings: Settings, since: datetime | None, out: Path | None) -> int:
+    from bot.quality_report import render_html, render_text
+    from storage.db import Database
+    from storage.repos.quality import quality_stats
+
+    db = Database(settings.database.url)
+    try:
+        async with db.read() as session:
+            stats = await quality_stats(session, since)
+    finally:
+        await db.dispose()
+    if out is None:
+        print(render_text(stats))
+    else:
+        out.write_text(render_html(stats), encoding="utf-8")
+        print(f"wrote {out} ({stats.total} claims)")
+    return 0
 
 
 def safe_url(url: str) -> str:
