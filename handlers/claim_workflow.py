@@ -470,19 +470,27 @@ async def notify_qc(
     tag: str,
     cause_message_id: int | None = None,
     extra_lines: list[str] | None = None,
+    brief: bool = False,
 ) -> int:
-    """Page every QC staff member on their preferred channel; returns how many were paged."""
-    client = await repo.client_of(session, claim)
-    contact = await repo.contact_of(session, claim)
-    body = [
-        headline,
-        staff_summary(
-            claim,
-            client_name=f"{client.name} ({client.key})" if client else None,
-            channel=contact.channel if contact else None,
-            evidence_count=len(claim.evidence),
-        ),
-    ]
+    """Page every QC staff member on their preferred channel; returns how many were paged.
+
+    `brief` pages (more photos for a claim they already have) skip the full summary: an
+    album of five must not bury the phone under five copies of it.
+    """
+    body = [headline]
+    if brief:
+        body.append(f"{claim.number} · {claim.state} · {len(claim.evidence)} file(s) in total")
+    else:
+        client = await repo.client_of(session, claim)
+        contact = await repo.contact_of(session, claim)
+        body.append(
+            staff_summary(
+                claim,
+                client_name=f"{client.name} ({client.key})" if client else None,
+                channel=contact.channel if contact else None,
+                evidence_count=len(claim.evidence),
+            )
+        )
     body += extra_lines or []
     if len(files) > MAX_PAGE_FILES:
         body.append(f"{len(files) - MAX_PAGE_FILES} more file(s): GET /api/claims/{claim.number}")
