@@ -45,6 +45,23 @@ def _as_typed(text: str, key: str) -> str:
     return key
 
 
+def _without_order_number(text: str, number: str | None) -> str:
+    """What is wrong, without the order number the client put in front of it."""
+    if number:
+        key = order_key(number)
+
+        def drop(m: re.Match[str]) -> str:
+            return "" if order_key(m.group(0)) == key else m.group(0)
+
+        cleaned = _NUMBERISH.sub(drop, text)
+        if cleaned == text:  # full-width digits only match once folded; else keep the client's characters
+            folded = fold(text)
+            refolded = _NUMBERISH.sub(drop, folded)
+            cleaned = refolded if refolded != folded else text
+        text = cleaned
+    return text.strip(" \t\n,.;:-–—，。；：")
+
+
 class ClaimIntake:
     name = DIALOG
     observer = False
@@ -159,8 +176,9 @@ class ClaimIntake:
         if parse.is_defect_report(answer) or (
             step == "description" and answer and not answer.startswith("claim:") and qty is None
         ):
-            if answer not in (draft.get("description") or ""):
-                draft["description"] = ((draft.get("description") or "") + " " + answer).strip()
+            said = _without_order_number(answer, draft.get("order_number"))
+            if said and said not in (draft.get("description") or ""):
+                draft["description"] = ((draft.get("description") or "") + " " + said).strip()
 
         if first and draft["evidence"] and draft.get("order_number") and draft.get("description"):
             return await self._open(ctx, draft)
