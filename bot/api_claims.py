@@ -60,6 +60,7 @@ class ClaimsApi:
                     state=state,
                     client_key=request.query.get("client"),
                     order_key=order_key(order) if order else None,
+                    order_number=order,
                     sku=request.query.get("sku"),
                 )
             except ValueError:

@@ -189,3 +189,32 @@ async def test_cli_claims_list(claims_bot: Any, fake_telegram: FakeTelegram, tmp
     assert all(i["age_seconds"] >= 0 for i in items)
     code, _, err = await cli("--limit", "x")
     assert code != 0 and "error" in err
+
+
+async def test_info_through_the_api_reaches_the_client_and_their_photo_answers_it(
+    claims_bot: Any, fake_telegram: FakeTelegram
+) -> None:
+    await two_claims(claims_bot, fake_telegram)
+    path = f"/api/claims/CLM-{YEAR}-000001/transition"
+    resp = await claims_bot.api(
+        "POST", path, json={"action": "info", "by": "li", "question": "Please show the inside seam."}
+    )
+    assert resp.status == 200 and (await resp.json())["state"] == "needs_info"
+    await claims_bot.settled()
+    assert "Please show the inside seam." in fake_telegram.texts_to(ACME_CHAT)[-1]
+    await send_photo(claims_bot, fake_telegram, ACME_CHAT, jpeg(photo(9)), file_id="K9")
+    await claims_bot.settled()
+    claim = await (await claims_bot.api("GET", f"/api/claims/CLM-{YEAR}-000001")).json()
+    assert claim["state"] == "qc_review" and len(claim["evidence"]) == 2
+    assert [e["to"] for e in claim["events"]] == ["submitted", "needs_info", "qc_review"]
+
+
+async def test_unknown_order_numbers_are_searchable_as_given(
+    claims_bot: Any, fake_telegram: FakeTelegram
+) -> None:
+    await send_photo(
+        claims_bot, fake_telegram, 5559999, jpeg(photo(8)), caption="SO-88812345 strap torn", file_id="U1"
+    )
+    await claims_bot.settled()
+    items = (await (await claims_bot.api("GET", "/api/claims?order=SO-88812345")).json())["items"]
+    assert [(c["order"], c["order_known"], c["client"]) for c in items] == [("SO-88812345", False, None)]

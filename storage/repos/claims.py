@@ -302,6 +302,7 @@ async def list_claims(
     state: str | None = None,
     client_key: str | None = None,
     order_key: str | None = None,
+    order_number: str | None = None,
     sku: str | None = None,
 ) -> tuple[list[Claim], str | None]:
     """Newest first, keyset pagination on (created_at, id). Raises ValueError on a bad cursor."""
@@ -312,7 +313,7 @@ async def list_claims(
         query = query.join(Client, Client.id == Claim.client_id).where(Client.key == client_key)
     if order_key:
         query = query.outerjoin(Order, Order.id == Claim.order_id).where(
-            or_(Order.number_key == order_key, Claim.order_number == order_key)
+            or_(Order.number_key == order_key, Claim.order_number == (order_number or order_key))
         )
     if sku:
         query = query.where(Claim.sku == sku)
