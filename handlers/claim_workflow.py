@@ -60,6 +60,8 @@ RESPONSIBILITIES = ("factory", "client", "carrier")
 MAX_PAGE_FILES = 10  # WhatsApp takes at most 10 media per message; the rest are listed by link
 CLIENT_DIALOG = "claim"  # the client-side dialog (handlers/claims.py) a staff question reopens
 INFO_TTL = timedelta(days=3)
+FEEDBACK_DIALOG = "feedback"  # handlers/feedback.py (orders side) records the 1–5 answer
+FEEDBACK_TTL = timedelta(days=7)
 STATE_LABELS = {
     "submitted": ("submitted, waiting for QC", "已提交，等待质检"),
     "qc_review": ("under QC review", "质检审核中"),
@@ -322,8 +324,10 @@ def client_notice(claim: Claim, event: ClaimEvent) -> str:
     if state == "closed":
         return t(
             lang,
-            f"Your claim {n} is now closed. Thank you for your patience and for helping us improve.",
-            f"您的索赔 {n} 已结案。感谢您的耐心，也感谢您帮助我们改进产品。",
+            f"Your claim {n} is now closed. Thank you for your patience and for helping us improve.\n"
+            "How did we do? Reply with a score from 1 (poor) to 5 (excellent).",
+            f"您的索赔 {n} 已结案。感谢您的耐心，也感谢您帮助我们改进产品。\n"
+            "请为本次售后服务打分：回复 1（差）到 5（很好）。",
         )
     return t(
         lang,
@@ -349,9 +353,24 @@ async def notify_client(
         idempotency_key=f"claim:{claim.id}:event:{event.id}",
         extra={"tag": claim.number},  # email: the thread goes on, its subject tagged [CLM-…]
     )
+    if event.to_state == "closed":
+        await _ask_feedback(session, claim, out)
     await outbox.enqueue(
         session, out, conversation_id=claim.conversation_id, cause_message_id=cause_message_id, kind="notice"
     )
+
+
+async def _ask_feedback(session: AsyncSession, claim: Claim, out: OutboundMessage) -> None:
+    """The closing notice asks for a 1–5 score; the client's answer is the feedback dialog's (orders side).
+
+    Contract (handlers/feedback.py): open dialog "feedback" with {"claim_id": …} on the
+    client's conversation in the transaction that closes the claim.
+    """
+    if out.channel == Channel.TELEGRAM:  # elsewhere buttons become numbered lines: the text asks already
+        out.buttons = [Button("★" * i, f"feedback:{i}") for i in range(1, 6)]
+    conv = await session.get(Conversation, claim.conversation_id) if claim.conversation_id else None
+    if conv is not None:
+        conversations.set_dialog(conv, FEEDBACK_DIALOG, {"claim_id": claim.id}, utcnow() + FEEDBACK_TTL)
 
 
 def status_text(claim: Claim, lang: str) -> str:

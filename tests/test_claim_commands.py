@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.models import Claim
+from sqlalchemy import select
+
+from storage.models import Claim, Conversation
 from tests.claim_fixtures import (
     ACME_CHAT,
     HAILANG_CHAT,
@@ -67,7 +69,19 @@ async def test_full_staff_path_with_chinese_client_notices(
     assert (line.replaced_qty, line.spares_used) == (10, 10)  # 1000 × 5% = 50 spare units, 10 used
 
     await staff_says(claims_bot, fake_telegram, "/claim 1 close")
-    assert "已结案" in fake_telegram.texts_to(HAILANG_CHAT)[-1]
+    closing = [c for c in fake_telegram.sent("sendMessage") if str(c.params["chat_id"]) == str(HAILANG_CHAT)][
+        -1
+    ]
+    assert "已结案" in closing.params["text"] and "打分" in closing.params["text"]
+    stars = [row[0]["callback_data"] for row in closing.params["reply_markup"]["inline_keyboard"]]
+    assert stars == [f"feedback:{i}" for i in range(1, 6)]
+    async with claims_bot.db.read() as s:
+        conv = (
+            await s.execute(select(Conversation).where(Conversation.id == claim.conversation_id))
+        ).scalar_one()
+    assert conv.dialog == "feedback" and conv.dialog_state == {
+        "claim_id": claim.id
+    }  # orders' feedback handler
 
     claim = await one_claim(claims_bot.db)
     assert (
