@@ -154,7 +154,7 @@ class ClaimIntake:
         ]
         answer = text
         options = list(draft.get("options") or [])
-        if step in ("order", "sku", "start") and text.isdigit() and 1 <= int(text) <= len(options):
+        if step in ("order", "sku", "unused", "start") and text.isdigit() and 1 <= int(text) <= len(options):
             answer = options[int(text) - 1]
         if text:
             draft["texts"] = [*draft.get("texts", []), text]
@@ -287,6 +287,7 @@ class ClaimIntake:
                 Button(ctx.tr("Yes, unused", "是，未使用"), "claim:unused:yes"),
                 Button(ctx.tr("No, they were used", "否，已使用"), "claim:unused:no"),
             ]
+            draft["options"] = [b.value for b in buttons]  # "1"/"2" where buttons are numbered lines
         else:
             text = ctx.tr(
                 "Please send at least one photo or video of the defect. Our replacement policy needs visual "

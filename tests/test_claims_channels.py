@@ -114,7 +114,7 @@ async def test_whatsapp_dialog_with_numbered_answers(wa_claims: BotHarness, fake
     await wa_claims.settled()
     ask = fake_twilio.texts_to(WA_ACME)[-1]
     assert "Which order" in ask and "1. PO-2026-0123" in ask and "2. PO-2026-0117" in ask
-    for answer in ("1", "2", "3 pcs", "yes"):  # order, item (BP-300), quantity, unused
+    for answer in ("1", "2", "3 pcs", "1"):  # order, item (BP-300), quantity, unused ("1. Yes, unused")
         await wa_post(wa_claims, inbound_form(WA_ACME, answer))
         await wa_claims.settled()
     assert "photo or video" in fake_twilio.texts_to(WA_ACME)[-1]
