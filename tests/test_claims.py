@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.models import AttachmentRow, ClaimEvidence, OutboxRow
+from storage.models import AttachmentRow, ClaimEvidence, Conversation, OutboxRow
 from tests.claim_fixtures import (
     ACME_CHAT,
     HAILANG_CHAT,
@@ -445,3 +445,19 @@ async def test_status_of_my_claim_without_a_number(claims_bot: Any, fake_telegra
     await claims_bot.settled()
     answer = fake_telegram.texts_to(HAILANG_CHAT)[-1]
     assert first_claim_no() in answer and "已提交" in answer and "处理记录" in answer
+
+
+async def test_digit_two_after_the_menu_is_report_a_defect(
+    claims_bot: Any, fake_telegram: FakeTelegram
+) -> None:
+    await say(claims_bot, HAILANG_CHAT, "你好")
+    await claims_bot.settled()
+    await say(claims_bot, HAILANG_CHAT, "2")
+    await claims_bot.settled()
+    prompt = fake_telegram.texts_to(HAILANG_CHAT)[-1]
+    assert "照片或视频" in prompt
+    await say(claims_bot, HAILANG_CHAT, "1")  # the first of the offered orders
+    await claims_bot.settled()
+    async with claims_bot.db.read() as s:
+        conv = (await s.execute(select(Conversation))).scalars().first()
+    assert conv is not None and conv.dialog == "claim" and conv.dialog_state["order_number"] == "PO-2026-0200"
