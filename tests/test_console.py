@@ -481,3 +481,73 @@ async def test_demo_seed_gives_li_a_demo_password_only_in_the_sandbox(db_url: st
             assert li is None
     finally:
         await db.dispose()
+
+
+async def test_capitalised_name_from_a_phone_keyboard_still_signs_in(tg_bot: BotHarness) -> None:
+    await add_staff(tg_bot)
+    assert (await login(tg_bot, "Li ", PASSWORD)).status == 303
+
+
+# ---- the console's queries and writes on SQLite and PostgreSQL -----------------------------------------
+
+
+async def test_console_repo_on_each_database(any_db_url: str) -> None:
+    from datetime import timedelta
+
+    from storage.db import Database
+    from storage.models import Client, Contact, Message
+    from storage.repos import audit
+    from storage.repos import console as repo
+
+    db = Database(any_db_url)
+    try:
+        async with db.write() as s:
+            client = Client(key="acme", name="Acme")
+            s.add(client)
+            await s.flush()
+            contact = Contact(channel="telegram", channel_user_id="5550001", client_id=client.id, name="Anna")
+            s.add(contact)
+            await s.flush()
+            conv = Conversation(contact_id=contact.id, channel="telegram")
+            s.add(conv)
+            await s.flush()
+            s.add(
+                Message(
+                    channel="telegram",
+                    direction="in",
+                    channel_user_id="5550001",
+                    conversation_id=conv.id,
+                    text="hi",
+                )
+            )
+            s.add(Escalation(reason="handoff", policy="default", state="resolved"))
+            s.add(Escalation(reason="urgent", policy="urgent", conversation_id=conv.id))
+            await audit.record(s, "anonymous", repo.LOGIN_FAILED, repo.login_target("li"))
+            conv_id = conv.id
+        for _ in range(2):
+            async with db.write() as s:
+                result = await repo.staff_reply(s, conv_id, "li", "on it", "nonce-0123456789abcdef")
+                assert result is not None
+        async with db.write() as s:
+            assert await repo.acknowledge(s, 2, "li") is True
+        async with db.write() as s:
+            assert await repo.acknowledge(s, 2, "tom") is False
+            assert await repo.staff_reply(s, 999, "li", "x", "nonce-0123456789abcdef") is None
+        async with db.read() as s:
+            rows = list((await s.execute(select(OutboxRow))).scalars())
+            assert [(r.channel, r.channel_user_id, r.payload["text"]) for r in rows] == [
+                ("telegram", "5550001", "on it")
+            ]
+            last = await repo.last_messages(s, [conv_id])
+            assert last[conv_id].text == "on it" and last[conv_id].direction == "out"
+            escs = await repo.list_escalations(s)
+            assert [(e.id, e.state, e.acknowledged_by) for e in escs] == [
+                (2, "acknowledged", "li"),
+                (1, "resolved", None),
+            ]
+            assert await repo.recent_login_failures(s, "li", timedelta(minutes=15)) == 1
+            assert await repo.recent_login_failures(s, "tom", timedelta(minutes=15)) == 0
+            conv_row = await s.get(Conversation, conv_id)
+            assert conv_row is not None and (conv_row.state, conv_row.assigned_staff) == ("with_staff", "li")
+    finally:
+        await db.dispose()

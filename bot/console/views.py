@@ -223,13 +223,17 @@ class Console:
         pre = request.cookies.get(PRE_COOKIE, "")
         if not _NONCE.match(pre) or not self.signer.check_csrf("login:" + pre, _field(form, "csrf")):
             return _html(self._error_page("Login form expired (CSRF). Reload the page.", None), 403)
-        username = (_field(form, "username") or "").strip().lower()[:64]
+        typed = (_field(form, "username") or "").strip()[:64]
         password = (_field(form, "password") or "")[:1024]
         next_path = _safe_next(_field(form, "next"))
         ip = request.remote or ""
         async with self.db.read() as s:
+            # Keys are matched exactly, then lower-cased: phone keyboards capitalise the first letter.
+            staff = (
+                (await staff_repo.get(s, typed) or await staff_repo.get(s, typed.lower())) if typed else None
+            )
+            username = staff.key if staff is not None else typed.lower()
             failures = await repo.recent_login_failures(s, username, LOGIN_WINDOW)
-            staff = await staff_repo.get(s, username) if username else None
         if failures >= LOGIN_MAX_FAILURES:
             async with self.db.write() as s:
                 await audit.record(
