@@ -318,7 +318,7 @@ class Console:
                     id=conv.id,
                     name=contact.name or contact.channel_user_id,
                     when=_when(conv.last_message_at),
-                    client=(client.name if client else "unverified contact · 未验证"),
+                    client=f"{client.name if client else 'unverified 未验证'} · {contact.channel_user_id}",
                     prio=URGENT if conv.priority == "urgent" else "",
                     channel=conv.channel,
                     state=conv.state,
