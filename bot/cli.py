@@ -49,6 +49,10 @@ def build_parser() -> Parser:
     quality = report_sub.add_parser("quality", help="defect statistics per SKU, category and month")
     quality.add_argument("--since", type=_date, help="only claims opened on or after this date (YYYY-MM-DD)")
     quality.add_argument("--out", type=Path, help="write an HTML report with charts to this file")
+    staff = sub.add_parser("staff", help="staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=Parser)
+    passwd = staff_sub.add_parser("passwd", help="set a staff member's console password (read from stdin)")
+    passwd.add_argument("key", help="staff key, as in the rota")
 
     sim = sub.add_parser("simulate", help="play one client message into the running bot")
     sim.add_argument("channel", choices=["telegram", "whatsapp", "wechat", "email"])
@@ -92,6 +96,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "report":
         return asyncio.run(_quality_report(settings, args.since, args.out))
+    if args.command == "staff":
+        return asyncio.run(_staff_passwd(settings, args.key))
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -150,10 +156,25 @@ async def _seed(settings: Settings) -> int:
 
     db = Database(settings.database.url)
     try:
-        keys = await seed(db)
+        keys = await seed(db, sandbox=settings.server.sandbox)
     finally:
         await db.dispose()
     print(f"demo data ready: clients {', '.join(keys)}")
+    return 0
+
+
+async def _staff_passwd(settings: Settings, key: str) -> int:
+    from bot.console.passwords import PasswordError, read_password, set_password
+    from storage.db import Database
+
+    db = Database(settings.database.url)
+    try:
+        await set_password(db, key, read_password())
+    except PasswordError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await db.dispose()
+    print(f"console password set for {key}")
     return 0
 
 
