@@ -41,6 +41,10 @@ def build_adapters(settings: Settings, store: MediaStore) -> dict[str, ChannelAd
         from channels.telegram import TelegramAdapter
 
         adapters["telegram"] = TelegramAdapter(settings.telegram, store)
+    if settings.email.enabled:
+        from channels.email import EmailAdapter
+
+        adapters["email"] = EmailAdapter(settings.email, store)
     return adapters
 
 
@@ -92,6 +96,10 @@ def build_runtime(settings: Settings) -> Runtime:
         media_limit_bytes=settings.media.max_bytes,
     )
     writer = InboundWriter(db, engine.submit)
+    for adapter in adapters.values():  # pollers (email) store through the same writer as webhooks
+        bind = getattr(adapter, "bind_inbound", None)
+        if bind is not None:
+            bind(writer.submit, db)
     return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox)
 
 
@@ -135,10 +143,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.cleanup_ctx.append(lifecycle)
 
     for adapter in rt.adapters.values():
-        app.router.add_post(
-            adapter.webhook_path,
-            webhook_handler(adapter, rt.writer, rt.metrics, settings.server.max_body_bytes),
-        )
+        if adapter.webhook_path:  # pollers (email) have no webhook
+            app.router.add_post(
+                adapter.webhook_path,
+                webhook_handler(adapter, rt.writer, rt.metrics, settings.server.max_body_bytes),
+            )
         for route in adapter.extra_routes():
             app.router.add_route(route.method, route.path, route.handler)
 
