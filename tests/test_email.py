@@ -544,3 +544,58 @@ def test_reply_subject_and_threading_headers() -> None:
     )
     assert msg["References"] == "<c1@acme.example> <c2@acme.example>"
     assert msg["Auto-Submitted"] == "auto-replied"
+
+
+# ---- aftersales simulate email -------------------------------------------------------------------
+
+
+async def test_simulate_email_appends_to_the_mailbox_and_prints_the_reply(
+    bot: BotHarness, tmp_path: Path, smtp: FakeSmtp
+) -> None:
+    from bot.simulate import render, simulate
+
+    photo = tmp_path / "strap.jpg"
+    photo.write_bytes(JPEG)
+    effects = await simulate(bot.settings, "email", ACME, "hello", photo, timeout=15)
+    assert any("How can we help" in e["text"] for e in effects)
+    assert "reply to email:buyer@acme.example" in render(effects)
+    await smtp.wait_to(ACME)
+    await bot.settled()
+    async with bot.db.read() as s:
+        att = (await s.execute(select(AttachmentRow))).scalar_one()
+    assert att.sha256 == hashlib.sha256(JPEG).hexdigest() and att.filename == "strap.jpg"
+
+
+async def test_simulate_email_without_a_mailbox_uses_the_ingest_route(
+    harness_factory: Any, tmp_path: Path, db_url: str
+) -> None:
+    from dataclasses import replace
+
+    from bot.demo import seed
+    from bot.simulate import simulate
+
+    settings = make_settings(tmp_path, db_url, email=EmailSettings(enabled=True, from_address=SUPPORT))
+    settings.server.sandbox = True
+    h = await harness_factory(settings)
+    await seed(h.db)
+    live = replace(settings, server=replace(settings.server, port=h.server.port))
+    effects = await simulate(live, "email", HAILANG, "你好", None, timeout=15)
+    assert any("请问有什么可以帮您" in e["text"] for e in effects)
+    resp = await h.client.post("/api/email/ingest", data=b"From: x@y.example\r\n\r\nhi")
+    assert resp.status == 401  # the route is behind the admin token
+
+
+async def test_simulate_email_with_unreachable_imap_says_so(tmp_path: Path, db_url: str) -> None:
+    from bot.simulate import SimulateError, simulate
+    from tests.fakes.dovecot import free_port
+
+    port = free_port()
+    settings = make_settings(
+        tmp_path,
+        db_url,
+        email=EmailSettings(enabled=True, imap_host="127.0.0.1", imap_port=port, imap_ssl=False),
+    )
+    with pytest.raises(SimulateError) as err:
+        await simulate(settings, "email", ACME, "hello", None, timeout=5)
+    assert f"cannot reach the IMAP server at 127.0.0.1:{port}" in str(err.value)
+    assert "\n" not in str(err.value)

@@ -156,6 +156,8 @@ def dovecot_fixture() -> Iterator[Dovecot]:
     """Import this into a test module; tests then ask for `dovecot`."""
     binary = dovecot_binary()
     if binary is None:
+        if os.environ.get("AFTERSALES_REQUIRE_DOVECOT"):
+            pytest.fail("dovecot is required here (AFTERSALES_REQUIRE_DOVECOT) but not installed")
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; .ci/run does it)")
     version = dovecot_version(binary)
     # Not under pytest's tmp_path: that is private to the test user (0700), and Dovecot's
