@@ -360,7 +360,7 @@ class EmailAdapter:
 
     async def fetch_media(self, attachment: Attachment) -> Attachment:
         """Email attachments are stored while polling; the only ones left here were too large."""
-        if attachment.error == "too_large" or attachment.provider_ref.startswith("email:"):
+        if attachment.error == "too_large":
             raise MediaTooLarge(attachment.size, self.store.max_bytes)
         raise MediaRefused("email attachments are stored when the message is fetched")
 
@@ -386,11 +386,16 @@ class EmailAdapter:
                 name = att.filename or f"{att.kind}{Path(att.stored_path).suffix or ''}"
                 files.append(OutgoingFile(att.mime, name, Path(att.stored_path).read_bytes()))
         tag = out.extra.get("tag") or thread.get("tag")
-        subject = thread.get("subject") or out.extra.get("subject") or "Your message / 您的来信"
+        if thread.get("message_id") or thread.get("in_reply_to"):
+            subject = reply_subject(str(thread.get("subject") or ""), tag)
+        else:  # a new thread (an alert, a document to an address that never wrote): no "Re:"
+            subject = str(out.extra.get("subject") or "After-sales / 售后服务")
+            if tag and f"[{tag}]" not in subject:
+                subject = f"{subject} [{tag}]"
         return build_mail(
             from_address=self.settings.from_address,
             to=out.channel_user_id,
-            subject=reply_subject(str(subject), tag),
+            subject=subject,
             text=out.text,
             message_id=self.message_id_for(out),
             in_reply_to=thread.get("in_reply_to")

@@ -75,8 +75,8 @@ async def make_bot(
 ) -> AsyncIterator[Any]:
     from bot.demo import seed
 
-    async def factory(media_max_bytes: int = 5_000_000, **email: Any) -> BotHarness:
-        settings = make_settings(tmp_path, db_url, email=email_settings(dovecot, smtp, **email))
+    async def factory(media_max_bytes: int = 5_000_000, url: str | None = None, **email: Any) -> BotHarness:
+        settings = make_settings(tmp_path, url or db_url, email=email_settings(dovecot, smtp, **email))
         settings.media.max_bytes = media_max_bytes
         settings.media.dir = str(tmp_path / "media")
         h: BotHarness = BotHarness(settings)
@@ -599,3 +599,60 @@ async def test_simulate_email_with_unreachable_imap_says_so(tmp_path: Path, db_u
         await simulate(settings, "email", ACME, "hello", None, timeout=5)
     assert f"cannot reach the IMAP server at 127.0.0.1:{port}" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+async def test_round_trip_on_each_database(
+    make_bot: Any, any_db_url: str, dovecot: Dovecot, smtp: FakeSmtp
+) -> None:
+    h = await make_bot(url=any_db_url)
+    raw, mid = mail("hello", subject="PO-2026-0117")
+    await append(dovecot, raw)
+    [got] = await smtp.wait_to(ACME)
+    assert got.message["In-Reply-To"] == mid
+    await h.settled()
+    assert [r.provider_message_id for r in await inbound(h)] == [mid]
+
+
+async def test_send_attaches_stored_files_and_starts_a_thread_without_one(
+    tmp_path: Path, db_url: str, smtp: FakeSmtp
+) -> None:
+    """An alert or document to an address that never wrote: default subject, file attached."""
+    from bot.messages import Attachment, AttachmentKind, Channel, OutboundMessage
+    from channels.base import MediaStore
+    from storage.db import Database
+
+    store = MediaStore(tmp_path / "media", 5_000_000)
+    _sha, path, _ = await store.save_bytes(b"%PDF-1.4 packing list")
+    db = Database(db_url)
+    adapter = EmailAdapter(
+        EmailSettings(
+            enabled=True,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
+            smtp_starttls=False,
+            from_address=SUPPORT,
+        ),
+        store,
+        db,
+    )
+    out = OutboundMessage(
+        Channel.EMAIL,
+        "qc@factory.example",
+        text="Packing list for PO-2026-0117",
+        attachments=[
+            Attachment(AttachmentKind.DOCUMENT, "application/pdf", filename="PL.pdf", stored_path=str(path))
+        ],
+        idempotency_key="doc:1",
+        extra={"tag": "ESC-000042"},
+    )
+    try:
+        provider_id = await adapter.send(out)
+    finally:
+        await db.dispose()
+    [got] = smtp.to("qc@factory.example")
+    msg = got.message
+    assert msg["Message-ID"] == provider_id == adapter.message_id_for(out)
+    assert msg["Subject"] == "After-sales / 售后服务 [ESC-000042]"  # a new thread: no "Re:"
+    assert msg["In-Reply-To"] is None
+    [pdf] = list(msg.iter_attachments())
+    assert pdf.get_filename() == "PL.pdf" and pdf.get_content() == b"%PDF-1.4 packing list"
