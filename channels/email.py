@@ -257,7 +257,9 @@ class EmailAdapter:
                 push = await client.wait_server_push(timeout + 30)
                 if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
                     break
-                if any(re.search(rb"\b(EXISTS|RECENT)\b", bytes(x)) for x in push if isinstance(x, bytes)):
+                if any(
+                    re.search(rb"\b(EXISTS|RECENT|BYE)\b", bytes(x)) for x in push if isinstance(x, bytes)
+                ):
                     break
         finally:
             self.idling.clear()
@@ -320,6 +322,9 @@ class EmailAdapter:
     ) -> InboundMessage:
         """One raw message → the normalised message, its attachments stored (or marked too large)."""
         parsed = parse_mail(raw, fallback_id)
+        own = self.settings.from_address.strip().lower()
+        if own and parsed.from_address == own and not parsed.no_reply:
+            parsed.no_reply = "own-address"  # our own mail back in the mailbox: never answer ourselves
         attachments = await self._attachments(parsed, oversize)
         text = parsed.text or re.sub(r"^((re|fw|fwd|回复|转发)\s*[:：]\s*)+", "", parsed.subject, flags=re.I)
         if parsed.tag:

@@ -198,7 +198,7 @@ def no_reply_reason(msg: EmailMessage) -> str | None:
         return "mailing-list"
     if msg.get_content_type() == "multipart/report":
         return "delivery-report"
-    if msg.get("X-Autoreply") or msg.get("X-Autorespond") or msg.get("X-Auto-Response-Suppress") == "All":
+    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
         return "auto-reply-header"
     sender = parseaddr(header_text(msg, "From"))[1].lower()
     local = sender.split("@")[0]

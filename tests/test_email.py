@@ -313,6 +313,7 @@ async def test_auto_replies_bounces_and_list_mail_are_stored_but_never_answered(
         mail("list post", headers={"List-Id": "<buyers.lists.acme.example>"})[0],
         mail("away", headers={"X-Autoreply": "yes"})[0],
         mail("Delivery failed", sender="MAILER-DAEMON@mx.acme.example")[0],
+        mail("a copy of our own reply", sender=SUPPORT)[0],
     ]
     dsn = EmailMessage()
     dsn["From"] = "postmaster@mx.acme.example"
@@ -329,12 +330,12 @@ async def test_auto_replies_bounces_and_list_mail_are_stored_but_never_answered(
     person, _ = mail("hello", sender="other@acme.example")
     await append(dovecot, person)
     await smtp.wait_to("other@acme.example")
-    await wait_until(lambda: _true_count(bot, 7), 15)
+    await wait_until(lambda: _true_count(bot, 8), 15)
     await bot.settled()
     assert len(smtp.received) == 1  # only the person got an answer
     rows = await inbound(bot)
-    assert len(rows) == 7 and all(r.handled_at is not None for r in rows)
-    assert sum(1 for r in rows if r.payload["extra"].get("no_reply")) == 6
+    assert len(rows) == 8 and all(r.handled_at is not None for r in rows)
+    assert sum(1 for r in rows if r.payload["extra"].get("no_reply")) == 7
     assert await count(bot, OutboxRow) == 1
 
 

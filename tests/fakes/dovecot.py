@@ -172,7 +172,8 @@ def dovecot_fixture() -> Iterator[Dovecot]:
     port = free_port()
     conf = root / "dovecot.conf"
     conf.write_text(_config(root, port, version))
-    proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    console = (root / "console.log").open("wb")
+    proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=console, stderr=subprocess.STDOUT)
     try:
         _wait_listening(port, proc, root)
         yield Dovecot("127.0.0.1", port, USER, PASSWORD, root)
@@ -183,8 +184,12 @@ def dovecot_fixture() -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if not os.environ.get("KEEP_DOVECOT"):
-            shutil.rmtree(root, ignore_errors=True)
+        console.close()
+        if not os.environ.get("KEEP_DOVECOT"):  # KEEP_DOVECOT=1 keeps config and log to debug
+            for _ in range(3):  # a child process may still be writing its last index file
+                shutil.rmtree(root, ignore_errors=True)
+                if not root.exists():
+                    break
 
 
 async def imap_client(server: Dovecot, mailbox: str = "INBOX"):  # type: ignore[no-untyped-def]
