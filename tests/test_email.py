@@ -657,3 +657,24 @@ async def test_send_attaches_stored_files_and_starts_a_thread_without_one(
     assert msg["In-Reply-To"] is None
     [pdf] = list(msg.iter_attachments())
     assert pdf.get_filename() == "PL.pdf" and pdf.get_content() == b"%PDF-1.4 packing list"
+
+
+async def test_ingest_route_in_the_sandbox_refuses_oversize_files_politely(
+    harness_factory: Any, tmp_path: Path, db_url: str
+) -> None:
+    from bot.demo import seed
+
+    settings = make_settings(tmp_path, db_url, email=EmailSettings(enabled=True, from_address=SUPPORT))
+    settings.server.sandbox = True
+    settings.media.max_bytes = 50_000
+    h = await harness_factory(settings)
+    await seed(h.db)
+    raw, mid = mail("hello", files=[("image/jpeg", "big.jpg", b"\xff\xd8" + b"y" * 80_000)])
+    resp = await h.api("POST", "/api/email/ingest", data=raw, headers={"Content-Type": "message/rfc822"})
+    assert resp.status == 200 and (await resp.json())["message_id"] == mid
+    await h.settled()
+    assert h.runtime.sandbox is not None
+    texts = [o.text for o in h.runtime.sandbox.sent]
+    assert any("too large" in t for t in texts) and any("How can we help" in t for t in texts)
+    again = await h.api("POST", "/api/email/ingest", data=raw)
+    assert (await again.json())["new"] is False
