@@ -96,11 +96,15 @@ def build_runtime(settings: Settings) -> Runtime:
         media_limit_bytes=settings.media.max_bytes,
     )
     writer = InboundWriter(db, engine.submit)
-    for adapter in adapters.values():  # pollers (email) store through the same writer as webhooks
+    health: dict[str, Callable[[], Awaitable[Any]]] = {}
+    for name, adapter in adapters.items():  # pollers (email) store through the same writer as webhooks
         bind = getattr(adapter, "bind_inbound", None)
         if bind is not None:
             bind(writer.submit, db)
-    return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox)
+        probe = getattr(adapter, "health", None)
+        if probe is not None:
+            health[name] = probe
+    return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox, health)
 
 
 @web.middleware

@@ -122,6 +122,7 @@ class EmailAdapter:
         self.idling = asyncio.Event()
         self.submit_failures = 0
         self.connected_once = asyncio.Event()
+        self.connected = False
         self.last_error: str | None = None
 
     def bind_inbound(self, submit: Submit, db: Database) -> None:
@@ -157,6 +158,17 @@ class EmailAdapter:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+    async def health(self) -> dict[str, Any]:
+        """For /healthz: is the mailbox being watched, and if not, why."""
+        if not self.settings.imap_host:
+            return {"mailbox": "none (ingest route only)"}
+        return {
+            "connected": self.connected,
+            "idle": self.idle_supported,
+            "last_error": self.last_error,
+            "store_failures": self.submit_failures,
+        }
 
     def poll_now(self) -> None:
         """Wake a polling (non-IDLE) loop early."""
@@ -233,6 +245,7 @@ class EmailAdapter:
             found = re.search(r"UIDVALIDITY (\d+)", " ".join(_text(x) for x in resp.lines))
             uidvalidity = int(found.group(1)) if found else 0
             self.idle_supported = client.has_capability("IDLE")
+            self.connected, self.last_error = True, None
             self.connected_once.set()
             while not self._stopping:
                 async with self._syncing:
@@ -244,6 +257,7 @@ class EmailAdapter:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
         finally:
+            self.connected = False
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.logout(), 5)
 

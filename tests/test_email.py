@@ -414,6 +414,9 @@ async def test_idle_picks_up_new_mail_without_waiting_for_the_poll(
     raw, _ = mail("hello")
     await append(dovecot, raw)  # poll_seconds is an hour: only IDLE can bring this in time
     await smtp.wait_to(ACME, timeout=15)
+    health = await (await bot.client.get("/healthz")).json()
+    assert health["details"]["email"]["connected"] is True
+    assert health["details"]["email"]["last_error"] is None
 
 
 async def test_claim_tag_is_kept_in_thread_and_reply_subject(
@@ -678,3 +681,17 @@ async def test_ingest_route_in_the_sandbox_refuses_oversize_files_politely(
     assert any("too large" in t for t in texts) and any("How can we help" in t for t in texts)
     again = await h.api("POST", "/api/email/ingest", data=raw)
     assert (await again.json())["new"] is False
+
+
+async def test_wrong_imap_password_is_reported_in_healthz(
+    harness_factory: Any, tmp_path: Path, db_url: str, dovecot: Dovecot, smtp: FakeSmtp
+) -> None:
+    settings = make_settings(
+        tmp_path, db_url, email=email_settings(dovecot, smtp, imap_password="not-the-password")
+    )
+    h = await harness_factory(settings)
+    adapter = adapter_of(h)
+    await wait_until(lambda: _true(bool(adapter.last_error)), 20)
+    health = await (await h.client.get("/healthz")).json()
+    assert health["details"]["email"]["connected"] is False
+    assert "login refused" in health["details"]["email"]["last_error"]
