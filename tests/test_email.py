@@ -31,7 +31,13 @@ from channels.email_mime import (
 from config.settings import EmailSettings
 from storage.models import AttachmentRow, Counter, Message, OutboxRow
 from tests.conftest import BotHarness, make_settings, wait_until
-from tests.fakes.dovecot import Dovecot, append, dovecot_fixture, flags_of  # noqa: F401  (fixture)
+from tests.fakes.dovecot import (  # noqa: F401  (fixtures)
+    Dovecot,
+    append,
+    dovecot_fixture,
+    dovecot_without_idle_fixture,
+    flags_of,
+)
 from tests.fakes.smtp import FakeSmtp
 
 SUPPORT = "support@factory.example"
@@ -684,7 +690,7 @@ async def test_ingest_route_in_the_sandbox_refuses_oversize_files_politely(
 
 
 async def test_wrong_imap_password_is_reported_in_healthz(
-    harness_factory: Any, tmp_path: Path, db_url: str, dovecot: Dovecot, smtp: FakeSmtp
+    dovecot: Dovecot, smtp: FakeSmtp, harness_factory: Any, tmp_path: Path, db_url: str
 ) -> None:
     settings = make_settings(
         tmp_path, db_url, email=email_settings(dovecot, smtp, imap_password="not-the-password")
@@ -695,3 +701,22 @@ async def test_wrong_imap_password_is_reported_in_healthz(
     health = await (await h.client.get("/healthz")).json()
     assert health["details"]["email"]["connected"] is False
     assert "login refused" in health["details"]["email"]["last_error"]
+
+
+async def test_without_idle_the_mailbox_is_polled(
+    dovecot_without_idle: Dovecot, smtp: FakeSmtp, harness_factory: Any, tmp_path: Path, db_url: str
+) -> None:
+    from bot.demo import seed
+
+    settings = make_settings(
+        tmp_path, db_url, email=email_settings(dovecot_without_idle, smtp, poll_seconds=1)
+    )
+    h = await harness_factory(settings)
+    await seed(h.db)
+    adapter = adapter_of(h)
+    await wait_until(lambda: _true(adapter.connected_once.is_set()), 15)
+    assert adapter.idle_supported is False
+    raw, mid = mail("hello")
+    await append(dovecot_without_idle, raw)
+    [got] = await smtp.wait_to(ACME)
+    assert got.message["In-Reply-To"] == mid

@@ -9,6 +9,7 @@ saying so; `.ci/run` installs it so they never skip in CI.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import grp
 import os
@@ -154,6 +155,25 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], root: Path, timeou
 @pytest.fixture(name="dovecot")
 def dovecot_fixture() -> Iterator[Dovecot]:
     """Import this into a test module; tests then ask for `dovecot`."""
+    with running_dovecot() as server:
+        yield server
+
+
+# Everything Dovecot 2.3 advertises after login except IDLE: a server that can only be polled.
+NO_IDLE = (
+    "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES "
+    "MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED LITERAL+ MOVE\n"
+)
+
+
+@pytest.fixture(name="dovecot_without_idle")
+def dovecot_without_idle_fixture() -> Iterator[Dovecot]:
+    with running_dovecot(NO_IDLE) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_dovecot(extra_config: str = "") -> Iterator[Dovecot]:
     binary = dovecot_binary()
     if binary is None:
         if os.environ.get("AFTERSALES_REQUIRE_DOVECOT"):
@@ -171,7 +191,7 @@ def dovecot_fixture() -> Iterator[Dovecot]:
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     port = free_port()
     conf = root / "dovecot.conf"
-    conf.write_text(_config(root, port, version))
+    conf.write_text(_config(root, port, version) + extra_config)
     console = (root / "console.log").open("wb")
     proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=console, stderr=subprocess.STDOUT)
     try:
@@ -231,4 +251,14 @@ async def flags_of(server: Dovecot, mailbox: str = "INBOX") -> dict[int, set[str
     return out
 
 
-__all__ = ["PASSWORD", "USER", "Dovecot", "append", "dovecot_fixture", "flags_of", "imap_client"]
+__all__ = [
+    "PASSWORD",
+    "USER",
+    "Dovecot",
+    "append",
+    "dovecot_fixture",
+    "dovecot_without_idle_fixture",
+    "flags_of",
+    "imap_client",
+    "running_dovecot",
+]
