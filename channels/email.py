@@ -39,7 +39,14 @@ from bot.messages import (
     SendError,
 )
 from channels.base import ExtraRoute, MediaStore, WebhookRejected
-from channels.email_mime import OutgoingFile, ParsedMail, build_mail, parse_mail, reply_subject
+from channels.email_mime import (
+    OutgoingFile,
+    ParsedMail,
+    build_mail,
+    parse_mail,
+    reply_subject,
+    unparseable,
+)
 from config.settings import EmailSettings
 from storage.db import Database
 from storage.repos import mailbox as mailbox_repo
@@ -335,7 +342,11 @@ class EmailAdapter:
         self, raw: bytes, *, fallback_id: str, oversize: int | None = None
     ) -> InboundMessage:
         """One raw message → the normalised message, its attachments stored (or marked too large)."""
-        parsed = parse_mail(raw, fallback_id)
+        try:
+            parsed = parse_mail(raw, fallback_id)
+        except Exception:  # a message we cannot parse must not block the mailbox behind it
+            log.exception("email: unparseable message %s stored as raw text", fallback_id)
+            parsed = unparseable(raw, fallback_id)
         own = self.settings.from_address.strip().lower()
         if own and parsed.from_address == own and not parsed.no_reply:
             parsed.no_reply = "own-address"  # our own mail back in the mailbox: never answer ourselves
@@ -345,10 +356,10 @@ class EmailAdapter:
             text = text.replace(f"[{parsed.tag}]", "").strip() or text
         return InboundMessage(
             channel=Channel.EMAIL,
-            channel_user_id=parsed.from_address,
+            channel_user_id=parsed.from_address[:254],  # RFC 5321's limit; the column holds 255
             provider_message_id=provider_id_for(parsed.message_id),
             text=text.strip(),
-            sender_name=parsed.from_name,
+            sender_name=(parsed.from_name or "")[:200] or None,
             attachments=attachments,
             reply_to=parsed.in_reply_to,
             extra={**parsed.extra(), **({"oversize_bytes": oversize} if oversize else {})},

@@ -363,6 +363,22 @@ def parse_mail(raw: bytes, fallback_id: str = "") -> ParsedMail:
     )
 
 
+def unparseable(raw: bytes, fallback_id: str) -> ParsedMail:
+    """Last resort for a message the parser chokes on: keep its bytes as text, never answer it."""
+    head = raw[:65536].decode("utf-8", "replace")
+    sender = re.search(r"^From:.*?([\w.+-]+@[\w.-]+)", head, re.MULTILINE | re.IGNORECASE)
+    text = head.partition("\n\n")[2] or head
+    return ParsedMail(
+        message_id=fallback_id,
+        from_address=sender.group(1).lower() if sender else "",
+        from_name=None,
+        subject="",
+        full_text=text,
+        text=text[:2000],
+        no_reply="unparseable",
+    )
+
+
 # ---- building a reply ---------------------------------------------------------------------------
 
 

@@ -720,3 +720,35 @@ async def test_without_idle_the_mailbox_is_polled(
     await append(dovecot_without_idle, raw)
     [got] = await smtp.wait_to(ACME)
     assert got.message["In-Reply-To"] == mid
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe garbage without headers",
+        b"From: <>\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n--\r\n",
+        b"From: a@b.example\r\nContent-Type: text/plain; charset=no-such-charset\r\n\r\n\xc4\xe3\xba\xc3",
+        b"From: a@b.example\r\nSubject: =?x-unknown?B?////?=\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!",
+        b"From: a@b.example\r\nContent-Type: image/jpeg; "
+        b"name*=utf-8''%E2%80%AE..%2F..%2Fetc%2Fpasswd\r\n\r\nx",
+    ],
+)
+def test_malformed_mail_never_raises(raw: bytes) -> None:
+    parsed = parse_mail(raw, "<fallback@x>")
+    assert parsed.message_id
+    for part in parsed.parts:
+        assert "/" not in (part.filename or "") and "\\" not in (part.filename or "")
+
+
+def test_declared_charset_wrong_falls_back_to_gbk() -> None:
+    raw = b"From: a@b.example\r\nContent-Type: text/plain; charset=no-such-charset\r\n\r\n\xc4\xe3\xba\xc3"
+    assert parse_mail(raw).text == "你好"
+
+
+def test_unparseable_fallback_keeps_the_text_and_never_answers() -> None:
+    from channels.email_mime import unparseable
+
+    parsed = unparseable(b"From: Anna <Anna@Acme.example>\n\nthe body", "<f@x>")
+    assert parsed.from_address == "anna@acme.example" and parsed.text == "the body"
+    assert parsed.no_reply == "unparseable" and parsed.extra()["no_reply"] is True
