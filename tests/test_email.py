@@ -752,3 +752,40 @@ def test_unparseable_fallback_keeps_the_text_and_never_answers() -> None:
     parsed = unparseable(b"From: Anna <Anna@Acme.example>\n\nthe body", "<f@x>")
     assert parsed.from_address == "anna@acme.example" and parsed.text == "the body"
     assert parsed.no_reply == "unparseable" and parsed.extra()["no_reply"] is True
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")  # loopback
+async def test_smtp_auth_when_a_username_is_set(tmp_path: Path, db_url: str) -> None:
+    from bot.messages import Channel, OutboundMessage, SendError
+    from channels.base import MediaStore
+    from storage.db import Database
+
+    server = FakeSmtp(credentials=("bot@factory.example", "smtp-secret")).start()
+    db = Database(db_url)
+    try:
+
+        def adapter(password: str) -> EmailAdapter:
+            return EmailAdapter(
+                EmailSettings(
+                    enabled=True,
+                    smtp_host="127.0.0.1",
+                    smtp_port=server.port,
+                    smtp_starttls=False,
+                    smtp_username="bot@factory.example",
+                    smtp_password=password,
+                    from_address=SUPPORT,
+                ),
+                MediaStore(tmp_path / "media", 1_000_000),
+                db,
+            )
+
+        out = OutboundMessage(Channel.EMAIL, ACME, text="hello", idempotency_key="auth:1")
+        with pytest.raises(SendError) as err:
+            await adapter("wrong").send(out)
+        assert err.value.permanent and "535" in err.value.reason
+        assert not server.received
+        await adapter("smtp-secret").send(out)
+        assert server.logins == ["bot@factory.example"] and len(server.to(ACME)) == 1
+    finally:
+        server.stop()
+        await db.dispose()

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -45,13 +46,30 @@ def free_port() -> int:
 
 
 class FakeSmtp:
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        """With `credentials`, clients must AUTH (PLAIN/LOGIN; allowed without TLS on loopback)."""
+        self.credentials = credentials
+        self.logins: list[str] = []
         self.received: list[Received] = []
         self.attempts = 0
         self._failures: list[str] = []
         self._lock = threading.RLock()
         self.port = free_port()  # aiosmtpd's Controller cannot bind port 0 (PROTOCOLS.md §5 problem 4)
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if credentials is not None:
+            auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        login = data.login.decode() if isinstance(data, LoginPassword) else ""
+        password = data.password.decode() if isinstance(data, LoginPassword) else ""
+        ok = self.credentials is not None and (login, password) == self.credentials
+        if ok:
+            with self._lock:
+                self.logins.append(login)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> FakeSmtp:
         self.controller.start()
