@@ -789,3 +789,23 @@ async def test_smtp_auth_when_a_username_is_set(tmp_path: Path, db_url: str) -> 
     finally:
         server.stop()
         await db.dispose()
+
+
+async def test_starttls_configured_never_falls_back_to_plaintext(
+    tmp_path: Path, db_url: str, smtp: FakeSmtp
+) -> None:
+    """aiosmtpd here offers no STARTTLS: with smtp_starttls on, nothing may be sent in the clear."""
+    from bot.messages import Channel, OutboundMessage, SendError
+    from channels.base import MediaStore
+
+    adapter = EmailAdapter(
+        EmailSettings(
+            enabled=True, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=True, from_address=SUPPORT
+        ),
+        MediaStore(tmp_path / "media", 1_000_000),
+    )
+    out = OutboundMessage(Channel.EMAIL, ACME, text="hello", idempotency_key="tls:1", extra={"subject": "x"})
+    with pytest.raises(SendError) as err:
+        await adapter.send(out)
+    assert "STARTTLS" in err.value.reason
+    assert smtp.attempts == 0 and not smtp.received
