@@ -256,7 +256,10 @@ class EmailAdapter:
             self.connected_once.set()
             while not self._stopping:
                 async with self._syncing:
-                    await self.sync(client, uidvalidity)
+                    # Again until a pass finds nothing: mail that arrived while we fetched was announced
+                    # inside those commands' responses, and IDLE would not announce it a second time.
+                    while await self.sync(client, uidvalidity) and not self._stopping:
+                        pass
                 if self.idle_supported:
                     await self._idle(client)
                 else:
@@ -288,7 +291,7 @@ class EmailAdapter:
             await asyncio.wait_for(idle, 10)
 
     async def sync(self, client: aioimaplib.IMAP4, uidvalidity: int) -> int:
-        """Store every new message in the mailbox; returns how many were new to us."""
+        """Store every message that arrived since the last pass; returns how many were taken."""
         name = mailbox_repo.uid_counter_name(self.account, self.settings.mailbox, uidvalidity)
         async with self.database.read() as session:
             last = await mailbox_repo.last_uid(session, name)
@@ -303,14 +306,15 @@ class EmailAdapter:
             for u in re.findall(r"\d+", _text(line))
         )
         uids = [u for u in uids if last is None or u > last]  # "n:*" always matches the newest message
-        new = 0
+        taken = 0
         for uid in uids:
             if self._stopping:
                 break
-            new += await self._take(client, uid)
+            await self._take(client, uid)
+            taken += 1
             async with self.database.write() as session:
                 await mailbox_repo.advance_uid(session, name, uid)
-        return new
+        return taken
 
     async def _take(self, client: aioimaplib.IMAP4, uid: int) -> int:
         resp = await client.uid("fetch", str(uid), "(UID RFC822.SIZE FLAGS)")

@@ -809,3 +809,23 @@ async def test_starttls_configured_never_falls_back_to_plaintext(
         await adapter.send(out)
     assert "STARTTLS" in err.value.reason
     assert smtp.attempts == 0 and not smtp.received
+
+
+async def test_mail_arriving_while_another_is_stored_is_not_left_waiting(
+    bot: BotHarness, dovecot: Dovecot, smtp: FakeSmtp
+) -> None:
+    adapter = adapter_of(bot)
+    original = adapter.submit
+    assert original is not None
+    second, _ = mail("hello again", sender="other@acme.example")
+
+    async def submit_and_meanwhile_receive(messages: list[Any]) -> Any:
+        if messages[0].channel_user_id == ACME:
+            await append(dovecot, second)  # lands while the first one is being stored
+        return await original(messages)
+
+    adapter.submit = submit_and_meanwhile_receive
+    first, _ = mail("hello")
+    await append(dovecot, first)
+    await smtp.wait_to(ACME)
+    await smtp.wait_to("other@acme.example", timeout=15)  # poll_seconds is an hour
