@@ -37,6 +37,7 @@ from tests.fakes.dovecot import (  # noqa: F401  (fixtures)
     dovecot_fixture,
     dovecot_without_idle_fixture,
     flags_of,
+    imap_client,
 )
 from tests.fakes.smtp import FakeSmtp
 
@@ -445,6 +446,31 @@ async def test_restart_resumes_after_the_last_uid(bot: BotHarness, dovecot: Dove
     async with bot.db.read() as s:
         counters = list((await s.execute(select(Counter).where(Counter.name.like("imap:%")))).scalars())
     assert [c.value for c in counters] == [max(await flags_of(dovecot))]
+    await bot.close()
+    # Someone marks the handled mail unread in their mail client; a restarted bot must not take it again.
+    client = await imap_client(dovecot)
+    try:
+        await client.uid("store", "1:*", "-FLAGS.SILENT", "(\\Seen)")
+    finally:
+        await client.logout()
+    again = BotHarness(bot.settings)
+    taken: list[str] = []
+    original = adapter_of(again).submit
+    assert original is not None
+
+    async def counting(messages: list[Any]) -> Any:
+        taken.extend(m.text for m in messages)
+        return await original(messages)
+
+    adapter_of(again).submit = counting
+    await again.start()
+    try:
+        raw, _ = mail("second question", sender="other@acme.example")
+        await append(dovecot, raw)
+        await smtp.wait_to("other@acme.example")
+        assert taken == ["second question"]
+    finally:
+        await again.close()
 
 
 # ---- parsing, without servers ----------------------------------------------------------------------
