@@ -144,7 +144,7 @@ def html_to_text(markup: str) -> str:
 _CUT_LINE = [
     re.compile(r"^-{2,}\s*(Original Message|Forwarded message|原始邮件|原邮件)\s*-{2,}", re.IGNORECASE),
     re.compile(r"^_{8,}\s*$"),  # Outlook's separator above the quoted header block
-    re.compile(r"^在.{2,120}(写道|wrote)\s*[:：]\s*$"),
+    re.compile(r"^.{0,200}(写道|寫道)\s*[:：]\s*$"),  # 在…写道： (Apple, QQ), …于…写道： (Gmail)
     re.compile(r"^(发件人|寄件者|發件人)\s*[:：]"),
     re.compile(r"^-- ?$"),  # the signature separator (RFC 3676 "-- ")
     re.compile(r"^(Sent from my |Get Outlook for |发自我的|从我的 ?i(Phone|Pad) ?发送)", re.IGNORECASE),

@@ -505,6 +505,8 @@ def test_utf8_body_and_raw_8bit_gbk_header() -> None:
         "Need help\n\nOn Tue, Jun 2, 2026 at 9:00 AM Support <s@f.example>\nwrote:\n> old",
         "Need help\n\n-----Original Message-----\nFrom: Support\nSent: Tuesday\nold",
         "Need help\n\n在 2026年6月2日 09:00，Support <s@f.example> 写道：\n> old",
+        "Need help\n\nSupport <s@f.example> 于2026年6月2日周二 09:00写道：\n\n> old",
+        "Need help\n\n------------------\xa0原始邮件\xa0------------------\n发件人: Support",
         "Need help\n\n发件人: Support <s@f.example>\n发送时间: 2026年6月2日\n主题: old",
         "Need help\n\nFrom: Support <s@f.example>\nSent: Tuesday, June 2, 2026\nTo: buyer\nSubject: old",
         "Need help\n-- \nAnna Buyer\nAcme Ltd, purchasing",
