@@ -35,6 +35,9 @@ _CHARSET_ALIASES = {
     "ascii": "utf-8",
 }
 
+# A mail body is kept whole up to this many characters (the rest of a 20 MB newsletter is noise).
+MAX_TEXT_CHARS = 200_000
+
 TAG_RE = re.compile(r"\[((?:CLM|ESC)-[0-9][0-9-]*)\]", re.IGNORECASE)
 
 
@@ -351,8 +354,8 @@ def parse_mail(raw: bytes, fallback_id: str = "") -> ParsedMail:
         from_address=address.strip().lower(),
         from_name=name or None,
         subject=subject,
-        full_text=full_text.strip(),
-        text=trim_quoted(full_text),
+        full_text=full_text.strip()[:MAX_TEXT_CHARS],
+        text=trim_quoted(full_text)[:MAX_TEXT_CHARS],
         in_reply_to=in_reply_to,
         references=_msgid_list(raw_header(msg, "References") or ""),
         tag=tag_match.group(1).upper() if tag_match else None,
