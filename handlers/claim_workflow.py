@@ -159,9 +159,13 @@ async def transition(
                 )
 
     if action in {"qc_pass", "qc_fail"} and claim.state == "submitted":
-        await _step(
-            session, claim, "qc_review", by=by, note="review started", now=now, cause=cause_message_id
+        # Recorded as its own step, told together with the verdict: two notices sent at once
+        # could reach the client in either order.
+        review = await repo.add_event(
+            session, claim, by=by, to_state="qc_review", note="review started", now=now
         )
+    else:
+        review = None
     extra: dict[str, object] = {}
     if action == "resp":
         claim.responsibility = responsibility
@@ -182,7 +186,9 @@ async def transition(
         claim.resolution = "rejected"
     elif action == "close":
         claim.closed_at = now
-    await _step(session, claim, target, by=by, note=note, now=now, cause=cause_message_id, **extra)
+    await _step(
+        session, claim, target, by=by, note=note, now=now, cause=cause_message_id, also=review, **extra
+    )
     if target == "needs_info" and claim.conversation_id:
         # The client's next message answers the question: photos go to this claim and back to review.
         conv = await session.get(Conversation, claim.conversation_id)
@@ -210,12 +216,13 @@ async def _step(
     note: str,
     now: datetime,
     cause: int | None,
+    also: ClaimEvent | None = None,
     **details: object,
 ) -> ClaimEvent:
     event = await repo.add_event(
         session, claim, by=by, to_state=to_state, note=note or None, now=now, **details
     )
-    await notify_client(session, claim, event, cause_message_id=cause)
+    await notify_client(session, claim, event, cause_message_id=cause, earlier=also)
     return event
 
 
@@ -337,7 +344,12 @@ def client_notice(claim: Claim, event: ClaimEvent) -> str:
 
 
 async def notify_client(
-    session: AsyncSession, claim: Claim, event: ClaimEvent, *, cause_message_id: int | None = None
+    session: AsyncSession,
+    claim: Claim,
+    event: ClaimEvent,
+    *,
+    cause_message_id: int | None = None,
+    earlier: ClaimEvent | None = None,
 ) -> None:
     """The claim's own contact, on its channel, in the claim's language; never anyone else."""
     if event.from_state == event.to_state:
@@ -349,7 +361,7 @@ async def notify_client(
     out = OutboundMessage(
         channel=Channel(contact.channel),
         channel_user_id=contact.channel_user_id,
-        text=client_notice(claim, event),
+        text=(client_notice(claim, earlier) + "\n" if earlier else "") + client_notice(claim, event),
         idempotency_key=f"claim:{claim.id}:event:{event.id}",
         extra={"tag": claim.number},  # email: the thread goes on, its subject tagged [CLM-…]
     )

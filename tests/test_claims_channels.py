@@ -102,8 +102,8 @@ async def test_whatsapp_claim_from_photos_to_replacement(
         await wa_post(wa_claims, inbound_form(WA_QC, command, profile_name="Li Wei"))
         await wa_claims.settled()
     notices = fake_twilio.texts_to(WA_ACME)[2:]
-    assert "reviewing" in notices[0] and "confirmed the defect" in notices[1]
-    assert "manufacturing responsibility" in notices[2] and "replacement of 4 pcs" in notices[3]
+    assert "reviewing" in notices[0] and "confirmed the defect" in notices[0]
+    assert "manufacturing responsibility" in notices[1] and "replacement of 4 pcs" in notices[2]
     assert "Refused" not in " ".join(fake_twilio.texts_to(WA_QC))
     line = await order_line(wa_claims.db, "BP-220")
     assert (line.replaced_qty, line.spares_used) == (4, 4)
