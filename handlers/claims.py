@@ -67,8 +67,8 @@ class ClaimIntake:
     observer = False
 
     def matches(self, ctx: Context) -> bool:
-        if ctx.staff is not None:
-            return False
+        if ctx.staff is not None or ctx.conversation.state == "with_staff":
+            return False  # staff are not clients; while a colleague talks with the client, they lead
         if ctx.in_dialog(DIALOG) or chosen(ctx) == "claim":
             return True
         text = ctx.text
