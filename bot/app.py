@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import logs
 from bot.api import Api, bearer_auth
+from bot.api_orders import OrdersApi
 from bot.engine import Engine
 from bot.http_errors import json_error
 from bot.media import MediaLinks
@@ -28,8 +29,12 @@ from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
 from handlers.base import Handler
+from handlers.documents import Documents
+from handlers.feedback import FeedbackReply
 from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
+from handlers.note_command import NoteCommand
+from handlers.order_status import OrderStatus
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -54,10 +59,14 @@ def build_handlers(settings: Settings) -> list[Handler]:
     return [
         # -- observers --
         # -- staff commands (ctx.staff set) --
+        NoteCommand(),
         # -- conversation with staff: relay --
         # -- client intents --
+        FeedbackReply(),
         MenuChoice(),
         Handoff(),
+        Documents(settings.media.dir),
+        OrderStatus(),
         Menu(),
     ]
 
@@ -185,5 +194,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
+    app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app

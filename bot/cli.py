@@ -40,6 +40,11 @@ def build_parser() -> Parser:
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, parser_class=Parser)
     demo_sub.add_parser("seed", help="create demo clients, contacts, orders, staff (idempotent)")
 
+    orders_cmd = sub.add_parser("orders", help="orders")
+    orders_sub = orders_cmd.add_subparsers(dest="orders_command", required=True, parser_class=Parser)
+    orders_import = orders_sub.add_parser("import", help="upsert orders and lines from a CSV file")
+    orders_import.add_argument("file", type=Path, help="CSV, one row per order line")
+
     sim = sub.add_parser("simulate", help="play one client message into the running bot")
     sim.add_argument("channel", choices=["telegram", "whatsapp", "wechat", "email"])
     sim.add_argument("--from", dest="sender", required=True, help="sender id on that channel")
@@ -75,6 +80,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_seed(settings))
     if args.command == "simulate":
         return asyncio.run(_simulate(settings, args))
+    if args.command == "orders":
+        return asyncio.run(_import_orders(settings, args.file))
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -112,6 +119,23 @@ async def _seed(settings: Settings) -> int:
         await db.dispose()
     print(f"demo data ready: clients {', '.join(keys)}")
     return 0
+
+
+async def _import_orders(settings: Settings, path: Path) -> int:
+    from bot.order_import import import_csv
+    from storage.db import Database
+
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    db = Database(settings.database.url)
+    try:
+        report = await import_csv(db, path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await db.dispose()
+    print(report.render())
+    return 1 if report.rejected else 0
 
 
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
