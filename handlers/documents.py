@@ -8,6 +8,7 @@ upload, email attachment). Only the order's own client gets them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -74,8 +75,12 @@ class Documents:
                 await self._ask_which(ctx, kinds, open_orders)
                 return Outcome.DONE
             order = open_orders[0]
+        # reportlab is CPU work (tens of ms a page): off the event loop, so webhooks keep answering.
+        # The order, its lines and the client are fully loaded; nothing lazy-loads in the thread.
         attachments = [
-            order_documents.document(kind, order, ctx.client, self.media_dir, seller=self.seller)
+            await asyncio.to_thread(
+                order_documents.document, kind, order, ctx.client, self.media_dir, seller=self.seller
+            )
             for kind in kinds
         ]
         names = ", ".join(ctx.tr(*KIND_WORDS[k]) for k in kinds)

@@ -38,8 +38,15 @@ def number_alone(text: str) -> bool:
     return not FILLER.sub("", rest)
 
 
+# A question about a claim or an escalation is not an order-status question.
+NOT_ORDERS = re.compile(r"\bCLM\b|\bESC\b|\bclaims?\b|索赔|投诉|售后单", re.IGNORECASE)
+
+
 def asks_status(text: str) -> bool:
-    return bool(ASKS.search(fold(text))) or number_alone(text)
+    folded = fold(text)
+    if NOT_ORDERS.search(folded):
+        return False
+    return bool(ASKS.search(folded)) or number_alone(text)
 
 
 class OrderStatus:

@@ -147,3 +147,10 @@ async def test_email_sender_from_a_client_domain_is_linked_and_answered(tg_bot: 
         ).scalar_one()
     assert contact.client_id is not None and stranger.client_id is None
     assert linked_audit.details["client"] == "acme"
+
+
+async def test_a_claim_question_is_not_taken_for_an_order_question(
+    tg_bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    reply = await ask(tg_bot, fake_telegram, ACME_CHAT, "what is the status of my claim CLM-2026-000001?")
+    assert "Order PO-" not in reply and "Which order do you mean?" not in reply
