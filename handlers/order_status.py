@@ -57,6 +57,8 @@ class OrderStatus:
         return bool(ctx.text) and asks_status(ctx.text)
 
     async def handle(self, ctx: Context) -> Outcome:
+        if ctx.staff is not None and ctx.client is None:
+            return await self._for_staff(ctx)
         if not await order_access.verified(ctx):
             await order_access.refuse_unverified(ctx, "order_status")
             return Outcome.DONE
@@ -74,8 +76,7 @@ class OrderStatus:
                 ctx.tr(
                     "There are no open orders on your account. If you are asking about a delivered order, "
                     "please send its number (as on your PO, e.g. PO-YYYY-NNNN).",
-                    "您的账户下目前没有进行中的订单。"
-                    "如需查询已完成的订单，请发送订单号（如 PO-YYYY-NNNN）。",
+                    "您的账户下目前没有进行中的订单。如需查询已完成的订单，请发送订单号（如 PO-YYYY-NNNN）。",
                 )
             )
         elif len(open_orders) == 1:
@@ -84,4 +85,14 @@ class OrderStatus:
             lines = [ctx.tr("Which order do you mean?", "请问您要查询哪个订单？")]
             lines += [f"- {o.number}: {order_text.stage(ctx.language, o.status)}" for o in open_orders]
             await ctx.reply("\n".join(lines), buttons=[Button(o.number, o.number) for o in open_orders])
+        return Outcome.DONE
+
+    async def _for_staff(self, ctx: Context) -> Outcome:
+        """Registered staff may look up any order by number (they are not linked to a client)."""
+        for key in candidates(ctx.text):
+            order = await orders.by_key(ctx.session, key)
+            if order is not None:
+                await ctx.reply(order_text.status_answer(ctx.language, order))
+                return Outcome.DONE
+        await ctx.reply(ctx.tr("No order with that number.", "没有该订单号。"))
         return Outcome.DONE

@@ -50,6 +50,11 @@ async def test_packing_list_totals_cartons_weights_and_spare_lines(
     async with tg_bot.db.read() as s:
         audit = (await s.execute(select(AuditLog).where(AuditLog.action == "documents_sent"))).scalar_one()
     assert audit.details["sha256"] == [hashlib.sha256(data).hexdigest()]
+    # the stored file is what a signed /media link serves (how WhatsApp fetches documents)
+    url = tg_bot.runtime.links.url(hashlib.sha256(data).hexdigest(), filename="PO-2026-0117-packing-list.pdf")
+    resp = await tg_bot.client.get(url.split("127.0.0.1:8080", 1)[1])
+    assert resp.status == 200 and resp.headers["Content-Type"] == "application/pdf"
+    assert await resp.read() == data
 
 
 async def test_commercial_invoice_lines_hs_codes_and_totals(

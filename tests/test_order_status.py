@@ -154,3 +154,13 @@ async def test_a_claim_question_is_not_taken_for_an_order_question(
 ) -> None:
     reply = await ask(tg_bot, fake_telegram, ACME_CHAT, "what is the status of my claim CLM-2026-000001?")
     assert "Order PO-" not in reply and "Which order do you mean?" not in reply
+
+
+async def test_registered_staff_can_look_up_any_order(
+    tg_bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    from tests.fakes.orders import add_staff
+
+    await add_staff(tg_bot, "li", 1001, ["qc"])
+    reply = await ask(tg_bot, fake_telegram, 1001, "HL-2026-0032 status")
+    assert "HL-2026-0032" in reply and "Quality check" in reply
