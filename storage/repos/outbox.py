@@ -163,3 +163,10 @@ def outbox_json(row: OutboxRow) -> dict[str, Any]:
         "attempts": row.attempts,
         "last_error": row.last_error,
     }
+
+
+async def for_message(session: AsyncSession, message_id: int) -> OutboxRow | None:
+    """The outbox row that carries an outbound message (found from a provider's status callback)."""
+    return (
+        await session.execute(select(OutboxRow).where(OutboxRow.message_id == message_id).limit(1))
+    ).scalar_one_or_none()
