@@ -1,4 +1,4 @@
-"""Order status, documents and notices through WhatsApp: signed Twilio forms in, fake Twilio Messages API out."""
+"""Order status, documents and notices through WhatsApp: signed Twilio forms in, fake Twilio API out."""
 
 from __future__ import annotations
 
