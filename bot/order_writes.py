@@ -28,7 +28,7 @@ from bot.messages import Channel, OutboundMessage
 from handlers import order_text
 from handlers.order_numbers import order_key
 from storage.models import Client, Order, OrderEvent, OrderLine, utcnow
-from storage.repos import clients, orders, outbox
+from storage.repos import clients, conversations, orders, outbox
 from storage.repos import staff as staff_repo
 
 HS_CODE = re.compile(r"^\d{4}(?:\.?\d{2}){0,3}$")
@@ -338,6 +338,8 @@ async def _notify_client(
             except ValueError:
                 continue
             extra = {"subject": f"{order.number}: {order_text.stage(lang, order.status)}"}
+            # kept in the contact's conversation, so staff see it in the history and replies thread on
+            conv = await conversations.open_conversation(session, contact)
             await outbox.enqueue(
                 session,
                 OutboundMessage(
@@ -347,6 +349,7 @@ async def _notify_client(
                     idempotency_key=f"order-event:{event.id}:{contact.id}",
                     extra=extra if channel == Channel.EMAIL else {},
                 ),
+                conversation_id=conv.id,
                 kind="notice",
             )
             count += 1

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.models import Order, OrderEvent
+from storage.models import Message, Order, OrderEvent
 from tests.conftest import BotHarness
 from tests.fakes.orders import outbox_rows
 from tests.fakes.telegram import FakeTelegram
@@ -124,6 +124,10 @@ async def test_shipped_notice_reaches_every_contact_once(
         ("whatsapp", "whatsapp:+491701234567"),
     ]
     assert not fake_telegram.texts_to(HAILANG_CHAT)
+    # each notice is part of its contact's conversation, where staff see it
+    async with tg_bot.db.read() as s:
+        convs = [(await s.get(Message, r.message_id)).conversation_id for r in rows]  # type: ignore[union-attr]
+    assert all(convs) and len(set(convs)) == 4
     # the same PUT again changes nothing and notifies nobody again
     resp = await tg_bot.api("PUT", "/api/orders/PO-2026-0117", json=change)
     assert resp.status == 200
