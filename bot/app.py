@@ -36,6 +36,7 @@ from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
 from handlers.note_command import NoteCommand
 from handlers.order_status import OrderStatus
+from handlers.subscription import Subscription
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,12 @@ def build_adapters(
             media_hosts=settings.media.allowed_hosts,
             on_status=delivery.on_status if delivery else None,
         )
+    if settings.wechat.enabled:
+        from channels.wechat import WeChatAdapter
+
+        adapters["wechat"] = WeChatAdapter(
+            settings.wechat, store, links=links or _links(settings), media_hosts=settings.media.allowed_hosts
+        )
     return adapters
 
 
@@ -85,6 +92,7 @@ def build_handlers(settings: Settings) -> list[Handler]:
     """
     return [
         # -- observers --
+        Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
         # -- staff commands (ctx.staff set) --
         NoteCommand(),
         # -- conversation with staff: relay --
@@ -143,6 +151,7 @@ def build_runtime(settings: Settings) -> Runtime:
         media_limit_bytes=settings.media.max_bytes,
     )
     writer = InboundWriter(db, engine.submit)
+    engine.inbound_busy = writer.busy
     return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox)
 
 

@@ -130,7 +130,47 @@ async def whatsapp_request(
     return path, headers, urlencode(pairs).encode(), sid
 
 
-BUILDERS = {"telegram": telegram_request, "whatsapp": whatsapp_request}
+async def wechat_request(
+    settings: Settings, sender: str, text: str, photo: Path | None
+) -> tuple[str, dict[str, str], bytes, str]:
+    """A text message signed like WeChat (AES safe mode when `encoding_aes_key` is set).
+
+    WeChat has no captions: with --photo, the image message is posted first (as its own
+    signed request) and the text follows, as a client's phone would send them.
+    """
+    if not settings.wechat.enabled:
+        raise SimulateError("wechat is not enabled in this config")
+    from bot.simulate_wechat import signed_wechat_post, wechat_message_xml
+
+    msg_id = time.time_ns() // 1000 % 9_000_000_000_000_000
+    if photo is not None:
+        media_id = await _stage_photo(settings, photo)
+        path, headers, body = signed_wechat_post(
+            settings.wechat, wechat_message_xml(sender, "image", msg_id, MediaId=media_id, PicUrl="")
+        )
+        await _post(settings, path, headers, body)
+        msg_id += 1
+    path, headers, body = signed_wechat_post(
+        settings.wechat, wechat_message_xml(sender, "text", msg_id, Content=text)
+    )
+    return path, headers, body, str(msg_id)
+
+
+async def _post(settings: Settings, path: str, headers: dict[str, str], body: bytes) -> None:
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(base_url(settings) + path, data=body, headers=headers) as resp,
+        ):
+            if resp.status != 200:
+                raise SimulateError(f"the bot answered HTTP {resp.status}: {(await resp.text())[:200]}")
+    except aiohttp.ClientConnectorError:
+        raise SimulateError(
+            f"no bot is listening on {base_url(settings)} (start it with `make run`)"
+        ) from None
+
+
+BUILDERS = {"telegram": telegram_request, "whatsapp": whatsapp_request, "wechat": wechat_request}
 
 
 async def simulate(
@@ -142,15 +182,7 @@ async def simulate(
             f"cannot simulate channel {channel!r} (choose from {', '.join(sorted(BUILDERS))})"
         )
     path, headers, body, provider_id = await builder(settings, sender, text, photo)
-    url = base_url(settings) + path
-    try:
-        async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as resp:
-            if resp.status != 200:
-                raise SimulateError(f"the bot answered HTTP {resp.status}: {(await resp.text())[:200]}")
-    except aiohttp.ClientConnectorError:
-        raise SimulateError(
-            f"no bot is listening on {base_url(settings)} (start it with `make run`)"
-        ) from None
+    await _post(settings, path, headers, body)
     db = Database(settings.database.url)
     try:
         return await _wait_for_effects(db, channel, provider_id, timeout)

@@ -41,7 +41,7 @@ async def test_inbound_batch_dedups_within_and_across_batches(any_db_url: str) -
         assert other[0][1] is True
         async with db.read() as s:
             assert (await s.execute(select(func.count()).select_from(Message))).scalar_one() == 4
-            assert len(await message_repo.unhandled_inbound_ids(s)) == 4
+            assert len(await message_repo.unhandled_inbound(s)) == 4
     finally:
         await db.dispose()
 

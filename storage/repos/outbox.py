@@ -85,6 +85,15 @@ async def claim_due(
     return rows
 
 
+async def release_all_leases(session: AsyncSession) -> int:
+    """Put every `sending` row back to pending; only for a single-process database (SQLite) at start-up,
+    where no other process can be in the middle of sending it."""
+    result = await session.execute(
+        update(OutboxRow).where(OutboxRow.state == "sending").values(state="pending", locked_until=None)
+    )
+    return int(result.rowcount or 0)
+
+
 async def mark_sent(session: AsyncSession, row_id: int, provider_id: str | None) -> None:
     row = await session.get(OutboxRow, row_id)
     if row is None:
