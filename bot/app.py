@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import logs
 from bot.api import Api, bearer_auth
 from bot.api_orders import OrdersApi
+from bot.console import Console
 from bot.delivery import DeliveryTracker
 from bot.engine import Engine
 from bot.http_errors import json_error
@@ -233,5 +234,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
     app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
+    app.router.add_routes(Console(rt.db, rt.links, settings.server.admin_token, rt.dispatcher.wake).routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app
