@@ -176,6 +176,18 @@ BUILDERS = {"telegram": telegram_request, "whatsapp": whatsapp_request, "wechat"
 async def simulate(
     settings: Settings, channel: str, sender: str, text: str, photo: Path | None, timeout: float = 20.0
 ) -> list[dict[str, Any]]:
+    if channel == "email":  # not a webhook: the message goes into the mailbox (bot/simulate_email.py)
+        from bot.simulate_email import DeliveryError, deliver
+
+        try:
+            message_id = await deliver(settings, base_url(settings), sender, text, photo)
+        except DeliveryError as exc:
+            raise SimulateError(str(exc)) from None
+        db = Database(settings.database.url)
+        try:
+            return await _wait_for_effects(db, channel, message_id, timeout)
+        finally:
+            await db.dispose()
     builder = BUILDERS.get(channel)
     if builder is None:
         raise SimulateError(
@@ -193,15 +205,22 @@ async def simulate(
 async def _wait_for_effects(
     db: Database, channel: str, provider_id: str, timeout: float
 ) -> list[dict[str, Any]]:
+    """Until the message is handled and each reply/alert it caused is delivered or failed.
+
+    Past the deadline a handled message still prints, with whatever state its replies
+    are in (a provider that keeps failing shows `pending`); an unhandled one is an error.
+    """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
+        effects: list[dict[str, Any]] | None = None
         async with db.read() as session:
             row = await message_repo.get_by_provider_id(session, channel, "in", provider_id)
             if row is not None and row.handled_at is not None:
-                effects = await outbox_repo.caused_by(session, row.id)
-                if all(e.state != "sending" for e in effects):
-                    return [outbox_repo.outbox_json(e) for e in effects]
-        if asyncio.get_running_loop().time() > deadline:
+                effects = [outbox_repo.outbox_json(e) for e in await outbox_repo.caused_by(session, row.id)]
+        late = asyncio.get_running_loop().time() > deadline
+        if effects is not None and (late or all(e["state"] in {"sent", "failed"} for e in effects)):
+            return effects
+        if late:
             raise SimulateError("the bot did not handle the message in time")
         await asyncio.sleep(0.1)
 
