@@ -2,7 +2,8 @@
 
 An unlinked sender gets the same answer whether or not the number exists, and a route
 to verification: an email sender whose domain is one of a client's `email_domains` is
-linked on the spot (audited); anyone else is told a colleague will link them, and the
+linked on the spot (audited) unless the receiving MTA's DMARC/DKIM/SPF verdicts say the
+From address is not genuine; anyone else is told a colleague will link them, and the
 request is audited so staff can find it.
 """
 
@@ -14,6 +15,23 @@ from handlers.order_numbers import candidates, fold
 from storage.models import Order
 from storage.repos import audit, clients, orders
 
+FAILED = {"fail", "softfail", "permerror", "temperror", "none", "neutral", "policy"}
+
+
+def forged(auth: dict[str, str]) -> bool:
+    """Whether the receiving MTA's verdicts (channels.email puts them in extra["auth"]) disown the sender.
+
+    DMARC pass settles it; otherwise DKIM or SPF must pass. No verdicts at all (no such MTA
+    in front of the mailbox) leaves only the address, which is what the domain rule trusts.
+    """
+    if not auth:
+        return False
+    if auth.get("dmarc") == "pass":
+        return False
+    if auth.get("dmarc") in FAILED:
+        return True
+    return not any(auth.get(m) == "pass" for m in ("dkim", "spf"))
+
 
 async def verified(ctx: Context) -> bool:
     """True when the sender may see their client's orders (linking email senders by domain)."""
@@ -21,6 +39,18 @@ async def verified(ctx: Context) -> bool:
         return True
     if ctx.message.channel == Channel.EMAIL:
         client = await clients.by_email_domain(ctx.session, ctx.message.channel_user_id)
+        auth = ctx.message.extra.get("auth") or {}
+        if client is not None and forged(auth):
+            await audit.record(
+                ctx.session,
+                "bot",
+                "email_domain_link_refused",
+                f"contact:{ctx.contact.id}",
+                client=client.key,
+                address=ctx.message.channel_user_id,
+                auth=auth,
+            )
+            return False
         if client is not None:
             clients.link_contact(ctx.contact, client)
             ctx.client = client
@@ -31,6 +61,7 @@ async def verified(ctx: Context) -> bool:
                 f"contact:{ctx.contact.id}",
                 client=client.key,
                 address=ctx.message.channel_user_id,
+                auth=auth,
             )
             return True
     return False
