@@ -44,6 +44,10 @@ def build_parser() -> Parser:
 
     add_claims_parser(sub)
 
+    orders_cmd = sub.add_parser("orders", help="orders")
+    orders_sub = orders_cmd.add_subparsers(dest="orders_command", required=True, parser_class=Parser)
+    orders_import = orders_sub.add_parser("import", help="upsert orders and lines from a CSV file")
+    orders_import.add_argument("file", type=Path, help="CSV, one row per order line")
     report = sub.add_parser("report", help="reports")
     report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=Parser)
     quality = report_sub.add_parser("quality", help="defect statistics per SKU, category and month")
@@ -94,6 +98,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         print(asyncio.run(list_claims(settings, args)))
         return 0
+    if args.command == "orders":
+        return asyncio.run(_import_orders(settings, args.file))
     if args.command == "report":
         return asyncio.run(_quality_report(settings, args.since, args.out))
     if args.command == "staff":
@@ -161,6 +167,23 @@ async def _seed(settings: Settings) -> int:
         await db.dispose()
     print(f"demo data ready: clients {', '.join(keys)}")
     return 0
+
+
+async def _import_orders(settings: Settings, path: Path) -> int:
+    from bot.order_import import import_csv
+    from storage.db import Database
+
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    db = Database(settings.database.url)
+    try:
+        report = await import_csv(db, path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await db.dispose()
+    print(report.render())
+    return 1 if report.rejected else 0
 
 
 async def _staff_passwd(settings: Settings, key: str) -> int:

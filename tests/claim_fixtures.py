@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest_asyncio
 from PIL import Image, ImageDraw, ImageEnhance
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from handlers.order_numbers import order_key
 from storage.models import AuditLog, Claim, Client, Order, OrderLine
@@ -48,7 +48,9 @@ ORDERS: list[dict[str, Any]] = [
 
 
 async def seed_orders(db: Any) -> None:
+    """The claims tests' own orders, in place of the demo's (the demo seed adds some too)."""
     async with db.write() as s:
+        await s.execute(delete(Order))
         for data in ORDERS:
             client = (await s.execute(select(Client).where(Client.key == data["client"]))).scalar_one()
             order = Order(

@@ -92,3 +92,18 @@ def client_json(client: Client) -> dict[str, Any]:
         "email_domains": list(client.email_domains or []),
         "contacts": [{"channel": c.channel, "id": c.channel_user_id} for c in client.contacts],
     }
+
+
+async def by_email_domain(session: AsyncSession, address: str) -> Client | None:
+    """The client whose `email_domains` include the sender's domain (exact, case-insensitive)."""
+    domain = address.rsplit("@", 1)[-1].strip().lower() if "@" in address else ""
+    if not domain:
+        return None
+    for client in (await session.execute(select(Client).order_by(Client.id))).scalars():
+        if domain in {str(d).strip().lower() for d in client.email_domains or []}:
+            return client
+    return None
+
+
+def link_contact(contact: Contact, client: Client) -> None:
+    contact.client_id = client.id
