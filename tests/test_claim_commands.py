@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import Claim, Conversation
+from storage.models import Claim, Conversation, Feedback
 from tests.claim_fixtures import (
     ACME_CHAT,
     HAILANG_CHAT,
@@ -83,6 +83,11 @@ async def test_full_staff_path_with_chinese_client_notices(
     assert conv.dialog == "feedback" and conv.dialog_state == {
         "claim_id": claim.id
     }  # orders' feedback handler
+    await press(claims_bot, HAILANG_CHAT, "feedback:5")
+    await claims_bot.settled()
+    async with claims_bot.db.read() as s:
+        feedback = (await s.execute(select(Feedback))).scalar_one()
+    assert (feedback.claim_id, feedback.score, feedback.sku) == (claim.id, 5, "DF-50")
 
     claim = await one_claim(claims_bot.db)
     assert (
