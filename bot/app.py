@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import logs
 from bot.api import Api, bearer_auth
+from bot.api_escalations import EscalationApi
 from bot.engine import Engine
 from bot.http_errors import json_error
 from bot.media import MediaLinks
@@ -27,9 +28,14 @@ from bot.webhooks import webhook_handler
 from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
+from escalation.runtime import EscalationRuntime, read_faq, read_keywords
 from handlers.base import Handler
+from handlers.faq import FaqAnswer
 from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
+from handlers.relay import Relay
+from handlers.staff import StaffCommands, StaffFallback
+from handlers.urgent import Frustration, Urgent
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -53,11 +59,17 @@ def build_handlers(settings: Settings) -> list[Handler]:
     """
     return [
         # -- observers --
+        Urgent(read_keywords(settings.escalation.keywords_file)),
+        Frustration(),
         # -- staff commands (ctx.staff set) --
+        StaffCommands(),  # only /ack /r /close /oncall /mine /override, alert buttons and replies to alerts
+        StaffFallback(),  # last in this section: anything else from staff gets a short help
         # -- conversation with staff: relay --
+        Relay(settings.escalation.relay_idle_seconds),
         # -- client intents --
         MenuChoice(),
         Handoff(),
+        FaqAnswer(read_faq(settings.escalation.faq_file)),
         Menu(),
     ]
 
@@ -76,6 +88,7 @@ class Runtime:
     engine: Engine
     dispatcher: OutboxDispatcher
     sandbox: SandboxSender | None
+    escalation: EscalationRuntime | None = None
     health_details: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
 
@@ -96,16 +109,25 @@ def build_runtime(settings: Settings) -> Runtime:
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
     dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics)
+    escalation = EscalationRuntime(
+        settings.escalation, db, metrics, channels=set(adapters), wake=dispatcher.wake
+    )
     engine = Engine(
         db,
         build_handlers(settings),
         fetchers={name: SandboxFetcher(store) for name in adapters} if sandbox else dict(adapters),
         metrics=metrics,
+        escalator=escalation.service,
+        services={"escalation": escalation.service},
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
     )
     writer = InboundWriter(db, engine.submit)
-    return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox)
+    rt = Runtime(
+        settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox, escalation
+    )
+    rt.health_details["escalation"] = escalation.health
+    return rt
 
 
 @web.middleware
@@ -136,8 +158,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         await rt.writer.start()
         await rt.engine.start()
         await rt.dispatcher.start()
+        if rt.escalation:
+            await rt.escalation.start()
         log.info("aftersales started: channels=%s sandbox=%s", sorted(rt.adapters), settings.server.sandbox)
         yield
+        if rt.escalation:
+            await rt.escalation.stop()
         await rt.dispatcher.stop()
         await rt.writer.stop()
         await rt.engine.stop()
@@ -185,5 +211,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
+    if rt.escalation:
+        app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app

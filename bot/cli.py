@@ -40,6 +40,12 @@ def build_parser() -> Parser:
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, parser_class=Parser)
     demo_sub.add_parser("seed", help="create demo clients, contacts, orders, staff (idempotent)")
 
+    rota = sub.add_parser("rota", help="the on-call rota")
+    rota_sub = rota.add_subparsers(dest="rota_command", required=True, parser_class=Parser)
+    who = rota_sub.add_parser("who", help="who is on call, per rotation and policy level")
+    who.add_argument("--at", help="ISO 8601 time (default: now), e.g. 2026-12-24T20:00+08:00")
+    who.add_argument("--json", action="store_true", help="print JSON")
+
     sim = sub.add_parser("simulate", help="play one client message into the running bot")
     sim.add_argument("channel", choices=["telegram", "whatsapp", "wechat", "email"])
     sim.add_argument("--from", dest="sender", required=True, help="sender id on that channel")
@@ -75,6 +81,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_seed(settings))
     if args.command == "simulate":
         return asyncio.run(_simulate(settings, args))
+    if args.command == "rota":
+        from escalation.cli import rota_who
+
+        try:
+            print(rota_who(settings.escalation.rota_file, args.at, as_json=args.json))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        return 0
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 

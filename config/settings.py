@@ -100,6 +100,8 @@ class EscalationSettings:
     keywords_file: str = "config/urgent_keywords.toml"
     ack_timeout_seconds: int = 300
     max_rounds: int = 3
+    faq_file: str = "config/faq.toml"
+    relay_idle_seconds: int = 7200  # a conversation with staff returns to the bot after this much silence
 
 
 @dataclass

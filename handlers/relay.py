@@ -1,0 +1,57 @@
+"""A conversation with a staff member: the client's messages go to that person, not to the bot.
+
+The conversation is `with_staff` from the first staff answer (or acknowledgement)
+until `/close`, or until nobody has written for `relay_idle_seconds`; then the bot
+answers again. `staff_since` is refreshed by each exchange and is the idle timer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.messages import Channel, OutboundMessage
+from escalation.service import EscalationService, release
+from handlers.base import Context, Outcome
+from storage.repos import audit
+from storage.repos import escalations as esc_repo
+from storage.repos.escalations import number
+
+
+class Relay:
+    name = "relay"
+    observer = False
+
+    def __init__(self, idle_seconds: float = 7200) -> None:
+        self.idle = timedelta(seconds=idle_seconds)
+
+    def matches(self, ctx: Context) -> bool:
+        conv = ctx.conversation
+        return ctx.staff is None and conv.state == "with_staff" and bool(conv.assigned_staff)
+
+    async def handle(self, ctx: Context) -> Outcome:
+        conv = ctx.conversation
+        service = ctx.services.get("escalation")
+        esc = await esc_repo.active_for_conversation(ctx.session, conv.id)
+        idle = conv.staff_since is not None and ctx.now - conv.staff_since > self.idle
+        if not isinstance(service, EscalationService) or esc is None or idle:
+            release(conv)
+            await audit.record(ctx.session, "bot", "relay_ended", f"conversation:{conv.id}", idle=idle)
+            return Outcome.CONTINUE  # the bot answers this message
+        contact = service.contact_of(conv.assigned_staff or "")
+        if contact is None:
+            release(conv)
+            return Outcome.CONTINUE
+        who = ctx.contact.name or ctx.contact.channel_user_id
+        client = ctx.client.name if ctx.client else "unverified"
+        text = f"[{number(esc.id)} · {who} · {client} · {ctx.contact.channel}]\n{ctx.message.text}".rstrip()
+        out = OutboundMessage(
+            channel=Channel(contact[0]),
+            channel_user_id=contact[1],
+            text=text,
+            attachments=[a for a in ctx.message.attachments if a.stored_path],
+            idempotency_key=f"esc:{esc.id}:fwd:{ctx.message_id}",
+            extra={"subject": f"[{number(esc.id)}] message from {who}"},
+        )
+        await ctx.send_to(out, kind="relay")
+        conv.staff_since = ctx.now
+        return Outcome.DONE
