@@ -15,7 +15,9 @@ def rota_who(rota_file: str, at: str | None, *, as_json: bool = False) -> str:
         try:
             moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"--at must be an ISO 8601 time such as 2026-12-24T20:00+08:00, got {at!r}") from None
+            raise ValueError(
+                f"--at must be an ISO 8601 time such as 2026-12-24T20:00+08:00, got {at!r}"
+            ) from None
         if moment.tzinfo is None:
             from zoneinfo import ZoneInfo
 
