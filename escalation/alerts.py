@@ -98,7 +98,8 @@ def alert_message(
         channel_user_id=chat_id,
         text=text,
         buttons=buttons_for(esc.id) if channel == "telegram" else [],
-        idempotency_key=f"esc:{esc.id}:alert:r{round_}:l{level}:{staff_key}",
+        # opened_at changes when an escalation is raised to urgent, so the new climb's pages are new messages
+        idempotency_key=f"esc:{esc.id}:alert:{esc.opened_at:%Y%m%d%H%M%S%f}:r{round_}:l{level}:{staff_key}",
         extra={"subject": f"[{number(esc.id)}] {REASONS.get(esc.reason, esc.reason)}"},
     )
 

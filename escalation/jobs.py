@@ -29,6 +29,8 @@ from storage.repos import outbox
 from storage.repos.escalations import number
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run of the one-second tick at INFO; keep its warnings and errors only.
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
 
 class EscalationJobs:

@@ -167,7 +167,11 @@ class EscalationService:
             esc.reason = reason
             policy = self.rota.policy_for(reason)
             if esc.state == "open":
-                # Start the urgent policy from its first level now; earlier pages stay on record.
+                # Start the urgent policy from its first level now. Earlier pages stay on record with
+                # their round negated (round <= 0: "before the raise"), so the new climb pages afresh.
+                for alert in esc.alerts:
+                    alert.round = -abs(alert.round)
+                await session.flush()
                 esc.policy = policy.name
                 esc.opened_at = now
                 esc.level, esc.round, esc.final_alert_sent = 0, 0, False
