@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,6 +43,8 @@ class EscalationJobs:
         clock: Callable[[], datetime] = utcnow,
         tick_seconds: float = 1.0,
         digest_time: str = "08:30",
+        refresh: Callable[[], Awaitable[None]] | None = None,
+        refresh_every: int = 30,
     ) -> None:
         self.db = db
         self.service = service
@@ -52,6 +54,9 @@ class EscalationJobs:
         self.digest_time = digest_time
         self.scheduler: AsyncIOScheduler | None = None
         self._busy = asyncio.Lock()
+        self.refresh = refresh  # re-reads swaps other processes made (/override), every `refresh_every` ticks
+        self.refresh_every = refresh_every
+        self._ticks = 0
 
     async def start(self) -> None:
         rota = self.service.rota
@@ -95,6 +100,12 @@ class EscalationJobs:
         if self._busy.locked():
             return 0
         async with self._busy:
+            self._ticks += 1
+            if self.refresh is not None and self._ticks % self.refresh_every == 0:
+                try:
+                    await self.refresh()
+                except Exception:
+                    log.exception("rota override refresh failed")
             now = self.clock()
             queued = 0
             try:

@@ -109,6 +109,13 @@ class Rota:
             return chosen
         return scheduled(rot, at)
 
+    def override_at(self, rotation: str, at: datetime) -> Override | None:
+        found = None
+        for ov in [*self.overrides, *self.live_overrides]:
+            if ov.rotation == rotation and ov.start <= at < ov.end:
+                found = ov
+        return found
+
     def shift(self, rotation: str, at: datetime) -> tuple[datetime, datetime] | None:
         """The scheduled shift (start, end, aware) that contains `at`, ignoring overrides."""
         rot = self.rotations[rotation]
@@ -173,6 +180,9 @@ class Rota:
         for name in self.rotations:
             key = self.on_call(name, at)
             span = self.shift(name, at)
+            override = self.override_at(name, at)
+            if override is not None:
+                span = (override.start, override.end)
             rotations[name] = {
                 "staff": key,
                 "name": self.staff[key].name if key else None,

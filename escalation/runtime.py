@@ -81,7 +81,14 @@ class EscalationRuntime:
             enabled_channels=channels,
             clock=clock,
         )
-        self.jobs = EscalationJobs(db, self.service, wake=wake, clock=clock, tick_seconds=tick_seconds)
+        self.jobs = EscalationJobs(
+            db,
+            self.service,
+            wake=wake,
+            clock=clock,
+            tick_seconds=tick_seconds,
+            refresh=self.refresh_overrides,
+        )
         self.gaps: list[dict[str, str]] = []
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:

@@ -146,8 +146,21 @@ class EscalationService:
         )
         if self.metrics is not None:
             self.metrics.escalations_opened.labels(reason, priority).inc()
-        await self.advance(session, esc, now)
+        await self.advance(session, esc, now, cause_message_id=cause_message_id)
         return esc
+
+    async def delivery_failed(
+        self, session: AsyncSession, conversation_id: int | None, *, note: str = ""
+    ) -> Escalation | None:
+        """For the outbox failure hook: a reply that could not reach the client (window closed, refused).
+
+        Call it in the failure's transaction with the conversation of the failed row; a
+        person then contacts the client another way. Messages without a conversation
+        (alerts to staff) are not escalated, so a dead staff channel cannot loop.
+        """
+        if conversation_id is None:
+            return None
+        return await self.open_for_conversation(session, conversation_id, "delivery_failed", note=note)
 
     async def _raise(
         self,
@@ -176,13 +189,15 @@ class EscalationService:
                 esc.opened_at = now
                 esc.level, esc.round, esc.final_alert_sent = 0, 0, False
                 esc.next_due_at = self.due_at(esc, policy, (1, 1))
-                await self.advance(session, esc, now)
+                await self.advance(session, esc, now, cause_message_id=cause_message_id)
             await audit.record(session, "bot", "escalation_raised", number(esc.id), reason=reason)
         return esc
 
     # ---- climbing -----------------------------------------------------------------------------
 
-    async def advance(self, session: AsyncSession, esc: Escalation, now: datetime) -> int:
+    async def advance(
+        self, session: AsyncSession, esc: Escalation, now: datetime, *, cause_message_id: int | None = None
+    ) -> int:
         """Page every step that is due; return how many alerts were queued."""
         if esc.state != "open":
             esc.next_due_at = None
@@ -197,14 +212,17 @@ class EscalationService:
             if step == FINAL:
                 targets = [t for level in policy.levels for t in level.notify]
                 level, round_ = len(policy.levels) + 1, self.rounds(policy)
-                queued += await self._page(session, esc, targets, level, round_, now, final=True)
+                queued += await self._page(
+                    session, esc, targets, level, round_, now, final=True, cause_message_id=cause_message_id
+                )
                 esc.final_alert_sent = True
                 esc.next_due_at = None
                 self._count_level(esc, "all")
                 break
             level, round_ = step  # type: ignore[misc]
+            targets = list(policy.levels[level - 1].notify)
             queued += await self._page(
-                session, esc, list(policy.levels[level - 1].notify), level, round_, now
+                session, esc, targets, level, round_, now, cause_message_id=cause_message_id
             )
             esc.level, esc.round = level, round_
             self._count_level(esc, str(level))
@@ -227,6 +245,7 @@ class EscalationService:
         now: datetime,
         *,
         final: bool = False,
+        cause_message_id: int | None = None,
     ) -> int:
         keys = self.rota.resolve_all(targets, now)
         if not keys:
@@ -264,7 +283,7 @@ class EscalationService:
                 buttons=channel == "telegram",
             )
             out = alerts.alert_message(esc, channel, chat_id, text, staff_key=key, level=level, round_=round_)
-            row = await outbox.enqueue(session, out, kind="alert")
+            row = await outbox.enqueue(session, out, kind="alert", cause_message_id=cause_message_id)
             alert.outbox_id = row.id
             queued += 1
             if self.metrics is not None:

@@ -32,7 +32,8 @@ class Relay:
         conv = ctx.conversation
         service = ctx.services.get("escalation")
         esc = await esc_repo.active_for_conversation(ctx.session, conv.id)
-        idle = conv.staff_since is not None and ctx.now - conv.staff_since > self.idle
+        now = service.clock() if isinstance(service, EscalationService) else ctx.now
+        idle = conv.staff_since is not None and now - conv.staff_since > self.idle
         if not isinstance(service, EscalationService) or esc is None or idle:
             release(conv)
             await audit.record(ctx.session, "bot", "relay_ended", f"conversation:{conv.id}", idle=idle)
@@ -53,5 +54,5 @@ class Relay:
             extra={"subject": f"[{number(esc.id)}] message from {who}"},
         )
         await ctx.send_to(out, kind="relay")
-        conv.staff_since = ctx.now
+        conv.staff_since = now
         return Outcome.DONE

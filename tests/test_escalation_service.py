@@ -194,3 +194,31 @@ async def test_restart_mid_climb_resumes_without_duplicate_or_skipped_page(
 async def _count(h: BotHarness, model: type) -> int:
     async with h.db.read() as s:
         return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+class _Broken:
+    """A responder with a bug: the engine must apologise and hand the client to a person."""
+
+    name = "broken"
+    observer = False
+
+    def matches(self, ctx: object) -> bool:
+        return getattr(ctx, "text", "") == "trigger the bug"
+
+    async def handle(self, ctx: object) -> object:
+        raise RuntimeError("bug")
+
+
+async def test_handler_failure_pages_the_on_call_person(
+    tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    h = await start_bot(escalation_settings(tmp_path, db_url, fake_telegram, write_rota(tmp_path, level2=60)))
+    try:
+        h.runtime.engine.handlers.insert(0, _Broken())  # type: ignore[arg-type]
+        await h.post_telegram(message_update(ACME_CHAT, text="trigger the bug"))
+        await fake_telegram.wait_for(lambda f: alerts_to(f, LI))
+        assert "Bot failed on a message" in alerts_to(fake_telegram, LI)[0]
+        assert any("something went wrong" in t for t in fake_telegram.texts_to(ACME_CHAT))
+        assert (await escalation(h)).reason == "handler_failed"
+    finally:
+        await h.close()

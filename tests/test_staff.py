@@ -192,3 +192,27 @@ def test_staff_commands_leave_other_engineers_commands_alone() -> None:
         and not COMMAND.match("/ra")
     )
     assert BUTTON.match("esc:ack:42") and not BUTTON.match("menu:claim")
+
+
+async def test_idle_conversation_with_staff_returns_to_the_bot(
+    tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    clock = Clock()
+    rota = write_rota(tmp_path, level2=60)
+    h = await start_bot(
+        escalation_settings(tmp_path, db_url, fake_telegram, rota, relay_idle_seconds=600), clock
+    )
+    try:
+        await handoff(h, fake_telegram)
+        await h.post_telegram(message_update(LI, text="/r 1 Looking into it"))
+        await fake_telegram.wait_for(lambda f: "Li Wei: Looking into it" in f.texts_to(ACME_CHAT))
+        await h.settled()
+        clock.advance(601)
+        await h.post_telegram(message_update(ACME_CHAT, text="hello?"))
+        await fake_telegram.wait_for(lambda f: any("How can we help" in t for t in f.texts_to(ACME_CHAT)))
+        await h.settled()
+        assert not any("hello?" in t for t in fake_telegram.texts_to(LI))
+        conv = await client_conversation(h)
+        assert (conv.state, conv.assigned_staff) == ("bot", None)
+    finally:
+        await h.close()
