@@ -163,11 +163,11 @@ async def test_rounds_then_final_all_hands_alert_and_it_stays_open(
 
 
 async def test_restart_mid_climb_resumes_without_duplicate_or_skipped_page(
-    tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+    tmp_path: Path, any_db_url: str, fake_telegram: FakeTelegram
 ) -> None:
     """Two app instances on one SQLite file: the first pages level 1 and is shut down, the second goes on."""
     clock = Clock()
-    settings = escalation_settings(tmp_path, db_url, fake_telegram, write_rota(tmp_path, level2=30))
+    settings = escalation_settings(tmp_path, any_db_url, fake_telegram, write_rota(tmp_path, level2=30))
     first = await start_bot(settings, clock)
     try:
         await first.post_telegram(message_update(ACME_CHAT, text="urgent: customs hold on PO-2026-0117"))
@@ -222,3 +222,30 @@ async def test_handler_failure_pages_the_on_call_person(
         assert (await escalation(h)).reason == "handler_failed"
     finally:
         await h.close()
+
+
+async def test_two_running_instances_page_each_level_once(
+    tmp_path: Path, any_db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    """Both schedulers tick against one database; due rows are taken by one of them (SKIP LOCKED on PG)."""
+    clock = Clock()
+    settings = escalation_settings(tmp_path, any_db_url, fake_telegram, write_rota(tmp_path, level2=5))
+    a = await start_bot(settings, clock)
+    b = await start_bot(settings, clock)
+    try:
+        for chat in (ACME_CHAT, HAILANG_CHAT, 5550020, 5550021, 5550022):
+            await a.post_telegram(message_update(chat, text="urgent"))
+        await fake_telegram.wait_for(lambda f: len(alerts_to(f, LI)) == 5)
+        clock.advance(6)
+        await fake_telegram.wait_for(lambda f: len(alerts_to(f, ANNA)) == 5)
+        clock.advance(30)
+        await a.runtime.escalation.jobs.tick()  # type: ignore[union-attr]
+        await b.runtime.escalation.jobs.tick()  # type: ignore[union-attr]
+        await a.settled()
+        await b.settled()
+        assert len(alerts_to(fake_telegram, LI)) == 5 and len(alerts_to(fake_telegram, ANNA)) == 5
+        rows = await alert_rows(a)
+        assert len(rows) == len(set(rows)) == 10
+    finally:
+        await a.close()
+        await b.close()
