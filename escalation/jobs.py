@@ -84,6 +84,9 @@ class EscalationJobs:
             id="digest",
             coalesce=True,
         )
+        scheduler.add_job(
+            self.check_coverage, CronTrigger(hour=hour, minute=minute, timezone=rota.timezone), id="coverage"
+        )
         scheduler.start()
         self.scheduler = scheduler
         await self.tick()  # resume overdue climbs at once, not a second later
@@ -120,6 +123,18 @@ class EscalationJobs:
         if queued and self.wake:
             self.wake()
         return queued
+
+    async def check_coverage(self) -> list[dict[str, str]]:
+        """Daily: log every hour in the next 14 days with nobody on a rotation a policy pages."""
+        gaps = self.service.rota.coverage_gaps(self.clock())
+        for gap in gaps:
+            log.warning(
+                "on-call coverage gap: rotation %s from %s until %s",
+                gap["rotation"],
+                gap["from"],
+                gap["until"],
+            )
+        return gaps
 
     async def handoff_messages(self, at: datetime | None = None) -> int:
         """Tell whoever starts a shift now that they are on call, until when, in their own time zone."""

@@ -98,14 +98,7 @@ class EscalationRuntime:
     async def start(self) -> None:
         await self.sync_staff()
         await self.refresh_overrides()
-        self.gaps = self.rota.coverage_gaps(self.service.clock())
-        for gap in self.gaps:
-            log.warning(
-                "on-call coverage gap: rotation %s from %s until %s",
-                gap["rotation"],
-                gap["from"],
-                gap["until"],
-            )
+        self.gaps = await self.jobs.check_coverage()
         await self.jobs.start()
 
     async def stop(self) -> None:

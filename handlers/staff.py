@@ -23,6 +23,7 @@ COMMAND = re.compile(
     r"^/(ack|r|reply|close|resolve|oncall|mine|override)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL
 )
 BUTTON = re.compile(r"^esc:(ack|resolve):(\d+)$")
+SUBJECT_TAG = re.compile(r"\[ESC-(\d{1,12})\]", re.IGNORECASE)  # email replies keep "[ESC-000042]"
 ACK_WORDS = {"ack", "ok ack", "acknowledged", "ok", "收到", "确认", "好的"}
 HELP = (
     "Staff commands:\n"
@@ -32,6 +33,10 @@ HELP = (
     "/mine — my open escalations · /oncall — who is on call\n"
     "/override <staff> <hours> [rotation] — put someone on call now"
 )
+
+
+def _subject(ctx: Context) -> str:
+    return str(ctx.message.extra.get("subject") or "")
 
 
 def _service(ctx: Context) -> EscalationService | None:
@@ -52,7 +57,8 @@ class StaffCommands:
         if COMMAND.match(text):
             return True
         # A reply to one of our messages (alert, forwarded client message): resolved in handle().
-        return ctx.message.reply_to is not None and not text.startswith("/")
+        replying = ctx.message.reply_to is not None or bool(SUBJECT_TAG.search(_subject(ctx)))
+        return replying and not text.startswith("/")
 
     async def handle(self, ctx: Context) -> Outcome:
         service = _service(ctx)
@@ -78,6 +84,9 @@ class StaffCommands:
         esc_id = await esc_repo.escalation_for_reply(
             ctx.session, str(ctx.message.channel), ctx.message.channel_user_id, ctx.message.reply_to or ""
         )
+        tag = SUBJECT_TAG.search(_subject(ctx))
+        if esc_id is None and tag:
+            esc_id = int(tag.group(1))
         if esc_id is None:
             return Outcome.CONTINUE
         esc = await esc_repo.get(ctx.session, esc_id)

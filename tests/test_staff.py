@@ -216,3 +216,21 @@ async def test_idle_conversation_with_staff_returns_to_the_bot(
         assert (conv.state, conv.assigned_staff) == ("bot", None)
     finally:
         await h.close()
+
+
+async def test_client_photo_during_handoff_is_forwarded_to_staff(
+    bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    await handoff(bot, fake_telegram)
+    await bot.post_telegram(message_update(LI, text="/ack 1"))
+    await fake_telegram.wait_for(lambda f: any("You have ESC-000001" in t for t in f.texts_to(LI)))
+    await bot.settled()
+    photo = b"\xff\xd8\xff\xe0" + b"torn seam" * 80
+    fake_telegram.add_file("SEAM1", photo)
+    await bot.post_telegram(message_update(ACME_CHAT, caption="see the seam", photo_file_id="SEAM1"))
+    await fake_telegram.wait_for(
+        lambda f: any(str(c.params.get("chat_id")) == str(LI) for c in f.sent("sendPhoto"))
+    )
+    [call] = [c for c in fake_telegram.sent("sendPhoto") if str(c.params.get("chat_id")) == str(LI)]
+    assert call.files["photo"] == photo
+    assert "ESC-000001" in call.params["caption"] and "see the seam" in call.params["caption"]
