@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import logs
 from bot.api import Api, bearer_auth
 from bot.api_escalations import EscalationApi
+from bot.delivery import DeliveryTracker
 from bot.engine import Engine
 from bot.http_errors import json_error
 from bot.media import MediaLinks
@@ -35,19 +36,52 @@ from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
 from handlers.relay import Relay
 from handlers.staff import StaffCommands, StaffFallback
+from handlers.subscription import Subscription
 from handlers.urgent import Frustration, Urgent
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def build_adapters(settings: Settings, store: MediaStore) -> dict[str, ChannelAdapter]:
+def build_adapters(
+    settings: Settings,
+    store: MediaStore,
+    *,
+    links: MediaLinks | None = None,
+    delivery: DeliveryTracker | None = None,
+) -> dict[str, ChannelAdapter]:
     adapters: dict[str, ChannelAdapter] = {}
     if settings.telegram.enabled:
         from channels.telegram import TelegramAdapter
 
         adapters["telegram"] = TelegramAdapter(settings.telegram, store)
+    if settings.whatsapp.enabled:
+        from channels.whatsapp import WhatsAppAdapter
+
+        adapters["whatsapp"] = WhatsAppAdapter(
+            settings.whatsapp,
+            store,
+            public_url=settings.server.public_url,
+            links=links or _links(settings),
+            media_hosts=settings.media.allowed_hosts,
+            on_status=delivery.on_status if delivery else None,
+        )
+    if settings.wechat.enabled:
+        from channels.wechat import WeChatAdapter
+
+        adapters["wechat"] = WeChatAdapter(
+            settings.wechat, store, links=links or _links(settings), media_hosts=settings.media.allowed_hosts
+        )
     return adapters
+
+
+def _links(settings: Settings) -> MediaLinks:
+    return MediaLinks(
+        settings.media.dir,
+        settings.server.public_url,
+        settings.server.admin_token,
+        settings.media.link_ttl_seconds,
+    )
 
 
 def build_handlers(settings: Settings) -> list[Handler]:
@@ -59,6 +93,7 @@ def build_handlers(settings: Settings) -> list[Handler]:
     """
     return [
         # -- observers --
+        Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
         Urgent(read_keywords(settings.escalation.keywords_file)),
         Frustration(),
         # -- staff commands (ctx.staff set) --
@@ -105,10 +140,12 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.server.admin_token,
         settings.media.link_ttl_seconds,
     )
-    adapters = build_adapters(settings, store)
+    delivery = DeliveryTracker(db, settings.whatsapp)
+    adapters = build_adapters(settings, store, links=links, delivery=delivery)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
-    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics)
+    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=delivery.on_failure)
+    delivery.after_commit = dispatcher.wake
     escalation = EscalationRuntime(
         settings.escalation, db, metrics, channels=set(adapters), wake=dispatcher.wake
     )

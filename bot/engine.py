@@ -126,10 +126,12 @@ class Engine:
 
     async def _drain(self, key: tuple[str, str]) -> None:
         try:
-            while self._pending.get(key):
+            while self._pending.get(key) and not self._stopping:
                 message_id = self._pending[key].pop(0)
                 try:
                     async with self._slots:
+                        if self._stopping:  # left for the start-up sweep of the next run
+                            break
                         await self.handle(message_id)
                 except Exception:
                     log.exception("handling message %s failed", message_id)

@@ -72,6 +72,13 @@ class OutboxDispatcher:
         self._wake.set()
 
     async def start(self) -> None:
+        if self.db.sqlite:
+            # SQLite means one process: rows it left `sending` died with it; resume them now
+            # rather than after the lease. (PostgreSQL deployments rely on the lease.)
+            async with self.db.write() as session:
+                released = await outbox_repo.release_all_leases(session)
+            if released:
+                log.info("resuming %d outbox rows interrupted by the last shutdown", released)
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self, grace: float = 10.0) -> None:

@@ -8,7 +8,9 @@ the replies and alerts it caused, read from the outbox.
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,92 @@ async def _stage_photo(settings: Settings, photo: Path) -> str:
     return f"sandbox:{sha}"
 
 
-BUILDERS = {"telegram": telegram_request}
+async def whatsapp_request(
+    settings: Settings, sender: str, text: str, photo: Path | None
+) -> tuple[str, dict[str, str], bytes, str]:
+    """Twilio's inbound form, signed with twilio's own RequestValidator over the public URL."""
+    from urllib.parse import urlencode
+
+    from multidict import MultiDict
+    from twilio.request_validator import RequestValidator
+
+    wa = settings.whatsapp
+    if not wa.enabled:
+        raise SimulateError("whatsapp is not enabled in this config")
+    if not sender.startswith("whatsapp:+") or not sender[10:].isdigit():
+        raise SimulateError("--from must be a WhatsApp address like whatsapp:+491701234567")
+    media: list[tuple[str, str]] = []
+    if photo is not None:
+        mime = mimetypes.guess_type(photo.name)[0] or "image/jpeg"
+        media.append((await _stage_photo(settings, photo), mime))
+    sid = ("MM" if media else "SM") + uuid.uuid4().hex
+    pairs = [
+        ("SmsMessageSid", sid),
+        ("NumMedia", str(len(media))),
+        ("ProfileName", "Simulated"),
+        ("MessageType", "image" if media else "text"),
+        ("SmsSid", sid),
+        ("WaId", sender.removeprefix("whatsapp:+")),
+        ("SmsStatus", "received"),
+        ("Body", text),
+        ("To", wa.from_number),
+        ("NumSegments", "1"),
+        ("ReferralNumMedia", "0"),
+        ("MessageSid", sid),
+        ("AccountSid", wa.account_sid),
+        ("From", sender),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    for i, (ref, mime) in enumerate(media):
+        pairs += [(f"MediaContentType{i}", mime), (f"MediaUrl{i}", ref)]
+    path = "/webhooks/whatsapp"
+    url = settings.server.public_url.rstrip("/") + path
+    signature = RequestValidator(wa.auth_token).compute_signature(url, MultiDict(pairs))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    return path, headers, urlencode(pairs).encode(), sid
+
+
+async def wechat_request(
+    settings: Settings, sender: str, text: str, photo: Path | None
+) -> tuple[str, dict[str, str], bytes, str]:
+    """A text message signed like WeChat (AES safe mode when `encoding_aes_key` is set).
+
+    WeChat has no captions: with --photo, the image message is posted first (as its own
+    signed request) and the text follows, as a client's phone would send them.
+    """
+    if not settings.wechat.enabled:
+        raise SimulateError("wechat is not enabled in this config")
+    from bot.simulate_wechat import signed_wechat_post, wechat_message_xml
+
+    msg_id = time.time_ns() // 1000 % 9_000_000_000_000_000
+    if photo is not None:
+        media_id = await _stage_photo(settings, photo)
+        path, headers, body = signed_wechat_post(
+            settings.wechat, wechat_message_xml(sender, "image", msg_id, MediaId=media_id, PicUrl="")
+        )
+        await _post(settings, path, headers, body)
+        msg_id += 1
+    path, headers, body = signed_wechat_post(
+        settings.wechat, wechat_message_xml(sender, "text", msg_id, Content=text)
+    )
+    return path, headers, body, str(msg_id)
+
+
+async def _post(settings: Settings, path: str, headers: dict[str, str], body: bytes) -> None:
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(base_url(settings) + path, data=body, headers=headers) as resp,
+        ):
+            if resp.status != 200:
+                raise SimulateError(f"the bot answered HTTP {resp.status}: {(await resp.text())[:200]}")
+    except aiohttp.ClientConnectorError:
+        raise SimulateError(
+            f"no bot is listening on {base_url(settings)} (start it with `make run`)"
+        ) from None
+
+
+BUILDERS = {"telegram": telegram_request, "whatsapp": whatsapp_request, "wechat": wechat_request}
 
 
 async def simulate(

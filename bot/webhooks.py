@@ -61,6 +61,11 @@ def webhook_handler(
         duplicates = sum(1 for s in stored if not s.is_new)
         if duplicates:
             metrics.duplicates.labels(channel).inc(duplicates)
+        # Optional: an adapter that answers with content (WeChat passive replies) needs the
+        # request and the stored rows; it must still answer within the provider's deadline.
+        respond = getattr(adapter, "respond", None)
+        if respond is not None:
+            return await respond(request, messages, stored)
         return adapter.webhook_response(messages)
 
     return handle

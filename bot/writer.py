@@ -93,7 +93,7 @@ class InboundWriter:
     async def _commit(self, batch: list[tuple[list[InboundMessage], asyncio.Future[list[Stored]]]]) -> None:
         flat = [m for msgs, _ in batch for m in msgs]
         try:
-            async with self.db.write() as session:
+            async with self.db.write(urgent=True) as session:
                 results = await message_repo.insert_inbound_batch(session, flat)
         except Exception as exc:
             log.exception("inbound batch of %d failed", len(flat))

@@ -7,6 +7,7 @@ read connections that WAL lets run beside the writer. PostgreSQL uses one pool f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +49,39 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+class WriteLane:
+    """Turn-taking for SQLite's single write connection, with a fast lane for the inbound writer.
+
+    Webhooks wait on the inbound writer's commit, so it goes before handling and
+    outbox bookkeeping whenever it is waiting; without this, eight busy conversations
+    queue ahead of every batch and each provider waits behind them.
+    """
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+        self._busy = False
+        self._urgent_waiting = 0
+
+    @asynccontextmanager
+    async def turn(self, urgent: bool) -> AsyncIterator[None]:
+        async with self._cond:
+            if urgent:
+                self._urgent_waiting += 1
+                try:
+                    await self._cond.wait_for(lambda: not self._busy)
+                finally:
+                    self._urgent_waiting -= 1
+            else:
+                await self._cond.wait_for(lambda: not self._busy and self._urgent_waiting == 0)
+            self._busy = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
 class Database:
     """The two engines and their session factories; one per process."""
 
@@ -63,13 +97,21 @@ class Database:
         else:
             self.write_engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
             self.read_engine = self.write_engine
+        self.lane = WriteLane() if self.sqlite else None
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """One transaction that writes: committed on success, rolled back on error."""
-        async with self.write_sessions() as session, session.begin():
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """One transaction that writes: committed on success, rolled back on error.
+
+        `urgent` is for the inbound writer only (see WriteLane).
+        """
+        if self.lane is None:
+            async with self.write_sessions() as session, session.begin():
+                yield session
+            return
+        async with self.lane.turn(urgent), self.write_sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -24,48 +24,53 @@ async def insert_inbound_batch(
 ) -> list[tuple[int, bool]]:
     """Persist inbound messages; return (row id, is_new) for each, in order.
 
-    A message whose (channel, provider id) is already stored, or repeated within the
-    batch, is not inserted again and comes back with is_new False.
+    One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING: the rows it returns are
+    the new ones; a provider retry (already stored, or repeated within the batch) is
+    looked up afterwards and comes back with is_new False. This is the hot path of
+    every webhook, so it stays at one statement when nothing is a duplicate.
     """
-    pids = sorted({m.provider_message_id for m in batch})
-
-    async def stored_ids() -> dict[tuple[str, str], int]:
-        rows = await session.execute(
-            select(Message.id, Message.channel, Message.provider_message_id).where(
-                Message.direction == "in", Message.provider_message_id.in_(pids)
-            )
-        )
-        return {(ch, pid): mid for mid, ch, pid in rows}
-
-    before = await stored_ids()
     fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    now = utcnow()
     for m in batch:
         key = (str(m.channel), m.provider_message_id)
-        if key in before or key in fresh:
-            continue
-        fresh[key] = {
-            "channel": str(m.channel),
-            "direction": "in",
-            "channel_user_id": m.channel_user_id,
-            "provider_message_id": m.provider_message_id,
-            "text": m.text,
-            "payload": m.to_json(),
-            "created_at": utcnow(),
-        }
-    if fresh:
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(Message).on_conflict_do_nothing(
+        if key not in fresh:
+            fresh[key] = {
+                "channel": key[0],
+                "direction": "in",
+                "channel_user_id": m.channel_user_id,
+                "provider_message_id": m.provider_message_id,
+                "text": m.text,
+                "payload": m.to_json(),
+                "created_at": now,
+            }
+    table = Message.__table__
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    # executemany form: SQLAlchemy's "insertmanyvalues" sends one multi-row statement
+    # and, unlike .values([...]), compiles it once per process, not once per batch.
+    stmt = (
+        insert(table)
+        .on_conflict_do_nothing(
             index_elements=["channel", "provider_message_id"], index_where=text("direction = 'in'")
         )
-        await session.execute(stmt, list(fresh.values()))
-    after = await stored_ids() if fresh else before
+        .returning(table.c.id, table.c.channel, table.c.provider_message_id)
+    )
+    conn = await session.connection()
+    inserted = {(ch, pid): mid for mid, ch, pid in await conn.execute(stmt, list(fresh.values()))}
+    known = dict(inserted)
+    missing = [k for k in fresh if k not in known]
+    if missing:
+        rows = await conn.execute(
+            select(table.c.id, table.c.channel, table.c.provider_message_id).where(
+                table.c.direction == "in", table.c.provider_message_id.in_([pid for _, pid in missing])
+            )
+        )
+        known.update({(ch, pid): mid for mid, ch, pid in rows if (ch, pid) in fresh})
     result: list[tuple[int, bool]] = []
     claimed: set[tuple[str, str]] = set()
     for m in batch:
         key = (str(m.channel), m.provider_message_id)
-        is_new = key in fresh and key not in claimed and key not in before
+        result.append((known[key], key in inserted and key not in claimed))
         claimed.add(key)
-        result.append((after[key], is_new))
     return result
 
 

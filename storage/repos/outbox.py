@@ -85,6 +85,15 @@ async def claim_due(
     return rows
 
 
+async def release_all_leases(session: AsyncSession) -> int:
+    """Put every `sending` row back to pending; only for a single-process database (SQLite) at start-up,
+    where no other process can be in the middle of sending it."""
+    result = await session.execute(
+        update(OutboxRow).where(OutboxRow.state == "sending").values(state="pending", locked_until=None)
+    )
+    return int(result.rowcount or 0)
+
+
 async def mark_sent(session: AsyncSession, row_id: int, provider_id: str | None) -> None:
     row = await session.get(OutboxRow, row_id)
     if row is None:
@@ -163,3 +172,10 @@ def outbox_json(row: OutboxRow) -> dict[str, Any]:
         "attempts": row.attempts,
         "last_error": row.last_error,
     }
+
+
+async def for_message(session: AsyncSession, message_id: int) -> OutboxRow | None:
+    """The outbox row that carries an outbound message (found from a provider's status callback)."""
+    return (
+        await session.execute(select(OutboxRow).where(OutboxRow.message_id == message_id).limit(1))
+    ).scalar_one_or_none()

@@ -1,0 +1,458 @@
+"""WeChat Official Account: wechatpy checks and parses inbound XML; channels/wechat_api.py talks out.
+
+Inbound. WeChat signs every request with sha1(sorted(token, timestamp, nonce)) in the
+query — in safe mode too, where it adds `msg_signature` over the `<Encrypt>` envelope.
+The plain signature is checked before a byte of the body is parsed; in safe mode the
+envelope is then parsed (entities disabled), its `msg_signature` checked and only then
+decrypted. Any DOCTYPE is refused outright (WeChat never sends one), and wechatpy's
+`xmltodict` refuses entity declarations on its own, so neither XXE nor billion laughs is
+ever expanded: both are a fast 400.
+
+Answer. `success` (text/plain) in `reply_mode = "api"`: handling runs after the answer by
+design (the message is committed first; media, handlers and API calls come later), so the
+5 s deadline is never at risk. In `reply_mode = "passive"` the request may instead wait,
+up to 4 s from its arrival, for the first reply to this message and answer with it as
+passive reply XML (encrypted in safe mode); see channels/wechat_passive.py for how that
+reply still goes through the outbox and what falls back to the API.
+
+Outbound. `message/custom/send` for text and images (uploaded with `media/upload`,
+≤ 2 MB); the 客服 API has no file type, so documents (and larger photos) go as a text
+with our signed `/media` link. Buttons become numbered lines. 45015 (48-hour window
+closed) → SendError(window_closed=True), so the row ends `failed` with the reason and
+the outbox's failure hook tells staff.
+
+Media. Only by `media/get` on the configured API host (never `PicUrl`), streamed into
+the MediaStore with the size cap. For video WeChat answers JSON `{"video_url": …}`: that
+URL is fetched only from `media.allowed_hosts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from xml.parsers.expat import ExpatError
+
+from aiohttp import web
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.events import BaseEvent
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import (
+    BaseMessage,
+    ImageMessage,
+    LinkMessage,
+    LocationMessage,
+    ShortVideoMessage,
+    TextMessage,
+    VideoMessage,
+    VoiceMessage,
+)
+from wechatpy.replies import TextReply
+from wechatpy.utils import WeChatSigner
+
+from bot.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    InboundMessage,
+    MediaRefused,
+    MediaTooLarge,
+    OutboundMessage,
+    SendError,
+)
+from channels.base import ExtraRoute, MediaStore, WebhookRejected, check_url, fetch_to_store
+from channels.wechat_api import WeChatApi, WeChatApiError
+from channels.wechat_passive import PassiveReplies, settle
+from config.settings import WeChatSettings
+
+log = logging.getLogger(__name__)
+
+SUCCESS = "success"
+IMAGE_UPLOAD_LIMIT = 2 * 1024 * 1024  # temporary image media
+IMAGE_UPLOAD_TYPES = {"image/jpeg", "image/png", "image/gif"}
+TEXT_LIMIT_BYTES = 2000  # the 客服 text limit is about 2048 bytes; keep a margin
+# Exceptions wechatpy/xmltodict raise on bodies that are not a WeChat message (PROTOCOLS.md §6).
+PARSE_ERRORS = (ValueError, ExpatError, KeyError, TypeError, AttributeError)
+SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
+# verify() hands the decrypted safe-mode XML to parse() on the request.
+DECRYPTED: Any = web.RequestKey("wechat_xml", str) if hasattr(web, "RequestKey") else "wechat_xml"
+ARRIVED: Any = web.RequestKey("wechat_arrived", float) if hasattr(web, "RequestKey") else "wechat_arrived"
+PASSIVE_BUDGET = 4.0  # seconds from arrival; WeChat gives up after 5
+
+
+class LinkMaker(Protocol):
+    """What the adapter needs of bot.media.MediaLinks: a signed, expiring URL for a stored file."""
+
+    def url(self, sha256: str, *, filename: str | None = None) -> str: ...
+
+
+class WeChatAdapter:
+    channel = Channel.WECHAT
+    webhook_path = "/webhooks/wechat"
+
+    def __init__(
+        self,
+        settings: WeChatSettings,
+        store: MediaStore,
+        *,
+        links: LinkMaker | None = None,
+        media_hosts: Iterable[str] = (),
+        passive_budget: float = PASSIVE_BUDGET,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.links = links
+        self.media_hosts = {h.lower() for h in media_hosts}
+        self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret)
+        self.passive_budget = passive_budget
+        self.passive = PassiveReplies()
+        self._delivered_parts: dict[str, int] = {}
+        self.crypto = (
+            WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
+            if settings.encoding_aes_key
+            else None
+        )
+
+    async def start(self) -> None:
+        await self.api.start()
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    def extra_routes(self) -> list[ExtraRoute]:
+        return [ExtraRoute("GET", self.webhook_path, self.handshake)]
+
+    # ---- inbound -------------------------------------------------------------------------------
+
+    async def handshake(self, request: web.Request) -> web.Response:
+        """URL verification when the operator saves the server URL in the WeChat console."""
+        q = request.query
+        echostr = q.get("echostr", "")
+        if not echostr or not self._plain_signature_ok(request):
+            log.warning("wechat handshake rejected: bad or missing signature")
+            return web.json_response({"error": "bad signature"}, status=403)
+        return web.Response(text=echostr, content_type="text/plain")
+
+    def _plain_signature_ok(self, request: web.Request) -> bool:
+        """sha1(sorted(token, timestamp, nonce)) computed by wechatpy's signer (the algorithm of
+        `wechatpy.utils.check_signature`), compared in constant time, which check_signature is not."""
+        q = request.query
+        signature, timestamp, nonce = q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+        if not (signature and timestamp and nonce):
+            return False
+        signer = WeChatSigner()
+        signer.add_data(self.settings.token, timestamp, nonce)
+        return hmac.compare_digest(signer.signature.encode(), signature.encode())
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        request[ARRIVED] = asyncio.get_running_loop().time()
+        if not self._plain_signature_ok(request):
+            raise WebhookRejected(403, "bad or missing signature")
+        encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
+        if self.crypto is None:
+            if encrypted:
+                raise WebhookRejected(403, "encrypted message but no wechat.encoding_aes_key configured")
+            return
+        if not encrypted:
+            raise WebhookRejected(403, "safe mode is configured: unencrypted messages are refused")
+        _refuse_doctype(body)
+        q = request.query
+        try:
+            plain = self.crypto.decrypt_message(body, q.get("msg_signature", ""), q["timestamp"], q["nonce"])
+        except (InvalidSignatureException, InvalidAppIdException) as exc:
+            raise WebhookRejected(403, f"bad msg_signature or app id ({type(exc).__name__})") from None
+        except PARSE_ERRORS as exc:
+            raise WebhookRejected(400, f"malformed encrypted envelope: {type(exc).__name__}") from None
+        except Exception as exc:  # bad base64/padding inside the cipher
+            raise WebhookRejected(400, f"cannot decrypt message: {type(exc).__name__}") from None
+        request[DECRYPTED] = plain
+
+    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
+        xml = request.get(DECRYPTED) or body
+        raw = xml.encode() if isinstance(xml, str) else xml
+        _refuse_doctype(raw)
+        try:
+            msg = parse_message(raw)
+            if msg is None:
+                raise ValueError("empty body")
+            message = normalise(msg)
+        except PARSE_ERRORS as exc:
+            raise WebhookRejected(400, f"not a WeChat message: {type(exc).__name__}: {exc}") from None
+        return [message] if message else []
+
+    def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
+        return web.Response(text=SUCCESS, content_type="text/plain")
+
+    async def respond(
+        self, request: web.Request, messages: list[InboundMessage], stored: Sequence[Any]
+    ) -> web.StreamResponse:
+        """`success`, or in passive mode the first reply to a new message if it comes in time."""
+        if (
+            self.settings.reply_mode != "passive"
+            or len(messages) != 1
+            or len(stored) != 1
+            or not stored[0].is_new  # a retry: the first request had its chance
+            or messages[0].extra.get("event") == "unsubscribe"
+        ):
+            return self.webhook_response(messages)
+        loop = asyncio.get_running_loop()
+        deadline = request.get(ARRIVED, loop.time()) + self.passive_budget
+        handover = await self.passive.wait(PassiveReplies.key_for(stored[0].message_id), deadline)
+        if handover is None:
+            return self.webhook_response(messages)
+        out, written = handover
+        try:
+            xml = self._passive_xml(messages[0], out)
+            response = web.Response(body=xml.encode(), content_type="text/xml")
+            await response.prepare(request)
+            await response.write_eof()
+        except BaseException:
+            settle(written, False)  # the outbox sends it through the API instead
+            raise
+        settle(written, True)
+        return response
+
+    def _passive_xml(self, inbound: InboundMessage, out: OutboundMessage) -> str:
+        reply = TextReply(
+            source=str(inbound.extra.get("to") or ""),
+            target=inbound.channel_user_id,
+            content=render_text(out.text, [b.label for b in out.buttons], []),
+            time=int(time.time()),
+        ).render()
+        if self.crypto is None:
+            return reply
+        return str(self.crypto.encrypt_message(reply, secrets.token_hex(8)))
+
+    # ---- outbound ------------------------------------------------------------------------------
+
+    async def send(self, out: OutboundMessage) -> str:
+        if self.settings.reply_mode == "passive" and await self.passive.offer(out, fits=_fits_passive(out)):
+            return f"passive:{uuid.uuid4().hex[:16]}"
+        openid = out.channel_user_id
+        payloads: list[dict[str, Any]] = []
+        link_lines: list[str] = []
+        images: list[Attachment] = []
+        for att in out.attachments:
+            if not att.stored_path:
+                continue
+            if _uploadable_image(att):
+                images.append(att)
+            else:
+                link_lines.append(self._link_line(att))
+        text = render_text(out.text, [b.label for b in out.buttons], link_lines)
+        try:
+            for chunk in split_text(text):
+                payloads.append({"touser": openid, "msgtype": "text", "text": {"content": chunk}})
+            for att in images:
+                media_id = await self.api.upload_media(
+                    "image", Path(att.stored_path or ""), att.filename or _default_name(att), att.mime
+                )
+                payloads.append({"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
+            if not payloads:
+                raise SendError("nothing to send: no text and no stored file", permanent=True)
+            last: dict[str, Any] = {}
+            # A retry after a partial failure skips the parts this process already delivered.
+            done = self._delivered_parts.get(out.idempotency_key, 0)
+            for index, payload in enumerate(payloads):
+                if index < done:
+                    continue
+                last = await self.api.post_json("message/custom/send", payload)
+                self._delivered_parts[out.idempotency_key] = index + 1
+            self._delivered_parts.pop(out.idempotency_key, None)
+        except WeChatApiError as exc:
+            raise _send_error(exc) from exc
+        except OSError as exc:
+            raise SendError(f"cannot read file to upload: {exc}", permanent=True) from exc
+        return str(last.get("msgid") or f"cs-{uuid.uuid4().hex[:16]}")
+
+    def _link_line(self, att: Attachment) -> str:
+        name = att.filename or _default_name(att)
+        if self.links is None or not att.sha256:
+            return f"[{name}]"
+        return f"{name}: {self.links.url(att.sha256, filename=att.filename)}"
+
+    # ---- media ---------------------------------------------------------------------------------
+
+    async def fetch_media(self, attachment: Attachment) -> Attachment:
+        limit = self.store.max_bytes
+        try:
+            async with self.api.media_get(attachment.provider_ref) as (resp, data):
+                if data is None:
+                    sha, path, size = await self.store.save_stream(
+                        resp.content.iter_chunked(65536), resp.content_length
+                    )
+                    ctype = resp.headers.get("Content-Type", attachment.mime).split(";")[0].strip()
+                    if ctype and ctype != "application/octet-stream":
+                        attachment.mime = ctype
+                else:
+                    video_url = data.get("video_url") or data.get("down_url")
+                    if not isinstance(video_url, str) or not video_url:
+                        raise MediaRefused(f"media/get answered JSON without a media URL: {sorted(data)}")
+                    sha, path, size = await self._fetch_video(video_url)
+        except WeChatApiError as exc:
+            raise MediaRefused(f"media/get failed: {exc}") from exc
+        if size > limit:  # pragma: no cover - the store refuses first
+            raise MediaTooLarge(size, limit)
+        attachment.sha256 = sha
+        attachment.stored_path = str(path)
+        attachment.size = size
+        return attachment
+
+    async def _fetch_video(self, url: str) -> tuple[str, Path, int]:
+        check_url(url, self.media_hosts)  # a host WeChat names, never taken on trust
+        sha, path, size, _ctype = await fetch_to_store(
+            self.api.http, url, self.store, allowed_hosts=self.media_hosts
+        )
+        return sha, path, size
+
+
+# ---- parsing ---------------------------------------------------------------------------------------
+
+
+def _refuse_doctype(body: bytes) -> None:
+    """WeChat never sends a DOCTYPE; only the prolog is looked at, since CDATA text may say anything."""
+    root = body.find(b"<xml")
+    prolog = body if root < 0 else body[:root]
+    if b"<!DOCTYPE" in prolog.upper():
+        raise WebhookRejected(400, "XML with a DOCTYPE (entity declarations) is refused")
+
+
+def normalise(msg: BaseMessage) -> InboundMessage | None:
+    """One wechatpy message → one normalised message; events we do not act on → None."""
+    openid = msg.source
+    if not openid:
+        raise ValueError("no FromUserName")
+    created = msg.create_time
+    extra: dict[str, Any] = {"msg_type": msg.type, "to": msg.target}
+    base = {"channel": Channel.WECHAT, "channel_user_id": openid, "received_at": created}
+    raw_type = str(msg._data.get("MsgType", "")).lower()
+    if isinstance(msg, BaseEvent) or raw_type == "event":
+        return _normalise_event(msg, openid, base, extra)
+    msg_id = str(msg.id)
+    if not msg.id:
+        if raw_type in {"text", "image", "voice", "video", "shortvideo", "location", "link"}:
+            raise ValueError("message without MsgId")
+        return None  # a type we do not know and cannot deduplicate: answered, not stored
+    text = ""
+    attachments: list[Attachment] = []
+    if isinstance(msg, TextMessage):
+        text = msg.content or ""
+    elif isinstance(msg, ImageMessage):
+        attachments.append(Attachment(AttachmentKind.PHOTO, "image/jpeg", msg.media_id or ""))
+        extra["pic_url"] = msg.image  # kept for the record; media is fetched by MediaId only
+    elif isinstance(msg, VoiceMessage):
+        text = msg.recognition or ""
+        fmt = (msg.format or "amr").lower()
+        attachments.append(Attachment(AttachmentKind.VOICE, f"audio/{fmt}", msg.media_id or ""))
+    elif isinstance(msg, VideoMessage | ShortVideoMessage):
+        attachments.append(Attachment(AttachmentKind.VIDEO, "video/mp4", msg.media_id or ""))
+        extra["thumb_media_id"] = msg.thumb_media_id
+    elif isinstance(msg, LocationMessage):
+        text = f"location: {msg.location_x},{msg.location_y} {msg.label or ''}".strip()
+    elif isinstance(msg, LinkMessage):
+        text = "\n".join(p for p in (msg.title, msg.description, msg.url) if p)
+    else:
+        extra["unsupported"] = True
+    for att in attachments:
+        if not att.provider_ref:
+            raise ValueError(f"{msg.type} message without MediaId")
+    return InboundMessage(**base, provider_message_id=msg_id, text=text, attachments=attachments, extra=extra)
+
+
+def _normalise_event(
+    msg: BaseMessage, openid: str, base: dict[str, Any], extra: dict[str, Any]
+) -> InboundMessage | None:
+    event = str(msg._data.get("Event") or getattr(msg, "event", "") or "").lower()
+    pid = f"evt:{openid}:{msg.time}:{event}"
+    if event in SUBSCRIBE_EVENTS:
+        return InboundMessage(**base, provider_message_id=pid, extra={**extra, "event": "subscribe"})
+    if event == "unsubscribe":
+        return InboundMessage(**base, provider_message_id=pid, extra={**extra, "event": "unsubscribe"})
+    if event == "click":
+        key = str(getattr(msg, "key", "") or "")
+        return InboundMessage(
+            **base, provider_message_id=pid, text=key, is_button=True, extra={**extra, "event": "click"}
+        )
+    return None  # VIEW, SCAN, LOCATION reports, template-send reports: nothing to answer
+
+
+# ---- rendering -------------------------------------------------------------------------------------
+
+
+def render_text(text: str, buttons: list[str], links: list[str]) -> str:
+    """Buttons become numbered lines, unless the text already lists them (as the menu does)."""
+    parts = [text] if text else []
+    if buttons and not all(label in text for label in buttons):
+        parts.append("\n".join(f"{i}. {label}" for i, label in enumerate(buttons, 1)))
+    if links:
+        parts.append("\n".join(links))
+    return "\n\n".join(parts)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
+    """Cut at line ends (or characters, for one long line) so every piece is under `limit` bytes."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line.encode()) > limit:
+            cut = len(line)
+            while len(line[:cut].encode()) > limit:
+                cut = cut * 3 // 4
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:cut])
+            line = line[cut:]
+        if len((current + line).encode()) > limit:
+            chunks.append(current)
+            current = ""
+        current += line
+    if current.strip():
+        chunks.append(current)
+    return [c.rstrip("\n") for c in chunks if c.strip()]
+
+
+def _fits_passive(out: OutboundMessage) -> bool:
+    """One passive answer is one text message: no files, no second part."""
+    if any(a.stored_path for a in out.attachments):
+        return False
+    return len(split_text(render_text(out.text, [b.label for b in out.buttons], []))) == 1
+
+
+def _uploadable_image(att: Attachment) -> bool:
+    size = att.size
+    if size is None and att.stored_path:
+        try:
+            size = Path(att.stored_path).stat().st_size
+        except OSError:
+            return False
+    return (
+        att.kind == AttachmentKind.PHOTO
+        and att.mime in IMAGE_UPLOAD_TYPES
+        and size is not None
+        and size <= IMAGE_UPLOAD_LIMIT
+    )
+
+
+def _default_name(att: Attachment) -> str:
+    ext = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "application/pdf": ".pdf"}
+    return f"{att.kind}{ext.get(att.mime, '')}"
+
+
+def _send_error(exc: WeChatApiError) -> SendError:
+    if exc.window_closed:
+        return SendError(
+            f"wechat 客服 window closed (errcode {exc.errcode}: {exc.errmsg}); "
+            "the client must write to us before we can message them",
+            window_closed=True,
+        )
+    if exc.retryable:
+        return SendError(f"wechat unavailable: {exc}")
+    return SendError(f"wechat refused: {exc}", permanent=True)

@@ -1,0 +1,24 @@
+import json
+import logging
+
+from bot.logs import JsonFormatter, RedactSecrets, request_id
+
+
+def test_secrets_never_reach_the_log_line() -> None:
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        "POST https://api.telegram.org/bot%s/sendMessage",
+        ("123:SECRET-TOKEN",),
+        None,
+    )
+    RedactSecrets(["123:SECRET-TOKEN"]).filter(record)
+    token = request_id.set("req-1")
+    try:
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert "SECRET" not in line["msg"] and "bot***/sendMessage" in line["msg"]
+    assert line["request_id"] == "req-1" and line["level"] == "info"

@@ -1,0 +1,132 @@
+"""Migrations and repositories, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.messages import Channel, InboundMessage, OutboundMessage
+from storage.db import Database
+from storage.migrate import current_heads, upgrade
+from storage.models import Message, OutboxRow, utcnow
+from storage.repos import clients, conversations, counters
+from storage.repos import messages as message_repo
+from storage.repos import outbox as outbox_repo
+
+
+def inbound(pid: str, user: str = "1", text: str = "hi") -> InboundMessage:
+    return InboundMessage(Channel.TELEGRAM, user, pid, text=text)
+
+
+async def test_migrations_reach_head_and_are_idempotent(any_db_url: str) -> None:
+    await upgrade(any_db_url)  # already migrated by the fixture: a second run changes nothing
+    heads = await current_heads(any_db_url)
+    assert heads and all(h for h in heads)
+
+
+async def test_inbound_batch_dedups_within_and_across_batches(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    try:
+        async with db.write() as s:
+            first = await message_repo.insert_inbound_batch(s, [inbound("1"), inbound("2"), inbound("1")])
+        assert [new for _, new in first] == [True, True, False]
+        assert first[0][0] == first[2][0]
+        async with db.write() as s:
+            second = await message_repo.insert_inbound_batch(s, [inbound("2"), inbound("3")])
+        assert second[0] == (first[1][0], False) and second[1][1] is True
+        # the same provider id on another channel is another message
+        async with db.write() as s:
+            other = await message_repo.insert_inbound_batch(s, [InboundMessage(Channel.WECHAT, "o", "1")])
+        assert other[0][1] is True
+        async with db.read() as s:
+            assert (await s.execute(select(func.count()).select_from(Message))).scalar_one() == 4
+            assert len(await message_repo.unhandled_inbound_ids(s)) == 4
+    finally:
+        await db.dispose()
+
+
+async def test_outbox_enqueue_is_idempotent_and_claims_due_rows(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    try:
+        out = OutboundMessage(Channel.TELEGRAM, "1", "hello", idempotency_key="reply:1:0")
+        async with db.write() as s:
+            a = await outbox_repo.enqueue(s, out)
+            b = await outbox_repo.enqueue(s, out)
+            later = await outbox_repo.enqueue(
+                s,
+                OutboundMessage(Channel.TELEGRAM, "1", "later", idempotency_key="k2"),
+                not_before=utcnow() + timedelta(hours=1),
+            )
+        assert a.id == b.id
+        async with db.write() as s:
+            claimed = await outbox_repo.claim_due(s, now=utcnow(), lease=timedelta(seconds=60))
+        assert [r.id for r in claimed] == [a.id]
+        async with db.write() as s:  # leased: not claimed again until the lease runs out
+            assert await outbox_repo.claim_due(s, now=utcnow(), lease=timedelta(seconds=60)) == []
+            again = await outbox_repo.claim_due(
+                s, now=utcnow() + timedelta(seconds=61), lease=timedelta(seconds=60)
+            )
+        assert [r.id for r in again] == [a.id]
+        async with db.write() as s:
+            await outbox_repo.mark_sent(s, a.id, "p-1")
+        async with db.read() as s:
+            row = await s.get(OutboxRow, a.id)
+            msg = await s.get(Message, row.message_id)
+            assert row.state == "sent" and msg.delivery == "sent" and msg.provider_message_id == "p-1"
+            assert (await outbox_repo.depth(s)) == {"sent": 1, "pending": 1}
+            assert await outbox_repo.next_due_at(s) == later.next_attempt_at
+    finally:
+        await db.dispose()
+
+
+async def test_conversations_page_newest_first(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    try:
+        async with db.write() as s:
+            await clients.upsert_client(
+                s, "acme", name="Acme", contacts=[clients.ContactRef("telegram", "u0")]
+            )
+            for i in range(5):
+                contact = await clients.get_or_create_contact(s, "telegram", f"u{i}")
+                conv = await conversations.open_conversation(s, contact)
+                conversations.touch(conv, utcnow() + timedelta(seconds=i))
+        async with db.read() as s:
+            page1, cursor = await conversations.list_conversations(s, limit=2)
+            page2, cursor2 = await conversations.list_conversations(s, limit=2, cursor=cursor)
+            page3, cursor3 = await conversations.list_conversations(s, limit=2, cursor=cursor2)
+        ids = [c.contact.channel_user_id for c in page1 + page2 + page3]
+        assert ids == ["u4", "u3", "u2", "u1", "u0"] and cursor3 is None
+        assert conversations.conversation_json(page3[0])["client"] == "acme"
+    finally:
+        await db.dispose()
+
+
+async def test_counters_increase_without_gaps(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    try:
+        async with db.write() as s:
+            values = [await counters.next_value(s, "claim:2026") for _ in range(3)]
+            assert await counters.next_value(s, "claim:2027") == 1
+        assert values == [1, 2, 3]
+    finally:
+        await db.dispose()
+
+
+async def test_upsert_client_moves_contacts(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    try:
+        async with db.write() as s:
+            await clients.upsert_client(
+                s, "a", name="A", contacts=[clients.ContactRef("email", "x@a.example")]
+            )
+            await clients.upsert_client(
+                s, "b", name="B", contacts=[clients.ContactRef("email", "x@a.example")]
+            )
+        async with db.read() as s:
+            contact = await clients.get_contact(s, "email", "x@a.example")
+            b = await clients.get_client(s, "b")
+            assert contact is not None and b is not None and contact.client_id == b.id
+            assert clients.client_json(b)["contacts"] == [{"channel": "email", "id": "x@a.example"}]
+    finally:
+        await db.dispose()
