@@ -134,6 +134,11 @@ async def escalation(h: BotHarness, esc_id: int = 1) -> Escalation:
 
 async def alert_message_id(h: BotHarness, staff_key: str, esc_id: int = 1, level: int = 1) -> int:
     """The Telegram message id of the alert that reached `staff_key` (what a reply to it quotes)."""
+    return int(await alert_provider_id(h, staff_key, esc_id, level))
+
+
+async def alert_provider_id(h: BotHarness, staff_key: str, esc_id: int = 1, level: int = 1) -> str:
+    """The provider's id for the alert that reached `staff_key` (Telegram message id, Twilio SID, ...)."""
     async with h.db.read() as s:
         row = (
             await s.execute(
@@ -143,4 +148,4 @@ async def alert_message_id(h: BotHarness, staff_key: str, esc_id: int = 1, level
             )
         ).scalar_one()
     assert row is not None, "alert not delivered yet"
-    return int(row)
+    return str(row)
