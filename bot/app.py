@@ -144,7 +144,11 @@ def build_runtime(settings: Settings) -> Runtime:
     adapters = build_adapters(settings, store, links=links, delivery=delivery)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
-    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=delivery.on_failure)
+    async def on_failure(session: Any, row: Any, exc: Any) -> None:
+        await delivery.on_failure(session, row, exc)
+        await escalation.service.on_delivery_failure(session, row, exc)  # a failed page: next contact
+
+    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=on_failure)
     delivery.after_commit = dispatcher.wake
     escalation = EscalationRuntime(
         settings.escalation, db, metrics, channels=set(adapters), wake=dispatcher.wake

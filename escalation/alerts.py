@@ -33,13 +33,22 @@ REASONS = {
 }
 
 
+def contacts_of(member: StaffMember, enabled: set[str] | None = None) -> list[tuple[str, str]]:
+    """Every (channel, id) to page, in the order the rota lists them, on channels that are running."""
+    channel_of = {field_name: channel for channel, field_name in CONTACT_CHANNELS}
+    out = []
+    for field_name in member.order:
+        value = getattr(member, field_name)
+        channel = channel_of[field_name]
+        if value and (enabled is None or channel in enabled):
+            out.append((channel, str(value)))
+    return out
+
+
 def contact_for(member: StaffMember, enabled: set[str] | None = None) -> tuple[str, str] | None:
     """(channel, id) to page: the first contact the rota lists whose channel is running."""
-    for channel, field_name in CONTACT_CHANNELS:
-        value = getattr(member, field_name)
-        if value and (enabled is None or channel in enabled):
-            return channel, str(value)
-    return None
+    found = contacts_of(member, enabled)
+    return found[0] if found else None
 
 
 def buttons_for(esc_id: int, acknowledged: bool = False) -> list[Button]:

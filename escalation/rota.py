@@ -39,6 +39,7 @@ class StaffMember:
     wechat: str | None = None
     roles: tuple[str, ...] = ()
     timezone: str | None = None
+    order: tuple[str, ...] = CONTACT_FIELDS  # contact fields in the file's order: the first is paged first
 
     def contact_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CONTACT_FIELDS}
@@ -329,6 +330,7 @@ def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
             wechat=body.get("wechat"),
             roles=tuple(roles),
             timezone=_zone(file, f"{entry}.timezone", body["timezone"]) if body.get("timezone") else None,
+            order=tuple(k for k in body if k in CONTACT_FIELDS),
         )
     if not staff:
         raise RotaError(file, "staff", "no staff defined")

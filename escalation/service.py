@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
 from escalation.rota import Policy, Rota
-from storage.models import Conversation, Escalation, utcnow
+from storage.models import Conversation, Escalation, OutboxRow, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import escalations as repo
 from storage.repos.escalations import number
@@ -367,6 +367,45 @@ class EscalationService:
                     idempotency_key=f"esc:{esc.id}:status:{alert.staff_key}:{suffix}",
                 )
                 await outbox.enqueue(session, out, kind="notice")
+
+    async def on_delivery_failure(self, session: AsyncSession, row: OutboxRow, exc: Exception) -> None:
+        """Outbox failure hook: a page that could not be delivered goes to the staff member's next contact.
+
+        (A blocked Telegram bot, a closed WhatsApp window.) The alert row then points at the new
+        delivery, so a reply on that channel still finds the escalation.
+        """
+        if row.kind != "alert" or not row.idempotency_key.startswith("esc:"):
+            return
+        alert = await repo.alert_for_outbox(session, row.id)
+        member = self.rota.staff.get(alert.staff_key) if alert else None
+        if alert is None or member is None:
+            return
+        contacts = alerts.contacts_of(member, self.enabled_channels)
+        current = (row.channel, row.channel_user_id)
+        later = contacts[contacts.index(current) + 1 :] if current in contacts else []
+        if not later:
+            log.error(
+                "%s: page to %s failed on every contact (%s)", row.idempotency_key, alert.staff_key, exc
+            )
+            await audit.record(session, "bot", "page_undeliverable", row.idempotency_key, error=str(exc))
+            return
+        channel, chat_id = later[0]
+        text = str(row.payload.get("text", ""))
+        if channel != "telegram":
+            text = text.replace("Tap Acknowledge, or ", "")
+        out = OutboundMessage(
+            channel=Channel(channel),
+            channel_user_id=chat_id,
+            text=text,
+            buttons=alerts.buttons_for(alert.escalation_id) if channel == "telegram" else [],
+            idempotency_key=f"{row.idempotency_key}:via:{channel}",
+            extra=dict(row.payload.get("extra") or {}),
+        )
+        new_row = await outbox.enqueue(session, out, kind="alert", cause_message_id=row.cause_message_id)
+        alert.channel, alert.outbox_id = channel, new_row.id
+        await audit.record(
+            session, "bot", "page_rerouted", row.idempotency_key, to=channel, error=str(exc)[:200]
+        )
 
     # ---- staff ↔ client -----------------------------------------------------------------------
 

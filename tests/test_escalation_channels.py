@@ -169,3 +169,33 @@ async def test_staff_on_whatsapp_answers_a_telegram_client_with_a_quoted_reply(
         assert (await escalation(h)).acknowledged_by == "li"
     finally:
         await h.close()
+
+
+async def test_a_page_that_telegram_refuses_goes_to_the_next_contact_in_rota_order(
+    tmp_path: Path,
+    db_url: str,
+    fake_telegram: FakeTelegram,
+    fake_twilio: FakeTwilio,
+    fake_wechat: FakeWeChat,
+) -> None:
+    rota = Path(write_rota(tmp_path, level2=60))
+    rota.write_text(
+        rota.read_text().replace(
+            "telegram_chat_id = 1001", f'telegram_chat_id = 1001\nwhatsapp = "{LI_WHATSAPP}"'
+        )
+    )
+    h = await all_channels(tmp_path, db_url, fake_telegram, fake_twilio, fake_wechat, str(rota))
+    try:
+        await h.post_telegram(message_update(ACME_CHAT, text="talk to a person"))
+        await fake_telegram.wait_for(lambda f: any("A colleague" in t for t in f.texts_to(ACME_CHAT)))
+        fake_telegram.fail_next("sendMessage", 403, description="Forbidden: bot was blocked by the user")
+        await h.post_telegram(message_update(ACME_CHAT, text="this is urgent"))
+        await fake_twilio.wait_for(lambda f: any("ESC-000001" in t for t in f.texts_to(LI_WHATSAPP)))
+        assert "Tap Acknowledge" not in fake_twilio.texts_to(LI_WHATSAPP)[0]
+        await h.settled()
+        sid = await alert_provider_id(h, "li")  # the alert now points at the WhatsApp delivery
+        assert sid.startswith(("SM", "MM"))
+        await post_whatsapp(h, inbound_form(LI_WHATSAPP, "ack", replied_to=sid))
+        await fake_twilio.wait_for(lambda f: any("You have ESC-000001" in t for t in f.texts_to(LI_WHATSAPP)))
+    finally:
+        await h.close()

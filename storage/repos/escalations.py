@@ -161,6 +161,10 @@ async def escalation_for_reply(
         return None
 
 
+async def alert_for_outbox(session: AsyncSession, outbox_id: int) -> Alert | None:
+    return (await session.execute(select(Alert).where(Alert.outbox_id == outbox_id))).scalar_one_or_none()
+
+
 async def alert_deliveries(session: AsyncSession, esc_id: int) -> list[tuple[Alert, OutboxRow]]:
     """Each alert with its outbox row (for the provider message id to edit after an ack)."""
     rows = await session.execute(

@@ -137,14 +137,21 @@ async def alert_message_id(h: BotHarness, staff_key: str, esc_id: int = 1, level
     return int(await alert_provider_id(h, staff_key, esc_id, level))
 
 
-async def alert_provider_id(h: BotHarness, staff_key: str, esc_id: int = 1, level: int = 1) -> str:
+async def alert_provider_id(
+    h: BotHarness, staff_key: str, esc_id: int = 1, level: int = 1, round_: int = 1
+) -> str:
     """The provider's id for the alert that reached `staff_key` (Telegram message id, Twilio SID, ...)."""
     async with h.db.read() as s:
         row = (
             await s.execute(
                 select(OutboxRow.provider_message_id)
                 .join(Alert, Alert.outbox_id == OutboxRow.id)
-                .where(Alert.escalation_id == esc_id, Alert.staff_key == staff_key, Alert.level == level)
+                .where(
+                    Alert.escalation_id == esc_id,
+                    Alert.staff_key == staff_key,
+                    Alert.level == level,
+                    Alert.round == round_,
+                )
             )
         ).scalar_one()
     assert row is not None, "alert not delivered yet"
