@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
+from escalation.policy import FINAL, Schedule, Step
 from escalation.rota import Policy, Rota
 from storage.models import Conversation, Escalation, OutboxRow, utcnow
 from storage.repos import audit, conversations, outbox
@@ -28,8 +29,6 @@ from storage.repos import escalations as repo
 from storage.repos.escalations import number
 
 log = logging.getLogger(__name__)
-
-FINAL = "final"
 
 
 class EscalationService:
@@ -54,36 +53,14 @@ class EscalationService:
 
     # ---- the schedule -------------------------------------------------------------------------
 
-    def rounds(self, policy: Policy) -> int:
-        return max(1, min(policy.rounds, self.max_rounds)) if self.max_rounds else policy.rounds
+    def schedule(self, policy: Policy) -> Schedule:
+        return Schedule(policy, self.ack_timeout_seconds, self.max_rounds)
 
-    def round_length(self, policy: Policy) -> float:
-        timeout = (
-            policy.ack_timeout_seconds if policy.ack_timeout_seconds is not None else self.ack_timeout_seconds
-        )
-        return policy.levels[-1].after_seconds + timeout
+    def next_step(self, esc: Escalation, policy: Policy) -> Step | None:
+        return self.schedule(policy).next_step(esc.level, esc.round, esc.final_alert_sent)
 
-    def next_step(self, esc: Escalation, policy: Policy) -> tuple[int, int] | str | None:
-        """The (level, round) after the row's current one, FINAL for the all-hands alert, None when done."""
-        n = len(policy.levels)
-        if esc.final_alert_sent:
-            return None
-        if esc.round == 0:
-            return (1, 1)
-        if esc.level < n:
-            return (esc.level + 1, esc.round)
-        if esc.round < self.rounds(policy):
-            return (1, esc.round + 1)
-        return FINAL
-
-    def due_at(self, esc: Escalation, policy: Policy, step: tuple[int, int] | str) -> datetime:
-        length = timedelta(seconds=self.round_length(policy))
-        if step == FINAL:
-            return esc.opened_at + length * self.rounds(policy)
-        level, round_ = step  # type: ignore[misc]
-        return (
-            esc.opened_at + length * (round_ - 1) + timedelta(seconds=policy.levels[level - 1].after_seconds)
-        )
+    def due_at(self, esc: Escalation, policy: Policy, step: Step) -> datetime:
+        return self.schedule(policy).due_at(esc.opened_at, step)
 
     def policy_of(self, esc: Escalation) -> Policy:
         return self.rota.policies.get(esc.policy) or self.rota.policy_for(esc.reason)
@@ -211,7 +188,7 @@ class EscalationService:
                 break
             if step == FINAL:
                 targets = [t for level in policy.levels for t in level.notify]
-                level, round_ = len(policy.levels) + 1, self.rounds(policy)
+                level, round_ = len(policy.levels) + 1, self.schedule(policy).rounds
                 queued += await self._page(
                     session, esc, targets, level, round_, now, final=True, cause_message_id=cause_message_id
                 )
