@@ -29,6 +29,7 @@ from storage.repos import escalations as repo
 from storage.repos.escalations import number
 
 log = logging.getLogger(__name__)
+WAIT_FOR_STAFF = {"handoff"}  # reasons after which the client waits for a person rather than the bot
 
 
 class EscalationService:
@@ -123,6 +124,12 @@ class EscalationService:
         )
         if self.metrics is not None:
             self.metrics.escalations_opened.labels(reason, priority).inc()
+        if reason in WAIT_FOR_STAFF and conversation_id is not None:
+            # The client asked for a person: the bot stops answering, and what they write next is
+            # forwarded to the people paged until someone takes it (handlers/relay.py).
+            conv = await conversations.get_conversation(session, conversation_id)
+            if conv is not None and conv.state == "bot":
+                conv.state, conv.assigned_staff, conv.staff_since = "with_staff", None, now
         await self.advance(session, esc, now, cause_message_id=cause_message_id)
         return esc
 

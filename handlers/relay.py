@@ -25,8 +25,7 @@ class Relay:
         self.idle = timedelta(seconds=idle_seconds)
 
     def matches(self, ctx: Context) -> bool:
-        conv = ctx.conversation
-        return ctx.staff is None and conv.state == "with_staff" and bool(conv.assigned_staff)
+        return ctx.staff is None and ctx.conversation.state == "with_staff"
 
     async def handle(self, ctx: Context) -> Outcome:
         conv = ctx.conversation
@@ -38,21 +37,24 @@ class Relay:
             release(conv)
             await audit.record(ctx.session, "bot", "relay_ended", f"conversation:{conv.id}", idle=idle)
             return Outcome.CONTINUE  # the bot answers this message
-        contact = service.contact_of(conv.assigned_staff or "")
-        if contact is None:
+        # The staff member who has it, or (nobody yet) everyone paged so far.
+        keys = [conv.assigned_staff] if conv.assigned_staff else sorted({a.staff_key for a in esc.alerts})
+        recipients = [(k, c) for k in keys if (c := service.contact_of(k)) is not None]
+        if not recipients:
             release(conv)
             return Outcome.CONTINUE
         who = ctx.contact.name or ctx.contact.channel_user_id
         client = ctx.client.name if ctx.client else "unverified"
         text = f"[{number(esc.id)} · {who} · {client} · {ctx.contact.channel}]\n{ctx.message.text}".rstrip()
-        out = OutboundMessage(
-            channel=Channel(contact[0]),
-            channel_user_id=contact[1],
-            text=text,
-            attachments=[a for a in ctx.message.attachments if a.stored_path],
-            idempotency_key=f"esc:{esc.id}:fwd:{ctx.message_id}",
-            extra={"subject": f"[{number(esc.id)}] message from {who}"},
-        )
-        await ctx.send_to(out, kind="relay")
+        for key, (channel, chat_id) in recipients:
+            out = OutboundMessage(
+                channel=Channel(channel),
+                channel_user_id=chat_id,
+                text=text,
+                attachments=[a for a in ctx.message.attachments if a.stored_path],
+                idempotency_key=f"esc:{esc.id}:fwd:{ctx.message_id}:{key}",
+                extra={"subject": f"[{number(esc.id)}] message from {who}"},
+            )
+            await ctx.send_to(out, kind="relay")
         conv.staff_since = now
         return Outcome.DONE

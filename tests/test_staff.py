@@ -234,3 +234,24 @@ async def test_client_photo_during_handoff_is_forwarded_to_staff(
     [call] = [c for c in fake_telegram.sent("sendPhoto") if str(c.params.get("chat_id")) == str(LI)]
     assert call.files["photo"] == photo
     assert "ESC-000001" in call.params["caption"] and "see the seam" in call.params["caption"]
+
+
+async def test_after_a_handoff_the_clients_next_messages_reach_the_paged_staff_not_the_bot(
+    bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    await handoff(bot, fake_telegram)
+    replies_before = len(fake_telegram.texts_to(ACME_CHAT))
+    await bot.post_telegram(message_update(ACME_CHAT, text="hello? my order PO-2026-0117 is late"))
+    await fake_telegram.wait_for(
+        lambda f: any(t.endswith("my order PO-2026-0117 is late") for t in f.texts_to(LI))
+    )
+    await bot.settled()
+    assert (
+        len(fake_telegram.texts_to(ACME_CHAT)) == replies_before
+    )  # the bot stays quiet: a person was asked for
+    conv = await client_conversation(bot)
+    assert (conv.state, conv.assigned_staff) == ("with_staff", None)
+    await bot.post_telegram(message_update(LI, text="/close 1"))
+    await bot.settled()
+    conv = await client_conversation(bot)
+    assert conv.state == "bot"
