@@ -198,3 +198,11 @@ def test_cli_rota_who_at(
     assert main(["rota", "who"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "rotations.primary.members" in err and "unknown staff key 'nobody'" in err
+
+
+def test_escalation_settings_are_validated(tmp_path: Path) -> None:
+    from config.settings import ConfigError, load_settings
+
+    for key, value in (("max_rounds", "0"), ("relay_idle_seconds", "0"), ("ack_timeout_seconds", "-1")):
+        with pytest.raises(ConfigError, match=f"escalation.{key}"):
+            load_settings("config/default.toml", env={f"AFTERSALES_ESCALATION__{key.upper()}": value})
