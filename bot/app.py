@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import logs
 from bot.api import Api, bearer_auth
 from bot.api_escalations import EscalationApi
+from bot.console import Console
 from bot.delivery import DeliveryTracker
 from bot.engine import Engine
 from bot.http_errors import json_error
@@ -164,6 +165,7 @@ def build_runtime(settings: Settings) -> Runtime:
         media_limit_bytes=settings.media.max_bytes,
     )
     writer = InboundWriter(db, engine.submit)
+    engine.inbound_busy = writer.busy
     rt = Runtime(
         settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox, escalation
     )
@@ -254,5 +256,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_routes(Api(rt.db, rt.links).routes())
     if rt.escalation:
         app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
+    app.router.add_routes(Console(rt.db, rt.links, settings.server.admin_token, rt.dispatcher.wake).routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import NoReturn
 
@@ -45,6 +46,15 @@ def build_parser() -> Parser:
     who = rota_sub.add_parser("who", help="who is on call, per rotation and policy level")
     who.add_argument("--at", help="ISO 8601 time (default: now), e.g. 2026-12-24T20:00+08:00")
     who.add_argument("--json", action="store_true", help="print JSON")
+    report = sub.add_parser("report", help="reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=Parser)
+    quality = report_sub.add_parser("quality", help="defect statistics per SKU, category and month")
+    quality.add_argument("--since", type=_date, help="only claims opened on or after this date (YYYY-MM-DD)")
+    quality.add_argument("--out", type=Path, help="write an HTML report with charts to this file")
+    staff = sub.add_parser("staff", help="staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=Parser)
+    passwd = staff_sub.add_parser("passwd", help="set a staff member's console password (read from stdin)")
+    passwd.add_argument("key", help="staff key, as in the rota")
 
     sim = sub.add_parser("simulate", help="play one client message into the running bot")
     sim.add_argument("channel", choices=["telegram", "whatsapp", "wechat", "email"])
@@ -89,7 +99,37 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
         return 0
+    if args.command == "report":
+        return asyncio.run(_quality_report(settings, args.since, args.out))
+    if args.command == "staff":
+        return asyncio.run(_staff_passwd(settings, args.key))
     raise CliError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
+
+
+def _date(value: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+async def _quality_report(settings: Settings, since: datetime | None, out: Path | None) -> int:
+    from bot.quality_report import render_html, render_text
+    from storage.db import Database
+    from storage.repos.quality import quality_stats
+
+    db = Database(settings.database.url)
+    try:
+        async with db.read() as session:
+            stats = await quality_stats(session, since)
+    finally:
+        await db.dispose()
+    if out is None:
+        print(render_text(stats))
+    else:
+        out.write_text(render_html(stats), encoding="utf-8")
+        print(f"wrote {out} ({stats.total} claims)")
+    return 0
 
 
 def safe_url(url: str) -> str:
@@ -121,10 +161,25 @@ async def _seed(settings: Settings) -> int:
 
     db = Database(settings.database.url)
     try:
-        keys = await seed(db)
+        keys = await seed(db, sandbox=settings.server.sandbox)
     finally:
         await db.dispose()
     print(f"demo data ready: clients {', '.join(keys)}")
+    return 0
+
+
+async def _staff_passwd(settings: Settings, key: str) -> int:
+    from bot.console.passwords import PasswordError, read_password, set_password
+    from storage.db import Database
+
+    db = Database(settings.database.url)
+    try:
+        await set_password(db, key, read_password())
+    except PasswordError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await db.dispose()
+    print(f"console password set for {key}")
     return 0
 
 

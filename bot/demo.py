@@ -33,8 +33,12 @@ DEMO_CLIENTS = [
 ]
 
 
-async def seed(db: Database) -> list[str]:
+async def seed(db: Database, *, sandbox: bool = False) -> list[str]:
     async with db.write() as session:
+        if sandbox:  # a console login to try: staff "li", password "demo"
+            from bot.console.passwords import seed_demo_staff
+
+            await seed_demo_staff(session)
         for data in DEMO_CLIENTS:
             await upsert_client(
                 session,

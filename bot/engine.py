@@ -29,6 +29,8 @@ from storage.repos import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
+TRICKLE_PAUSE = 0.05  # seconds between handled messages while the inbound path is busy
+
 
 class MediaFetcher(Protocol):
     """What the engine needs of a channel adapter; typed here so the engine never imports channels."""
@@ -48,6 +50,7 @@ class Engine:
         services: dict[str, object] | None = None,
         after_commit: Callable[[], None] | None = None,
         media_limit_bytes: int = 20_000_000,
+        inbound_busy: Callable[[], bool] | None = None,
         concurrency: int = 8,
         sweep_seconds: float = 30.0,
     ) -> None:
@@ -60,6 +63,8 @@ class Engine:
         self.after_commit = after_commit
         self.sweep_seconds = sweep_seconds
         self.media_limit_bytes = media_limit_bytes
+        self.inbound_busy = inbound_busy
+        self._trickle = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
         self._pending: dict[tuple[str, str], list[int]] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -109,9 +114,8 @@ class Engine:
     async def sweep(self) -> None:
         """Queue every stored-but-unhandled inbound message (after a crash, or a missed wake-up)."""
         async with self.db.read() as session:
-            ids = await message_repo.unhandled_inbound_ids(session)
-            rows = [await message_repo.get_message(session, i) for i in ids if i not in self._known]
-        self.submit([Stored(r.id, True, r.channel, r.channel_user_id) for r in rows if r is not None])
+            rows = await message_repo.unhandled_inbound(session)
+        self.submit([Stored(mid, True, channel, user) for mid, channel, user in rows])
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -132,6 +136,7 @@ class Engine:
                     async with self._slots:
                         if self._stopping:  # left for the start-up sweep of the next run
                             break
+                        await self._yield_to_inbound()
                         await self.handle(message_id)
                 except Exception:
                     log.exception("handling message %s failed", message_id)
@@ -142,6 +147,16 @@ class Engine:
             self._workers.pop(key, None)
             if not self._workers:
                 self._idle.set()
+
+    async def _yield_to_inbound(self) -> None:
+        """Webhooks first: while providers are posting faster than a few hundred a second,
+        handle one message at a time with a pause between, so answering the providers
+        (whose retries are the real cost of a slow webhook) keeps the CPU. The backlog is
+        stored and is worked off at full speed once the burst is over."""
+        if self.inbound_busy is None or not self.inbound_busy():
+            return
+        async with self._trickle:
+            await asyncio.sleep(TRICKLE_PAUSE)
 
     # ---- handling one message ---------------------------------------------------------------
 

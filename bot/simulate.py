@@ -182,15 +182,7 @@ async def simulate(
             f"cannot simulate channel {channel!r} (choose from {', '.join(sorted(BUILDERS))})"
         )
     path, headers, body, provider_id = await builder(settings, sender, text, photo)
-    url = base_url(settings) + path
-    try:
-        async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as resp:
-            if resp.status != 200:
-                raise SimulateError(f"the bot answered HTTP {resp.status}: {(await resp.text())[:200]}")
-    except aiohttp.ClientConnectorError:
-        raise SimulateError(
-            f"no bot is listening on {base_url(settings)} (start it with `make run`)"
-        ) from None
+    await _post(settings, path, headers, body)
     db = Database(settings.database.url)
     try:
         return await _wait_for_effects(db, channel, provider_id, timeout)

@@ -139,25 +139,22 @@ async def fetch_to_store(
     store: MediaStore,
     *,
     allowed_hosts: set[str],
-    auth: aiohttp.BasicAuth | None = None,
     max_redirects: int = 3,
     redirect_hosts: set[str] | None = None,
     first_hop_headers: dict[str, str] | None = None,
 ) -> tuple[str, Path, int, str]:
-    """GET `url` with redirects followed by hand: credentials (`auth`, `first_hop_headers`) go to the first
-    host only.
+    """GET `url` with redirects followed by hand: credentials (`first_hop_headers`) go to the first host only.
 
     Returns (sha256, path, size, content type). Redirect targets must be in
     `redirect_hosts` (or `allowed_hosts`) and must not resolve to private addresses
     unless listed by name.
     """
     hops = 0
-    current, current_auth, current_headers = url, auth, first_hop_headers
+    current, current_headers = url, first_hop_headers
     check_url(current, allowed_hosts)
     while True:
         async with session.get(
             current,
-            auth=current_auth,
             headers=current_headers,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=60),
@@ -173,7 +170,7 @@ async def fetch_to_store(
                 host = urlsplit(nxt).hostname or ""
                 if host not in allowed_hosts and _is_private(host):
                     raise MediaRefused(f"refusing redirect to private address {host!r}")
-                current, current_auth, current_headers = nxt, None, None
+                current, current_headers = nxt, None
                 continue
             if resp.status != 200:
                 raise MediaRefused(f"media fetch answered HTTP {resp.status}")

@@ -11,11 +11,17 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+
+# Opt in to PTB's future behaviour (RetryAfter.retry_after as a timedelta) instead of
+# a deprecation warning on every flood-control answer; _seconds() handles both forms.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 import telegram
 from aiohttp import web
 from telegram import (

@@ -78,7 +78,7 @@ async def test_fetch_follows_redirect_without_credentials_and_refuses_other_host
                 str(api_srv.make_url("/media/x")),
                 store,
                 allowed_hosts={"127.0.0.1", "localhost"},  # loopback hosts must be listed by name
-                auth=aiohttp.BasicAuth("AC1", "secret"),
+                first_hop_headers={"Authorization": aiohttp.encode_basic_auth("AC1", "secret")},
             )
             assert path.read_bytes() == b"jpegdata" and ctype == "image/jpeg" and size == 8
             assert seen[0][1] is not None and seen[1] == ("cdn", None)

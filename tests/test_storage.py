@@ -41,7 +41,7 @@ async def test_inbound_batch_dedups_within_and_across_batches(any_db_url: str) -
         assert other[0][1] is True
         async with db.read() as s:
             assert (await s.execute(select(func.count()).select_from(Message))).scalar_one() == 4
-            assert len(await message_repo.unhandled_inbound_ids(s)) == 4
+            assert len(await message_repo.unhandled_inbound(s)) == 4
     finally:
         await db.dispose()
 
@@ -130,3 +130,24 @@ async def test_upsert_client_moves_contacts(any_db_url: str) -> None:
             assert clients.client_json(b)["contacts"] == [{"channel": "email", "id": "x@a.example"}]
     finally:
         await db.dispose()
+
+
+async def test_models_and_migrations_agree(any_db_url: str) -> None:
+    """A column added to a model without a migration (or the reverse) fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from storage.models import Base
+
+    engine = create_async_engine(any_db_url)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": False}), Base.metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []

@@ -96,14 +96,15 @@ async def get_by_provider_id(
     ).scalar_one_or_none()
 
 
-async def unhandled_inbound_ids(session: AsyncSession, limit: int = 1000) -> list[int]:
+async def unhandled_inbound(session: AsyncSession, limit: int = 1000) -> list[tuple[int, str, str]]:
+    """(id, channel, sender) of stored inbound messages not yet handled, oldest first."""
     rows = await session.execute(
-        select(Message.id)
+        select(Message.id, Message.channel, Message.channel_user_id)
         .where(Message.direction == "in", Message.handled_at.is_(None))
         .order_by(Message.id)
         .limit(limit)
     )
-    return list(rows.scalars())
+    return [(int(i), str(ch), str(uid)) for i, ch, uid in rows]
 
 
 async def mark_handled(session: AsyncSession, message_id: int, conversation_id: int | None) -> None:

@@ -1,0 +1,207 @@
+"""What the staff console reads and the few things it writes.
+
+Claims and escalations are read straight from their tables here, read-only, so the
+console does not wait on (or fight with) the claims and escalation services; the one
+escalation write, `acknowledge`, is a guarded single-row update that the escalation
+service should take over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.messages import Channel, OutboundMessage
+from storage.models import (
+    AuditLog,
+    Claim,
+    Client,
+    Contact,
+    Escalation,
+    Message,
+    OutboxRow,
+    Staff,
+    utcnow,
+)
+from storage.repos import audit, conversations, outbox
+
+LOGIN_FAILED = "console_login_failed"
+
+
+def login_target(staff_key: str) -> str:
+    return f"console-login:{staff_key[:64]}"
+
+
+async def recent_login_failures(session: AsyncSession, staff_key: str, window: timedelta) -> int:
+    """Failures are audit rows, so the limit holds across processes and restarts."""
+    since = utcnow() - window
+    return int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(AuditLog)
+                .where(
+                    AuditLog.action == LOGIN_FAILED,
+                    AuditLog.target == login_target(staff_key),
+                    AuditLog.at >= since,
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def set_password_hash(session: AsyncSession, staff_key: str, password_hash: str, actor: str) -> bool:
+    row = (await session.execute(select(Staff).where(Staff.key == staff_key))).scalar_one_or_none()
+    if row is None:
+        return False
+    row.password_hash = password_hash
+    await audit.record(session, actor, "staff_password_set", f"staff:{staff_key}")
+    return True
+
+
+# ---- claims (read-only) -----------------------------------------------------------------------------
+
+
+@dataclass
+class ClaimRow:
+    claim: Claim
+    client_key: str | None
+
+
+async def list_claims(session: AsyncSession, *, limit: int = 100) -> list[ClaimRow]:
+    rows = await session.execute(
+        select(Claim, Client.key)
+        .outerjoin(Client, Client.id == Claim.client_id)
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+        .limit(limit)
+    )
+    return [ClaimRow(c, k) for c, k in rows]
+
+
+async def get_claim(session: AsyncSession, ref: str) -> ClaimRow | None:
+    """By number (`CLM-2026-000017`) or row id."""
+    query = select(Claim, Client.key).outerjoin(Client, Client.id == Claim.client_id)
+    query = query.options(selectinload(Claim.events), selectinload(Claim.evidence))
+    if ref.isdigit():
+        query = query.where(Claim.id == int(ref))
+    else:
+        query = query.where(Claim.number == ref.upper())
+    found = (await session.execute(query)).first()
+    return ClaimRow(found[0], found[1]) if found else None
+
+
+async def claims_for_conversation(session: AsyncSession, conversation_id: int) -> list[Claim]:
+    return list(
+        (
+            await session.execute(
+                select(Claim).where(Claim.conversation_id == conversation_id).order_by(Claim.id.desc())
+            )
+        ).scalars()
+    )
+
+
+# ---- escalations --------------------------------------------------------------------------------------
+
+
+def escalation_number(row_id: int) -> str:
+    return f"ESC-{row_id:06d}"
+
+
+async def list_escalations(session: AsyncSession, *, limit: int = 100) -> list[Escalation]:
+    """Open first, then acknowledged, then resolved; newest first within each."""
+    order = case((Escalation.state == "open", 0), (Escalation.state == "acknowledged", 1), else_=2)
+    return list(
+        (
+            await session.execute(
+                select(Escalation)
+                .order_by(order, Escalation.opened_at.desc(), Escalation.id.desc())
+                .limit(limit)
+            )
+        ).scalars()
+    )
+
+
+async def acknowledge(session: AsyncSession, escalation_id: int, staff_key: str) -> bool:
+    """Open → acknowledged by this staff member; False if it was not open (someone was quicker).
+
+    The conditional UPDATE makes two people pressing the button at once produce one acknowledgement.
+    """
+    now = utcnow()
+    result = await session.execute(
+        update(Escalation)
+        .where(Escalation.id == escalation_id, Escalation.state == "open")
+        .values(state="acknowledged", acknowledged_by=staff_key, acknowledged_at=now, next_due_at=None)
+    )
+    if not result.rowcount:
+        return False
+    await audit.record(
+        session,
+        f"staff:{staff_key}",
+        "escalation_acknowledged",
+        escalation_number(escalation_id),
+        via="console",
+    )
+    return True
+
+
+# ---- staff reply ------------------------------------------------------------------------------------
+
+
+async def staff_reply(
+    session: AsyncSession, conversation_id: int, staff_key: str, text: str, nonce: str
+) -> tuple[OutboxRow, bool] | None:
+    """Queue the staff member's text to the client on the client's own channel, in one transaction.
+
+    The idempotency key comes from the form's nonce, so a double-submitted form finds the
+    row it already made (returned with False) instead of sending twice. Returns None if
+    there is no such conversation.
+    """
+    conv = await conversations.get_conversation(session, conversation_id)
+    if conv is None:
+        return None
+    key = f"console:{conversation_id}:{nonce}"
+    existing = (
+        await session.execute(select(OutboxRow).where(OutboxRow.idempotency_key == key))
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    contact: Contact = conv.contact
+    out = OutboundMessage(
+        channel=Channel(contact.channel),
+        channel_user_id=contact.channel_user_id,
+        text=text,
+        idempotency_key=key,
+    )
+    row = await outbox.enqueue(session, out, conversation_id=conv.id, kind="reply")
+    now = utcnow()
+    if conv.state != "with_staff" or conv.assigned_staff != staff_key:
+        conv.staff_since = now
+    conv.state = "with_staff"
+    conv.assigned_staff = staff_key
+    conversations.touch(conv, now)
+    await audit.record(
+        session,
+        f"staff:{staff_key}",
+        "console_reply",
+        f"conversation:{conv.id}",
+        outbox_id=row.id,
+        channel=contact.channel,
+    )
+    return row, True
+
+
+async def last_messages(session: AsyncSession, conversation_ids: list[int]) -> dict[int, Message]:
+    """The newest message of each conversation, for the list's one-line preview."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+    )
+    rows = (await session.execute(select(Message).where(Message.id.in_(newest)))).scalars()
+    return {m.conversation_id: m for m in rows if m.conversation_id is not None}
