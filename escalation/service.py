@@ -411,14 +411,36 @@ class EscalationService:
             return None
         if esc.state == "open":
             await self.acknowledge(session, esc, staff_key, via="reply")
+        return await self.answer_in_conversation(
+            session, conv, staff_key, text, attachments, cause_message_id=cause_message_id, esc_id=esc.id
+        )
+
+    async def answer_in_conversation(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        staff_key: str,
+        text: str,
+        attachments: list[Attachment],
+        *,
+        cause_message_id: int,
+        esc_id: int | None = None,
+    ) -> Conversation:
+        """Queue the answer on the client's channel, store it in their conversation, keep it with staff.
+
+        Also used without an escalation, when staff quote a client message forwarded from a
+        conversation someone took over in the console.
+        """
         contact = conv.contact
+        tag = number(esc_id) if esc_id else f"conversation {conv.id}"
+        prefix = f"esc:{esc_id}" if esc_id else f"conv:{conv.id}"
         out = OutboundMessage(
             channel=Channel(contact.channel),
             channel_user_id=contact.channel_user_id,
             text=f"{self._name(staff_key)}: {text}" if text else "",
             attachments=[a for a in attachments if a.stored_path],
-            idempotency_key=f"esc:{esc.id}:reply:{cause_message_id}",
-            extra={"subject": f"[{number(esc.id)}] Re: your message"},
+            idempotency_key=f"{prefix}:reply:{cause_message_id}",
+            extra={"subject": f"[{tag}] Re: your message"},
         )
         await outbox.enqueue(
             session, out, conversation_id=conv.id, cause_message_id=cause_message_id, kind="reply"
@@ -427,7 +449,7 @@ class EscalationService:
             return conv
         self._assign(conv, staff_key, self.clock())
         conversations.touch(conv, self.clock())
-        await audit.record(session, f"staff:{staff_key}", "staff_reply", number(esc.id), conversation=conv.id)
+        await audit.record(session, f"staff:{staff_key}", "staff_reply", tag, conversation=conv.id)
         return conv
 
     def _assign(self, conv: Conversation, staff_key: str, now: datetime) -> None:

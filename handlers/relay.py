@@ -33,27 +33,34 @@ class Relay:
         esc = await esc_repo.active_for_conversation(ctx.session, conv.id)
         now = service.clock() if isinstance(service, EscalationService) else ctx.now
         idle = conv.staff_since is not None and now - conv.staff_since > self.idle
-        if not isinstance(service, EscalationService) or esc is None or idle:
+        # Taken over without an escalation (a reply from the console) still counts as with staff.
+        orphan = esc is None and not conv.assigned_staff
+        if not isinstance(service, EscalationService) or orphan or idle:
             release(conv)
             await audit.record(ctx.session, "bot", "relay_ended", f"conversation:{conv.id}", idle=idle)
             return Outcome.CONTINUE  # the bot answers this message
         # The staff member who has it, or (nobody yet) everyone paged so far.
-        keys = [conv.assigned_staff] if conv.assigned_staff else sorted({a.staff_key for a in esc.alerts})
+        if conv.assigned_staff:
+            keys = [conv.assigned_staff]
+        else:
+            keys = sorted({a.staff_key for a in esc.alerts}) if esc else []
         recipients = [(k, c) for k in keys if (c := service.contact_of(k)) is not None]
         if not recipients:
             release(conv)
             return Outcome.CONTINUE
         who = ctx.contact.name or ctx.contact.channel_user_id
         client = ctx.client.name if ctx.client else "unverified"
-        text = f"[{number(esc.id)} · {who} · {client} · {ctx.contact.channel}]\n{ctx.message.text}".rstrip()
+        tag = number(esc.id) if esc else f"conversation {conv.id}"
+        prefix = f"esc:{esc.id}" if esc else f"conv:{conv.id}"  # a quoted reply finds its way back by it
+        text = f"[{tag} · {who} · {client} · {ctx.contact.channel}]\n{ctx.message.text}".rstrip()
         for key, (channel, chat_id) in recipients:
             out = OutboundMessage(
                 channel=Channel(channel),
                 channel_user_id=chat_id,
                 text=text,
                 attachments=[a for a in ctx.message.attachments if a.stored_path],
-                idempotency_key=f"esc:{esc.id}:fwd:{ctx.message_id}:{key}",
-                extra={"subject": f"[{number(esc.id)}] message from {who}"},
+                idempotency_key=f"{prefix}:fwd:{ctx.message_id}:{key}",
+                extra={"subject": f"[{tag}] message from {who}"},
             )
             await ctx.send_to(out, kind="relay")
         conv.staff_since = now

@@ -16,6 +16,7 @@ from escalation.rota import Override
 from escalation.service import EscalationService
 from handlers.base import Context, Outcome
 from storage.models import Escalation
+from storage.repos import conversations
 from storage.repos import escalations as esc_repo
 from storage.repos.escalations import number
 
@@ -81,9 +82,12 @@ class StaffCommands:
                 ctx, service, command.group(1).lower(), (command.group(2) or "").strip()
             )
         # a reply to an alert or to a forwarded client message
-        esc_id = await esc_repo.escalation_for_reply(
+        target = await esc_repo.reply_target(
             ctx.session, str(ctx.message.channel), ctx.message.channel_user_id, ctx.message.reply_to or ""
         )
+        if target is not None and target[0] == "conv":
+            return await self._answer_conversation(ctx, service, target[1], text)
+        esc_id = target[1] if target is not None else None
         tag = SUBJECT_TAG.search(_subject(ctx))
         if esc_id is None and tag:
             esc_id = int(tag.group(1))
@@ -126,6 +130,27 @@ class StaffCommands:
                 await ctx.reply(f"What should the client get? /r {esc_id} <text>")
             else:
                 await self._relay(ctx, service, esc, rest.strip())
+        return Outcome.DONE
+
+    async def _answer_conversation(
+        self, ctx: Context, service: EscalationService, conv_id: int, text: str
+    ) -> Outcome:
+        """A quoted reply to a client message forwarded from a conversation taken over without a page."""
+        assert ctx.staff is not None
+        conv = await conversations.get_conversation(ctx.session, conv_id)
+        if conv is None:
+            return Outcome.CONTINUE
+        if conv.state != "with_staff":
+            await ctx.reply("That conversation is back with the bot; nothing was sent.")
+            return Outcome.DONE
+        await service.answer_in_conversation(
+            ctx.session,
+            conv,
+            ctx.staff.key,
+            text,
+            list(ctx.message.attachments),
+            cause_message_id=ctx.message_id,
+        )
         return Outcome.DONE
 
     async def _ack(self, ctx: Context, service: EscalationService, esc: Escalation, *, via: str) -> None:

@@ -255,3 +255,29 @@ async def test_after_a_handoff_the_clients_next_messages_reach_the_paged_staff_n
     await bot.settled()
     conv = await client_conversation(bot)
     assert conv.state == "bot"
+
+
+async def test_conversation_taken_over_in_the_console_forwards_to_that_staff_phone_and_quotes_come_back(
+    bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    from storage.models import OutboxRow
+    from storage.repos import console as console_repo
+
+    await bot.post_telegram(message_update(ACME_CHAT, text="hello"))
+    await bot.settled()
+    conv = await client_conversation(bot)
+    async with bot.db.write() as s:
+        await console_repo.staff_reply(s, conv.id, "li", "Hi, Li from the console.", "nonce-1")
+    bot.runtime.dispatcher.wake()
+    await fake_telegram.wait_for(lambda f: any("Li from the console" in t for t in f.texts_to(ACME_CHAT)))
+    await bot.post_telegram(message_update(ACME_CHAT, text="thanks, what about the invoice?"))
+    await fake_telegram.wait_for(lambda f: any(t.endswith("what about the invoice?") for t in f.texts_to(LI)))
+    await bot.settled()
+    async with bot.db.read() as s:
+        fwd = (
+            await s.execute(
+                select(OutboxRow.provider_message_id).where(OutboxRow.idempotency_key.like("conv:%:fwd:%"))
+            )
+        ).scalar_one()
+    await bot.post_telegram(message_update(LI, text="Invoice follows today.", reply_to_message_id=int(fwd)))
+    await fake_telegram.wait_for(lambda f: "Li Wei: Invoice follows today." in f.texts_to(ACME_CHAT))

@@ -141,6 +141,16 @@ async def escalation_for_reply(
     session: AsyncSession, channel: str, channel_user_id: str, provider_message_id: str
 ) -> int | None:
     """Which escalation a staff member's reply quotes: our message to them carried `esc:<id>:` in its key."""
+    target = await reply_target(session, channel, channel_user_id, provider_message_id)
+    return target[1] if target and target[0] == "esc" else None
+
+
+async def reply_target(
+    session: AsyncSession, channel: str, channel_user_id: str, provider_message_id: str
+) -> tuple[str, int] | None:
+    """("esc", id) or ("conv", id): what our message to this staff member was about, from its outbox key."""
+    if not provider_message_id:
+        return None
     row = (
         await session.execute(
             select(OutboxRow.idempotency_key)
@@ -153,11 +163,12 @@ async def escalation_for_reply(
             .limit(1)
         )
     ).scalar_one_or_none()
-    if row is None or not row.startswith("esc:"):
+    if row is None or not row.startswith(("esc:", "conv:")):
         return None
+    kind, _, rest = row.partition(":")
     try:
-        return int(row.split(":")[1])
-    except (IndexError, ValueError):
+        return kind, int(rest.split(":")[0])
+    except ValueError:
         return None
 
 
