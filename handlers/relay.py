@@ -1,8 +1,11 @@
-"""A conversation with a staff member: the client's messages go to that person, not to the bot.
+"""A conversation with staff: the client's messages go to a person, not to the bot.
 
-The conversation is `with_staff` from the first staff answer (or acknowledgement)
-until `/close`, or until nobody has written for `relay_idle_seconds`; then the bot
-answers again. `staff_since` is refreshed by each exchange and is the idle timer.
+The conversation is `with_staff` from a handoff (then the messages go to everyone paged
+so far), from the first staff answer or acknowledgement (then to that person), or from
+a reply in the console; until `/close`, or until nobody has written for
+`relay_idle_seconds`, when the bot answers again. `staff_since` is refreshed by each
+exchange and is the idle timer. Forwarded messages carry `esc:<id>:` or `conv:<id>:` in
+their outbox key, so a quoted reply from the staff phone finds its way back.
 """
 
 from __future__ import annotations
