@@ -67,6 +67,7 @@ def alert_text(
     final: bool,
     claim_number: str | None = None,
     buttons: bool = True,
+    orders: list[str] | None = None,
 ) -> str:
     head = "🚨" if esc.priority == "urgent" else "🔔"
     title = REASONS.get(esc.reason, esc.reason)
@@ -80,6 +81,8 @@ def alert_text(
         client = contact.client.name if contact.client else "unverified contact"
         who = f"{contact.name} · " if contact.name else ""
         lines.append(f"Client: {who}{client} · {contact.channel} {contact.channel_user_id}")
+    if orders:
+        lines.append(f"Order: {', '.join(orders)}")
     if claim_number:
         lines.append(f"Claim: {claim_number}")
     if esc.note:

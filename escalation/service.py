@@ -23,6 +23,7 @@ from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
 from escalation.policy import FINAL, Schedule, Step
 from escalation.rota import Policy, Rota
+from handlers.order_numbers import candidates
 from storage.models import Conversation, Escalation, OutboxRow, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import escalations as repo
@@ -245,6 +246,12 @@ class EscalationService:
         )
         recent = await repo.recent_messages(session, conv.id, 5) if conv else []
         claim = await repo.claim_number(session, esc.claim_id)
+        orders: list[str] = []
+        if conv is not None and conv.contact.client_id is not None:
+            order_keys = [k for m in recent if m.direction == "in" for k in candidates(m.text or "")]
+            for order in await repo.client_orders(session, conv.contact.client_id, order_keys):
+                eta = f", ETA {order.eta}" if order.eta else ""
+                orders.append(f"{order.number} ({order.status}{eta})")
         queued = 0
         for key in keys:
             member = self.rota.staff.get(key)
@@ -264,6 +271,7 @@ class EscalationService:
                 round_=round_,
                 final=final,
                 claim_number=claim,
+                orders=orders,
                 buttons=channel == "telegram",
             )
             out = alerts.alert_message(esc, channel, chat_id, text, staff_key=key, level=level, round_=round_)

@@ -249,3 +249,38 @@ async def test_two_running_instances_page_each_level_once(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_the_alert_names_the_clients_own_order_and_not_another_clients(
+    tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    from datetime import date
+
+    from handlers.order_numbers import order_key
+    from storage.models import Order
+    from storage.repos.clients import get_client
+
+    h = await start_bot(escalation_settings(tmp_path, db_url, fake_telegram, write_rota(tmp_path, level2=60)))
+    try:
+        async with h.db.write() as s:
+            acme, hailang = await get_client(s, "acme"), await get_client(s, "hailang")
+            assert acme is not None and hailang is not None
+            for number, client in (("PO-2026-0117", acme), ("HL-2026-0999", hailang)):
+                s.add(
+                    Order(
+                        number=number,
+                        number_key=order_key(number),
+                        client_id=client.id,
+                        status="in_production",
+                        eta=date(2026, 12, 20),
+                    )
+                )
+        await h.post_telegram(
+            message_update(ACME_CHAT, text="URGENT: po 2026 0117 and HL-2026-0999 are late")
+        )
+        await fake_telegram.wait_for(lambda f: alerts_to(f, LI))
+        page = alerts_to(fake_telegram, LI)[0]
+        assert "Order: PO-2026-0117 (in_production, ETA 2026-12-20)" in page
+        assert "HL-2026-0999 (" not in page  # another client's order is never shown as theirs
+    finally:
+        await h.close()

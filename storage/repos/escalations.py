@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Alert, Claim, Escalation, Message, OutboxRow, RotaOverride
+from storage.models import Alert, Claim, Escalation, Message, Order, OutboxRow, RotaOverride
 
 ACTIVE = ("open", "acknowledged")
 _NUMBER = re.compile(r"^(?:ESC-?)?0*(\d{1,12})$", re.IGNORECASE)
@@ -205,6 +205,16 @@ async def recent_messages(session: AsyncSession, conversation_id: int, limit: in
         .limit(limit)
     )
     return list(reversed(list(rows.scalars())))
+
+
+async def client_orders(session: AsyncSession, client_id: int, keys: list[str]) -> list[Order]:
+    """The client's own orders among `keys` (order_numbers.order_key form), for the alert's context."""
+    if not keys:
+        return []
+    rows = await session.execute(
+        select(Order).where(Order.client_id == client_id, Order.number_key.in_(keys)).order_by(Order.id)
+    )
+    return list(rows.scalars())
 
 
 async def open_claims(session: AsyncSession, limit: int = 20) -> list[Claim]:
