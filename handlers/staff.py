@@ -68,7 +68,7 @@ class StaffCommands:
         text = ctx.text
         button = BUTTON.match(text) if ctx.message.is_button else None
         if button:
-            esc = await esc_repo.get(ctx.session, int(button.group(2)))
+            esc = await esc_repo.lock(ctx.session, int(button.group(2)))
             if esc is None:
                 await ctx.reply("That escalation no longer exists.")
             elif button.group(1) == "ack":
@@ -93,7 +93,7 @@ class StaffCommands:
             esc_id = int(tag.group(1))
         if esc_id is None:
             return Outcome.CONTINUE
-        esc = await esc_repo.get(ctx.session, esc_id)
+        esc = await esc_repo.lock(ctx.session, esc_id)
         if esc is None:
             return Outcome.CONTINUE
         if text.lower() in ACK_WORDS and not ctx.message.attachments:
@@ -117,7 +117,7 @@ class StaffCommands:
         if esc_id is None:
             await ctx.reply(f"Which escalation? For example /{cmd} 42 or /{cmd} ESC-000042.\n\n{HELP}")
             return Outcome.DONE
-        esc = await esc_repo.get(ctx.session, esc_id)
+        esc = await esc_repo.lock(ctx.session, esc_id)
         if esc is None:
             await ctx.reply(f"There is no {number(esc_id)}.")
             return Outcome.DONE

@@ -284,3 +284,30 @@ async def test_the_alert_names_the_clients_own_order_and_not_another_clients(
         assert "HL-2026-0999 (" not in page  # another client's order is never shown as theirs
     finally:
         await h.close()
+
+
+async def test_two_people_acknowledging_at_once_on_two_instances_gives_one_owner(
+    tmp_path: Path, any_db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    import asyncio
+
+    settings = escalation_settings(tmp_path, any_db_url, fake_telegram, write_rota(tmp_path, level2=0))
+    a = await start_bot(settings)
+    b = await start_bot(settings)
+    try:
+        await a.post_telegram(message_update(ACME_CHAT, text="urgent"))
+        await fake_telegram.wait_for(lambda f: alerts_to(f, LI) and alerts_to(f, ANNA))
+        await asyncio.gather(
+            a.post_telegram(message_update(LI, text="/ack 1")),
+            b.post_telegram(message_update(ANNA, text="/ack 1")),
+        )
+        await a.settled()
+        await b.settled()
+        taken = [t for c in (LI, ANNA) for t in fake_telegram.texts_to(c) if "You have ESC-000001" in t]
+        refused = [t for c in (LI, ANNA) for t in fake_telegram.texts_to(c) if "already acknowledged" in t]
+        assert len(taken) == 1 and len(refused) == 1
+        esc = await escalation(a)
+        assert esc.state == "acknowledged" and esc.acknowledged_by in {"li", "anna"}
+    finally:
+        await a.close()
+        await b.close()

@@ -63,7 +63,7 @@ async def lock(session: AsyncSession, esc_id: int) -> Escalation | None:
     """Re-read one escalation under a row lock (PostgreSQL); SQLite's writer lock already serialises."""
     query = select(Escalation).where(Escalation.id == esc_id).options(selectinload(Escalation.alerts))
     if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(query)).scalar_one_or_none()
 
 
