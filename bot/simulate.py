@@ -193,15 +193,22 @@ async def simulate(
 async def _wait_for_effects(
     db: Database, channel: str, provider_id: str, timeout: float
 ) -> list[dict[str, Any]]:
+    """Until the message is handled and each reply/alert it caused is delivered or failed.
+
+    Past the deadline a handled message still prints, with whatever state its replies
+    are in (a provider that keeps failing shows `pending`); an unhandled one is an error.
+    """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
+        effects: list[dict[str, Any]] | None = None
         async with db.read() as session:
             row = await message_repo.get_by_provider_id(session, channel, "in", provider_id)
             if row is not None and row.handled_at is not None:
-                effects = await outbox_repo.caused_by(session, row.id)
-                if all(e.state != "sending" for e in effects):
-                    return [outbox_repo.outbox_json(e) for e in effects]
-        if asyncio.get_running_loop().time() > deadline:
+                effects = [outbox_repo.outbox_json(e) for e in await outbox_repo.caused_by(session, row.id)]
+        late = asyncio.get_running_loop().time() > deadline
+        if effects is not None and (late or all(e["state"] in {"sent", "failed"} for e in effects)):
+            return effects
+        if late:
             raise SimulateError("the bot did not handle the message in time")
         await asyncio.sleep(0.1)
 
