@@ -73,6 +73,10 @@ def build_adapters(
         adapters["wechat"] = WeChatAdapter(
             settings.wechat, store, links=links or _links(settings), media_hosts=settings.media.allowed_hosts
         )
+    if settings.email.enabled:
+        from channels.email import EmailAdapter
+
+        adapters["email"] = EmailAdapter(settings.email, store)
     return adapters
 
 
@@ -166,11 +170,29 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     writer = InboundWriter(db, engine.submit)
     engine.inbound_busy = writer.busy
-    rt = Runtime(
-        settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox, escalation
+    health: dict[str, Callable[[], Awaitable[Any]]] = {}
+    for name, adapter in adapters.items():  # pollers (email) store through the same writer as webhooks
+        bind = getattr(adapter, "bind_inbound", None)
+        if bind is not None:
+            bind(writer.submit, db)
+        probe = getattr(adapter, "health", None)
+        if probe is not None:
+            health[name] = probe
+    health["escalation"] = escalation.health
+    return Runtime(
+        settings,
+        db,
+        metrics,
+        store,
+        links,
+        adapters,
+        writer,
+        engine,
+        dispatcher,
+        sandbox,
+        escalation=escalation,
+        health_details=health,
     )
-    rt.health_details["escalation"] = escalation.health
-    return rt
 
 
 @web.middleware
@@ -217,10 +239,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.cleanup_ctx.append(lifecycle)
 
     for adapter in rt.adapters.values():
-        app.router.add_post(
-            adapter.webhook_path,
-            webhook_handler(adapter, rt.writer, rt.metrics, settings.server.max_body_bytes),
-        )
+        if adapter.webhook_path:  # pollers (email) have no webhook
+            app.router.add_post(
+                adapter.webhook_path,
+                webhook_handler(adapter, rt.writer, rt.metrics, settings.server.max_body_bytes),
+            )
         for route in adapter.extra_routes():
             app.router.add_route(route.method, route.path, route.handler)
 

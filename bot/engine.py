@@ -240,6 +240,10 @@ class Engine:
             for att in inbound.attachments:
                 await message_repo.add_attachment(session, message_id, att)
             await message_repo.mark_handled(session, message_id, ctx.conversation.id)
+            if inbound.extra.get("no_reply"):
+                # Auto-replies, bounces and list mail (set by the email adapter): stored, never
+                # answered, so two robots can never start a mail loop.
+                return
             if media_problems:
                 await self._tell_media_problems(ctx, media_problems)
                 # The message's text is still handled; the failed files are no longer part of it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from bot.messages import Attachment, MediaRefused, OutboundMessage
+from bot.messages import Attachment, MediaRefused, MediaTooLarge, OutboundMessage
 from channels.base import MediaStore
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ class SandboxFetcher:
         self.store = store
 
     async def fetch_media(self, attachment: Attachment) -> Attachment:
+        if attachment.error == "too_large":  # the adapter already refused it (email parts over the cap)
+            raise MediaTooLarge(attachment.size, self.store.max_bytes)
         ref = attachment.provider_ref
         sha = ref.removeprefix("sandbox:")
         if not ref.startswith("sandbox:") or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):

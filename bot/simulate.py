@@ -176,6 +176,18 @@ BUILDERS = {"telegram": telegram_request, "whatsapp": whatsapp_request, "wechat"
 async def simulate(
     settings: Settings, channel: str, sender: str, text: str, photo: Path | None, timeout: float = 20.0
 ) -> list[dict[str, Any]]:
+    if channel == "email":  # not a webhook: the message goes into the mailbox (bot/simulate_email.py)
+        from bot.simulate_email import DeliveryError, deliver
+
+        try:
+            message_id = await deliver(settings, base_url(settings), sender, text, photo)
+        except DeliveryError as exc:
+            raise SimulateError(str(exc)) from None
+        db = Database(settings.database.url)
+        try:
+            return await _wait_for_effects(db, channel, message_id, timeout)
+        finally:
+            await db.dispose()
     builder = BUILDERS.get(channel)
     if builder is None:
         raise SimulateError(

@@ -112,7 +112,7 @@ def alert_message(
         buttons=buttons_for(esc.id) if channel == "telegram" else [],
         # opened_at changes when an escalation is raised to urgent, so the new climb's pages are new messages
         idempotency_key=f"esc:{esc.id}:alert:{esc.opened_at:%Y%m%d%H%M%S%f}:r{round_}:l{level}:{staff_key}",
-        extra={"subject": f"[{number(esc.id)}] {REASONS.get(esc.reason, esc.reason)}"},
+        extra={"subject": f"{REASONS.get(esc.reason, esc.reason)} [{number(esc.id)}]", "tag": number(esc.id)},
     )
 
 

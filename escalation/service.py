@@ -448,7 +448,8 @@ class EscalationService:
             text=f"{self._name(staff_key)}: {text}" if text else "",
             attachments=[a for a in attachments if a.stored_path],
             idempotency_key=f"{prefix}:reply:{cause_message_id}",
-            extra={"subject": f"[{tag}] Re: your message"},
+            # email: answer in the client's own thread (the adapter finds it), tagged with the escalation
+            extra={"tag": number(esc_id)} if esc_id else {},
         )
         await outbox.enqueue(
             session, out, conversation_id=conv.id, cause_message_id=cause_message_id, kind="reply"

@@ -119,7 +119,11 @@ async def test_make_run_demo_flow_through_simulate(tmp_path: Path, servers: list
         cli, config, "simulate", "telegram", "--from", "5550001", "--photo", str(photo), "talk to a person"
     )
     assert person.returncode == 0 and "colleague has been notified" in person.stdout
-    for channel, sender in (("whatsapp", "whatsapp:+491701234567"), ("wechat", "oZh456openid")):
+    for channel, sender in (
+        ("whatsapp", "whatsapp:+491701234567"),
+        ("wechat", "oZh456openid"),
+        ("email", "buyer@acme.example"),
+    ):
         out = await asyncio.to_thread(cli, config, "simulate", channel, "--from", sender, "hello")
         assert out.returncode == 0 and (
             "How can we help" in out.stdout or "请问有什么可以帮您" in out.stdout

@@ -1,0 +1,465 @@
+"""Email: an IMAP poller (aioimaplib) for what clients write, SMTP (aiosmtplib) for our replies.
+
+There is no webhook: the mailbox is the provider's queue. The poller waits with IDLE
+where the server offers it (else polls every `email.poll_seconds`), checks each new
+message's RFC822.SIZE before fetching it, hands it to the same group-commit writer the
+webhooks use, and only then sets \\Seen and advances the mailbox's last UID, so a crash
+at any point leaves the message unseen and it is fetched again (Message-ID dedup makes
+the second time harmless). Attachments arrive inside the message, so they are stored in
+the media store while polling; `fetch_media` only reports those that were too large.
+
+Authenticity: `From` is trivially forged. We record the dkim/spf/dmarc verdicts of the
+topmost Authentication-Results header (added by the receiving MTA, if it adds one) in
+`extra["auth"]`; without such an MTA there is nothing to trust beyond the address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aioimaplib
+import aiosmtplib
+from aiohttp import web
+
+from bot.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    InboundMessage,
+    MediaRefused,
+    MediaTooLarge,
+    OutboundMessage,
+    SendError,
+)
+from channels.base import ExtraRoute, MediaStore, WebhookRejected
+from channels.email_mime import (
+    OutgoingFile,
+    ParsedMail,
+    build_mail,
+    parse_mail,
+    reply_subject,
+    unparseable,
+)
+from config.settings import EmailSettings
+from storage.db import Database
+from storage.repos import mailbox as mailbox_repo
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[list[InboundMessage]], Awaitable[Sequence[Any]]]
+
+# What we read of a message too large to fetch whole: its headers and the start of its text.
+PARTIAL_BYTES = 256 * 1024
+IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
+
+
+class ImapError(Exception):
+    pass
+
+
+def _text(line: Any) -> str:
+    return bytes(line).decode("utf-8", "replace") if isinstance(line, bytes | bytearray) else str(line)
+
+
+def parse_fetch(lines: Sequence[Any]) -> list[tuple[dict[str, str], bytes | None]]:
+    """aioimaplib's FETCH lines → [(attributes such as UID/RFC822.SIZE/FLAGS, literal body or None)]."""
+    items: list[tuple[dict[str, str], bytes | None]] = []
+    i = 0
+    while i < len(lines):
+        head = _text(lines[i])
+        if re.match(r"^\d+ FETCH ", head):
+            attrs = {k.upper(): v for k, v in re.findall(r"(UID|RFC822\.SIZE) (\d+)", head)}
+            flags = re.search(r"FLAGS \(([^)]*)\)", head)
+            if flags:
+                attrs["FLAGS"] = flags.group(1)
+            literal: bytes | None = None
+            if re.search(r"\{\d+\}$", head) and i + 1 < len(lines):
+                literal = bytes(lines[i + 1])
+                i += 1
+                # attributes may also follow the literal ("… UID 7)")
+                if i + 1 < len(lines):
+                    tail = _text(lines[i + 1])
+                    for k, v in re.findall(r"(UID|RFC822\.SIZE) (\d+)", tail):
+                        attrs.setdefault(k.upper(), v)
+            items.append((attrs, literal))
+        i += 1
+    return items
+
+
+def provider_id_for(message_id: str) -> str:
+    """Message-IDs beyond the column's 255 characters are stored by their hash (still unique)."""
+    if len(message_id) <= 255:
+        return message_id
+    return "<sha256-" + hashlib.sha256(message_id.encode()).hexdigest() + ">"
+
+
+class EmailAdapter:
+    channel = Channel.EMAIL
+    webhook_path = ""  # no webhook: mail is pulled from the mailbox
+
+    def __init__(
+        self,
+        settings: EmailSettings,
+        store: MediaStore,
+        db: Database | None = None,
+        *,
+        submit: Submit | None = None,
+        max_message_bytes: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.db: Database | None = db
+        self.submit = submit
+        # A whole message may carry a few attachments up to the per-file cap, base64-inflated.
+        self.max_message_bytes = max_message_bytes or 4 * store.max_bytes + 1_000_000
+        self.account = f"{settings.imap_username}@{settings.imap_host}:{settings.imap_port}"
+        self._task: asyncio.Task[None] | None = None
+        self._syncing = asyncio.Lock()
+        self._stopping = False
+        self._wake = asyncio.Event()
+        # Observable state (tests and /healthz-style probes): what the poller is doing.
+        self.idle_supported: bool | None = None
+        self.idling = asyncio.Event()
+        self.submit_failures = 0
+        self.connected_once = asyncio.Event()
+        self.connected = False
+        self.last_error: str | None = None
+
+    def bind_inbound(self, submit: Submit, db: Database) -> None:
+        """The composition root hands over the writer's `submit` and the database (built after adapters)."""
+        self.submit = submit
+        self.db = db
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def database(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("email adapter has no database bound")
+        return self.db
+
+    async def start(self) -> None:
+        if not self.settings.imap_host:
+            log.warning("email: no imap_host configured; inbound mail is not polled")
+            return
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="email-poller")
+
+    async def close(self) -> None:
+        """Let a message being stored finish (bounded), then stop; an unfinished one stays unseen."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._syncing.acquire(), 5)
+            self._syncing.release()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def health(self) -> dict[str, Any]:
+        """For /healthz: is the mailbox being watched, and if not, why."""
+        if not self.settings.imap_host:
+            return {"mailbox": "none (ingest route only)"}
+        return {
+            "connected": self.connected,
+            "idle": self.idle_supported,
+            "last_error": self.last_error,
+            "store_failures": self.submit_failures,
+        }
+
+    def poll_now(self) -> None:
+        """Wake a polling (non-IDLE) loop early."""
+        self._wake.set()
+
+    def extra_routes(self) -> list[ExtraRoute]:
+        # Without a mailbox (the sandbox demo) nothing delivers mail, so raw RFC 822 bytes may be
+        # handed in here instead; /api/ routes require the admin token (bot/api.py bearer_auth).
+        if self.settings.imap_host:
+            return []
+        return [ExtraRoute("POST", "/api/email/ingest", self._ingest)]
+
+    async def _ingest(self, request: web.Request) -> web.Response:
+        raw = await request.read()  # capped by the app's client_max_size (413 beyond it)
+        if not raw.strip():
+            return web.json_response({"error": "empty message"}, status=400)
+        digest = hashlib.sha256(raw).hexdigest()[:32]
+        message = await self.to_inbound(raw, fallback_id=f"<ingest-{digest}@aftersales.invalid>")
+        if "@" not in message.channel_user_id:
+            return web.json_response({"error": "no From address", "field": "From"}, status=400)
+        if self.submit is None:
+            return web.json_response({"error": "inbound writer not running"}, status=503)
+        stored = await self.submit([message])
+        return web.json_response(
+            {"message_id": message.provider_message_id, "new": bool(stored and stored[0].is_new)}
+        )
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        raise WebhookRejected(404, "email has no webhook")
+
+    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
+        raise WebhookRejected(404, "email has no webhook")
+
+    def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
+        return web.Response(status=404)
+
+    # ---- the poller ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while not self._stopping:
+            try:
+                await self._session()
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("email poller: %s; reconnecting in %.0fs", self.last_error, backoff)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    async def connect(self) -> aioimaplib.IMAP4:
+        s = self.settings
+        client: aioimaplib.IMAP4
+        if s.imap_ssl:
+            client = aioimaplib.IMAP4_SSL(host=s.imap_host, port=s.imap_port, timeout=30)
+        else:
+            client = aioimaplib.IMAP4(host=s.imap_host, port=s.imap_port, timeout=30)
+        await client.wait_hello_from_server()
+        resp = await client.login(s.imap_username, s.imap_password)
+        if resp.result != "OK":
+            raise ImapError(f"IMAP login refused: {_text(resp.lines[-1]) if resp.lines else resp.result}")
+        return client
+
+    async def _session(self) -> None:
+        client = await self.connect()
+        try:
+            resp = await client.select(self.settings.mailbox)
+            if resp.result != "OK":
+                raise ImapError(f"cannot select mailbox {self.settings.mailbox!r}")
+            found = re.search(r"UIDVALIDITY (\d+)", " ".join(_text(x) for x in resp.lines))
+            uidvalidity = int(found.group(1)) if found else 0
+            self.idle_supported = client.has_capability("IDLE")
+            self.connected, self.last_error = True, None
+            self.connected_once.set()
+            while not self._stopping:
+                async with self._syncing:
+                    # Again until a pass finds nothing: mail that arrived while we fetched was announced
+                    # inside those commands' responses, and IDLE would not announce it a second time.
+                    while await self.sync(client, uidvalidity) and not self._stopping:
+                        pass
+                if self.idle_supported:
+                    await self._idle(client)
+                else:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+        finally:
+            self.connected = False
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.logout(), 5)
+
+    async def _idle(self, client: aioimaplib.IMAP4) -> None:
+        """Wait in IDLE until the server reports a change (or the renewal timer), then leave IDLE."""
+        timeout = float(min(self.settings.poll_seconds, IDLE_RENEW_SECONDS))
+        idle = await client.idle_start(timeout=timeout)
+        self.idling.set()
+        try:
+            while client.has_pending_idle():
+                push = await client.wait_server_push(timeout + 30)
+                if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                    break
+                if any(
+                    re.search(rb"\b(EXISTS|RECENT|BYE)\b", bytes(x)) for x in push if isinstance(x, bytes)
+                ):
+                    break
+        finally:
+            self.idling.clear()
+            client.idle_done()
+            await asyncio.wait_for(idle, 10)
+
+    async def sync(self, client: aioimaplib.IMAP4, uidvalidity: int) -> int:
+        """Store every message that arrived since the last pass; returns how many were taken."""
+        name = mailbox_repo.uid_counter_name(self.account, self.settings.mailbox, uidvalidity)
+        async with self.database.read() as session:
+            last = await mailbox_repo.last_uid(session, name)
+        criteria = ("UNSEEN",) if last is None else ("UID", f"{last + 1}:*")
+        resp = await client.uid_search(*criteria, charset=None)
+        if resp.result != "OK":
+            raise ImapError(f"UID SEARCH failed: {resp.lines}")
+        uids = sorted(
+            int(u)
+            for line in resp.lines
+            if _text(line).startswith("SEARCH") or re.fullmatch(r"[\d ]+", _text(line).strip() or "x")
+            for u in re.findall(r"\d+", _text(line))
+        )
+        uids = [u for u in uids if last is None or u > last]  # "n:*" always matches the newest message
+        taken = 0
+        for uid in uids:
+            if self._stopping:
+                break
+            await self._take(client, uid)
+            taken += 1
+            async with self.database.write() as session:
+                await mailbox_repo.advance_uid(session, name, uid)
+        return taken
+
+    async def _take(self, client: aioimaplib.IMAP4, uid: int) -> int:
+        resp = await client.uid("fetch", str(uid), "(UID RFC822.SIZE FLAGS)")
+        items = [a for a, _ in parse_fetch(resp.lines) if a.get("UID") == str(uid)]
+        if resp.result != "OK" or not items:
+            return 0  # expunged meanwhile
+        size = int(items[0].get("RFC822.SIZE", "0"))
+        oversize = size > self.max_message_bytes
+        part = f"BODY.PEEK[]<0.{PARTIAL_BYTES}>" if oversize else "BODY.PEEK[]"
+        resp = await client.uid("fetch", str(uid), f"(UID {part})")
+        bodies = [raw for a, raw in parse_fetch(resp.lines) if raw is not None]
+        if resp.result != "OK" or not bodies:
+            raise ImapError(f"could not fetch UID {uid}")
+        message = await self.to_inbound(
+            bodies[0], fallback_id=f"<uid-{uid}.{self.account}>", oversize=size if oversize else None
+        )
+        if self.submit is None:
+            raise ImapError("email adapter has no inbound writer bound")
+        try:
+            stored = await self.submit([message])
+        except Exception:
+            self.submit_failures += 1
+            raise
+        # Committed: only now may the message leave the unseen set.
+        await client.uid("store", str(uid), "+FLAGS.SILENT", "(\\Seen)")
+        return sum(1 for s in stored if getattr(s, "is_new", True))
+
+    async def to_inbound(
+        self, raw: bytes, *, fallback_id: str, oversize: int | None = None
+    ) -> InboundMessage:
+        """One raw message → the normalised message, its attachments stored (or marked too large)."""
+        try:
+            parsed = parse_mail(raw, fallback_id)
+        except Exception:  # a message we cannot parse must not block the mailbox behind it
+            log.exception("email: unparseable message %s stored as raw text", fallback_id)
+            parsed = unparseable(raw, fallback_id)
+        own = self.settings.from_address.strip().lower()
+        if own and parsed.from_address == own and not parsed.no_reply:
+            parsed.no_reply = "own-address"  # our own mail back in the mailbox: never answer ourselves
+        attachments = await self._attachments(parsed, oversize)
+        text = parsed.text or re.sub(r"^((re|fw|fwd|回复|转发)\s*[:：]\s*)+", "", parsed.subject, flags=re.I)
+        if parsed.tag:
+            text = text.replace(f"[{parsed.tag}]", "").strip() or text
+        return InboundMessage(
+            channel=Channel.EMAIL,
+            channel_user_id=parsed.from_address[:254],  # RFC 5321's limit; the column holds 255
+            provider_message_id=provider_id_for(parsed.message_id),
+            text=text.strip(),
+            sender_name=(parsed.from_name or "")[:200] or None,
+            attachments=attachments,
+            reply_to=parsed.in_reply_to,
+            extra={**parsed.extra(), **({"oversize_bytes": oversize} if oversize else {})},
+        )
+
+    async def _attachments(self, parsed: ParsedMail, oversize: int | None) -> list[Attachment]:
+        out: list[Attachment] = []
+        for index, part in enumerate(parsed.parts):
+            ref = f"email:{parsed.message_id}#{index}"
+            if oversize is not None or len(part.data) > self.store.max_bytes:
+                # Nothing of a too-large file is kept; the engine tells the client the limit.
+                size = len(part.data) if oversize is None else None
+                out.append(Attachment(part.kind, part.mime, ref, part.filename, size, error="too_large"))
+                continue
+            sha, path, size = await self.store.save_bytes(part.data)
+            out.append(Attachment(part.kind, part.mime, ref, part.filename, size, sha, str(path)))
+        if oversize is not None and not out:
+            out.append(
+                Attachment(
+                    AttachmentKind.DOCUMENT,
+                    "message/rfc822",
+                    f"email:{parsed.message_id}",
+                    size=oversize,
+                    error="too_large",
+                )
+            )
+        return out
+
+    async def fetch_media(self, attachment: Attachment) -> Attachment:
+        """Email attachments are stored while polling; the only ones left here were too large."""
+        if attachment.error == "too_large":
+            raise MediaTooLarge(attachment.size, self.store.max_bytes)
+        raise MediaRefused("email attachments are stored when the message is fetched")
+
+    # ---- outbound ------------------------------------------------------------------------------
+
+    async def _thread(self, out: OutboundMessage) -> dict[str, Any]:
+        if out.extra.get("in_reply_to") or out.extra.get("subject"):
+            return dict(out.extra)
+        async with self.database.read() as session:
+            last = await mailbox_repo.last_thread(session, out.channel_user_id)
+        return last or {}
+
+    def message_id_for(self, out: OutboundMessage) -> str:
+        """Stable per outbox row, so a retried send is recognisably the same mail."""
+        domain = (self.settings.from_address.rpartition("@")[2] or "aftersales.invalid").strip(">")
+        key = out.idempotency_key or repr(out.to_json())
+        return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+    def build(self, out: OutboundMessage, thread: dict[str, Any]) -> Any:
+        files: list[OutgoingFile] = []
+        for att in out.attachments:
+            if att.stored_path and Path(att.stored_path).is_file():
+                name = att.filename or f"{att.kind}{Path(att.stored_path).suffix or ''}"
+                files.append(OutgoingFile(att.mime, name, Path(att.stored_path).read_bytes()))
+        tag = out.extra.get("tag") or thread.get("tag")
+        if thread.get("message_id") or thread.get("in_reply_to"):
+            subject = reply_subject(str(thread.get("subject") or ""), tag)
+        else:  # a new thread (an alert, a document to an address that never wrote): no "Re:"
+            subject = str(out.extra.get("subject") or "After-sales / 售后服务")
+            if tag and f"[{tag}]" not in subject:
+                subject = f"{subject} [{tag}]"
+        return build_mail(
+            from_address=self.settings.from_address,
+            to=out.channel_user_id,
+            subject=subject,
+            text=out.text,
+            message_id=self.message_id_for(out),
+            in_reply_to=thread.get("in_reply_to")
+            if out.extra.get("in_reply_to")
+            else thread.get("message_id"),
+            references=list(thread.get("references") or []),
+            files=files,
+        )
+
+    async def send(self, out: OutboundMessage) -> str:
+        if not out.text and not out.attachments:
+            raise SendError("nothing to send: no text and no file", permanent=True)
+        msg = self.build(out, await self._thread(out))
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                msg,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username or None,
+                password=s.smtp_password or None,
+                use_tls=s.smtp_port == 465,  # implicit TLS on the submissions port
+                start_tls=bool(s.smtp_starttls) and s.smtp_port != 465,
+                timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise SendError(f"smtp refused recipient: {exc}", permanent=all(c >= 500 for c in codes)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise SendError(f"smtp {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise SendError(f"smtp unavailable: {type(exc).__name__}: {exc}") from exc
+        return str(msg["Message-ID"])
