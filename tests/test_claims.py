@@ -461,23 +461,3 @@ async def test_digit_two_after_the_menu_is_report_a_defect(
     async with claims_bot.db.read() as s:
         conv = (await s.execute(select(Conversation))).scalars().first()
     assert conv is not None and conv.dialog == "claim" and conv.dialog_state["order_number"] == "PO-2026-0200"
-
-
-async def test_while_a_colleague_has_the_conversation_photos_are_theirs(
-    claims_bot: Any, fake_telegram: FakeTelegram
-) -> None:
-    await say(claims_bot, ACME_CHAT, "hello")
-    await claims_bot.settled()
-    async with claims_bot.db.write() as s:
-        conv = (await s.execute(select(Conversation))).scalars().one()
-        conv.state, conv.assigned_staff = "with_staff", "li"
-    await send_photo(
-        claims_bot,
-        fake_telegram,
-        ACME_CHAT,
-        jpeg(photo(150)),
-        caption="PO-2026-0117 strap torn",
-        file_id="W0",
-    )
-    await claims_bot.settled()
-    assert await all_claims(claims_bot.db) == []  # the relay (escalation side) passes it to the colleague
