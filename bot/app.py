@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import logs
 from bot.api import Api, bearer_auth
+from bot.api_claims import ClaimsApi
 from bot.api_orders import OrdersApi
 from bot.console import Console
 from bot.delivery import DeliveryTracker
@@ -31,6 +32,8 @@ from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
 from handlers.base import Handler
+from handlers.claim_commands import ClaimCommands
+from handlers.claims import ClaimIntake
 from handlers.documents import Documents
 from handlers.feedback import FeedbackReply
 from handlers.handoff import Handoff
@@ -100,10 +103,12 @@ def build_handlers(settings: Settings) -> list[Handler]:
         Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
         # -- staff commands (ctx.staff set) --
         NoteCommand(),
+        ClaimCommands(),
         # -- conversation with staff: relay --
         # -- client intents --
         FeedbackReply(),
         MenuChoice(),
+        ClaimIntake(),
         Handoff(),
         Documents(settings.media.dir),
         OrderStatus(),
@@ -247,6 +252,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
     app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
+    app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
     app.router.add_routes(Console(rt.db, rt.links, settings.server.admin_token, rt.dispatcher.wake).routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app

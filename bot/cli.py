@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import NoReturn
 
+from bot.cli_claims import add_parser as add_claims_parser
 from config.settings import ConfigError, Settings, load_settings
 
 
@@ -45,6 +46,8 @@ def build_parser() -> Parser:
     orders_sub = orders_cmd.add_subparsers(dest="orders_command", required=True, parser_class=Parser)
     orders_import = orders_sub.add_parser("import", help="upsert orders and lines from a CSV file")
     orders_import.add_argument("file", type=Path, help="CSV, one row per order line")
+    add_claims_parser(sub)
+
     report = sub.add_parser("report", help="reports")
     report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=Parser)
     quality = report_sub.add_parser("quality", help="defect statistics per SKU, category and month")
@@ -92,6 +95,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_simulate(settings, args))
     if args.command == "orders":
         return asyncio.run(_import_orders(settings, args.file))
+    if args.command == "claims":
+        from bot.cli_claims import list_claims
+
+        print(asyncio.run(list_claims(settings, args)))
+        return 0
     if args.command == "report":
         return asyncio.run(_quality_report(settings, args.since, args.out))
     if args.command == "staff":

@@ -77,7 +77,7 @@ class MenuChoice:
 
     def matches(self, ctx: Context) -> bool:
         choice = chosen(ctx)
-        return choice is not None and choice != "handoff"
+        return choice is not None and choice not in {"handoff", "claim"}  # claim: handlers/claims.py
 
     async def handle(self, ctx: Context) -> Outcome:
         choice = chosen(ctx) or ""

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Counter
 
 
 async def next_value(session: AsyncSession, name: str) -> int:
-    """Increment and return; the row lock (or SQLite's write lock) serialises concurrent callers."""
-    result = await session.execute(
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
-    )
-    value = result.scalar_one_or_none()
-    if value is not None:
-        return int(value)
-    session.add(Counter(name=name, value=1))
-    await session.flush()
-    return 1
+    """Increment and return; the row lock (or SQLite's write lock) serialises concurrent callers.
+
+    One upsert statement, so two transactions taking the first number of a new name at
+    once (two clients' first claims of the year on PostgreSQL) queue on the row instead
+    of one failing on the primary key.
+    """
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Counter).values(name=name, value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Counter.name], set_={"value": Counter.value + 1}
+    ).returning(Counter.value)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def current(session: AsyncSession, name: str) -> int:
