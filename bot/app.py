@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import logs
 from bot.api import Api, bearer_auth
 from bot.api_claims import ClaimsApi
+from bot.api_escalations import EscalationApi
 from bot.api_orders import OrdersApi
 from bot.console import Console
 from bot.delivery import DeliveryTracker
@@ -31,16 +32,21 @@ from bot.webhooks import webhook_handler
 from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
+from escalation.runtime import EscalationRuntime, read_faq, read_keywords
 from handlers.base import Handler
 from handlers.claim_commands import ClaimCommands
 from handlers.claims import ClaimIntake
 from handlers.documents import Documents
+from handlers.faq import FaqAnswer
 from handlers.feedback import FeedbackReply
 from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
 from handlers.note_command import NoteCommand
 from handlers.order_status import OrderStatus
+from handlers.relay import Relay
+from handlers.staff import StaffCommands, StaffFallback
 from handlers.subscription import Subscription
+from handlers.urgent import Frustration, Urgent
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -101,17 +107,23 @@ def build_handlers(settings: Settings) -> list[Handler]:
     return [
         # -- observers --
         Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
+        Urgent(read_keywords(settings.escalation.keywords_file)),
+        Frustration(),
         # -- staff commands (ctx.staff set) --
-        NoteCommand(),
         ClaimCommands(),
+        NoteCommand(),
+        StaffCommands(),  # only /ack /r /close /oncall /mine /override, alert buttons and replies to alerts
         # -- conversation with staff: relay --
-        # -- client intents --
+        Relay(settings.escalation.relay_idle_seconds),
+        # -- client intents (OrderStatus also answers staff looking up any order) --
         FeedbackReply(),
         MenuChoice(),
         ClaimIntake(),
         Handoff(),
         Documents(settings.media.dir),
         OrderStatus(),
+        StaffFallback(),  # anything else from staff: a short help, never the client FAQ or menu
+        FaqAnswer(read_faq(settings.escalation.faq_file)),
         Menu(),
     ]
 
@@ -130,6 +142,7 @@ class Runtime:
     engine: Engine
     dispatcher: OutboxDispatcher
     sandbox: SandboxSender | None
+    escalation: EscalationRuntime | None = None
     health_details: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
 
@@ -150,13 +163,23 @@ def build_runtime(settings: Settings) -> Runtime:
     adapters = build_adapters(settings, store, links=links, delivery=delivery)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
-    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=delivery.on_failure)
+
+    async def on_failure(session: Any, row: Any, exc: Any) -> None:
+        await delivery.on_failure(session, row, exc)
+        await escalation.service.on_delivery_failure(session, row, exc)  # a failed page: next contact
+
+    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=on_failure)
     delivery.after_commit = dispatcher.wake
+    escalation = EscalationRuntime(
+        settings.escalation, db, metrics, channels=set(adapters), wake=dispatcher.wake
+    )
     engine = Engine(
         db,
         build_handlers(settings),
         fetchers={name: SandboxFetcher(store) for name in adapters} if sandbox else dict(adapters),
         metrics=metrics,
+        escalator=escalation.service,
+        services={"escalation": escalation.service},
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
     )
@@ -170,7 +193,21 @@ def build_runtime(settings: Settings) -> Runtime:
         probe = getattr(adapter, "health", None)
         if probe is not None:
             health[name] = probe
-    return Runtime(settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox, health)
+    health["escalation"] = escalation.health
+    return Runtime(
+        settings,
+        db,
+        metrics,
+        store,
+        links,
+        adapters,
+        writer,
+        engine,
+        dispatcher,
+        sandbox,
+        escalation=escalation,
+        health_details=health,
+    )
 
 
 @web.middleware
@@ -201,8 +238,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         await rt.writer.start()
         await rt.engine.start()
         await rt.dispatcher.start()
+        if rt.escalation:
+            await rt.escalation.start()
         log.info("aftersales started: channels=%s sandbox=%s", sorted(rt.adapters), settings.server.sandbox)
         yield
+        if rt.escalation:
+            await rt.escalation.stop()
         await rt.dispatcher.stop()
         await rt.writer.stop()
         await rt.engine.stop()
@@ -251,8 +292,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
-    app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
     app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
+    app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
+    if rt.escalation:
+        app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
     app.router.add_routes(Console(rt.db, rt.links, settings.server.admin_token, rt.dispatcher.wake).routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app

@@ -42,12 +42,17 @@ def build_parser() -> Parser:
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, parser_class=Parser)
     demo_sub.add_parser("seed", help="create demo clients, contacts, orders, staff (idempotent)")
 
+    add_claims_parser(sub)
+
     orders_cmd = sub.add_parser("orders", help="orders")
     orders_sub = orders_cmd.add_subparsers(dest="orders_command", required=True, parser_class=Parser)
     orders_import = orders_sub.add_parser("import", help="upsert orders and lines from a CSV file")
     orders_import.add_argument("file", type=Path, help="CSV, one row per order line")
-    add_claims_parser(sub)
-
+    rota = sub.add_parser("rota", help="the on-call rota")
+    rota_sub = rota.add_subparsers(dest="rota_command", required=True, parser_class=Parser)
+    who = rota_sub.add_parser("who", help="who is on call, per rotation and policy level")
+    who.add_argument("--at", help="ISO 8601 time (default: now), e.g. 2026-12-24T20:00+08:00")
+    who.add_argument("--json", action="store_true", help="print JSON")
     report = sub.add_parser("report", help="reports")
     report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=Parser)
     quality = report_sub.add_parser("quality", help="defect statistics per SKU, category and month")
@@ -93,12 +98,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_seed(settings))
     if args.command == "simulate":
         return asyncio.run(_simulate(settings, args))
-    if args.command == "orders":
-        return asyncio.run(_import_orders(settings, args.file))
     if args.command == "claims":
         from bot.cli_claims import list_claims
 
         print(asyncio.run(list_claims(settings, args)))
+        return 0
+    if args.command == "orders":
+        return asyncio.run(_import_orders(settings, args.file))
+    if args.command == "rota":
+        from escalation.cli import rota_who
+
+        try:
+            print(rota_who(settings.escalation.rota_file, args.at, as_json=args.json))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
         return 0
     if args.command == "report":
         return asyncio.run(_quality_report(settings, args.since, args.out))

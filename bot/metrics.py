@@ -44,3 +44,30 @@ class Metrics:
         self.media_refused = Counter(
             "aftersales_media_refused_total", "Attachments not fetched", ["channel", "reason"], registry=r
         )
+        # ---- escalation (escalation/service.py) ----
+        self.escalations_opened = Counter(
+            "aftersales_escalations_opened_total", "Escalations opened", ["reason", "priority"], registry=r
+        )
+        self.escalation_pages = Counter(
+            "aftersales_escalation_pages_total", "Alerts sent to staff", ["policy", "channel"], registry=r
+        )
+        self.escalation_levels = Counter(
+            "aftersales_escalation_levels_reached_total",
+            'Escalation levels reached ("all" = the final all-hands alert)',
+            ["policy", "level"],
+            registry=r,
+        )
+        self.escalation_ack_seconds = Histogram(
+            "aftersales_escalation_ack_seconds",
+            "Time from escalation opened to acknowledged",
+            ["policy"],
+            buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+            registry=r,
+        )
+        self.escalation_resolve_seconds = Histogram(
+            "aftersales_escalation_resolve_seconds",
+            "Time from escalation opened to resolved",
+            ["policy"],
+            buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400),
+            registry=r,
+        )

@@ -129,7 +129,18 @@ class OutboxDispatcher:
             claimed = [(r.id, r.channel, r.kind, r.attempts, dict(r.payload)) for r in rows]
         if not claimed:
             return False
-        await asyncio.gather(*(self._deliver(*item) for item in claimed))
+        # One recipient's messages go out one after another, in the order they were queued
+        # (a claim's "under review" must not overtake its "confirmed"); recipients in parallel.
+        per_recipient: dict[tuple[str, str], list[tuple[int, str, str, int, dict[str, Any]]]] = {}
+        for item in claimed:
+            payload = item[4]
+            per_recipient.setdefault((item[1], str(payload.get("channel_user_id"))), []).append(item)
+
+        async def in_order(items: list[tuple[int, str, str, int, dict[str, Any]]]) -> None:
+            for item in items:
+                await self._deliver(*item)
+
+        await asyncio.gather(*(in_order(items) for items in per_recipient.values()))
         return True
 
     async def _deliver(

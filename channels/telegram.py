@@ -119,6 +119,8 @@ class TelegramAdapter:
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b.label, callback_data=b.value[:64])] for b in out.buttons]
             )
+        if out.extra.get("edit_message_id"):
+            return await self._edit(out, markup)
         reply_to = int(out.reply_to) if out.reply_to and out.reply_to.isdigit() else None
         files = [a for a in out.attachments if a.stored_path]
         # A short text rides as the first file's caption; a long one goes as its own message.
@@ -158,6 +160,27 @@ class TelegramAdapter:
         if sent is None:
             raise SendError("nothing to send: no text and no stored file", permanent=True)
         return str(sent.message_id)
+
+    async def _edit(self, out: OutboundMessage, markup: InlineKeyboardMarkup | None) -> str:
+        """Rewrite a message we sent (an alert showing who took it); its buttons go unless given again."""
+        message_id = int(out.extra["edit_message_id"])
+        try:
+            await self.bot.edit_message_text(
+                out.text, chat_id=out.channel_user_id, message_id=message_id, reply_markup=markup
+            )
+        except RetryAfter as exc:
+            raise SendError(f"telegram flood control: {exc}", retry_after=_seconds(exc)) from exc
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return str(message_id)  # already shows this text: the edit is done
+            raise SendError(f"telegram refused the edit: {exc}", permanent=True) from exc
+        except (Forbidden, InvalidToken) as exc:
+            raise SendError(f"telegram refused: {exc}", permanent=True) from exc
+        except (TimedOut, NetworkError) as exc:
+            raise SendError(f"telegram unavailable: {exc}") from exc
+        except TelegramError as exc:
+            raise SendError(f"telegram error: {exc}") from exc
+        return str(message_id)
 
     async def fetch_media(self, attachment: Attachment) -> Attachment:
         limit = min(self.store.max_bytes, BOT_DOWNLOAD_LIMIT)

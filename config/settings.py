@@ -100,6 +100,8 @@ class EscalationSettings:
     keywords_file: str = "config/urgent_keywords.toml"
     ack_timeout_seconds: int = 300
     max_rounds: int = 3
+    faq_file: str = "config/faq.toml"
+    relay_idle_seconds: int = 7200  # a conversation with staff returns to the bot after this much silence
 
 
 @dataclass
@@ -291,3 +293,9 @@ def validate(settings: Settings) -> None:
         raise ConfigError("config: database.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
     if settings.outbox.max_attempts < 1:
         raise ConfigError("config: outbox.max_attempts must be at least 1")
+    if settings.escalation.ack_timeout_seconds < 0:
+        raise ConfigError("config: escalation.ack_timeout_seconds must not be negative")
+    if settings.escalation.max_rounds < 1:
+        raise ConfigError("config: escalation.max_rounds must be at least 1")
+    if settings.escalation.relay_idle_seconds < 1:
+        raise ConfigError("config: escalation.relay_idle_seconds must be at least 1")

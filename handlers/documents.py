@@ -56,7 +56,7 @@ class Documents:
         self.seller = seller or order_documents.Seller()
 
     def matches(self, ctx: Context) -> bool:
-        return bool(requested(ctx.text))
+        return ctx.staff is None and bool(requested(ctx.text))
 
     async def handle(self, ctx: Context) -> Outcome:
         kinds = requested(ctx.text)

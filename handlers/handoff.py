@@ -19,6 +19,8 @@ class Handoff:
     observer = False
 
     def matches(self, ctx: Context) -> bool:
+        if ctx.staff is not None:
+            return False
         return chosen(ctx) == "handoff" or bool(ASK_FOR_HUMAN.search(ctx.text))
 
     async def handle(self, ctx: Context) -> Outcome:

@@ -77,7 +77,8 @@ class MenuChoice:
 
     def matches(self, ctx: Context) -> bool:
         choice = chosen(ctx)
-        return choice is not None and choice not in {"handoff", "claim"}  # claim: handlers/claims.py
+        # claim: handlers/claims.py; handoff: handlers/handoff.py
+        return ctx.staff is None and choice is not None and choice not in {"handoff", "claim"}
 
     async def handle(self, ctx: Context) -> Outcome:
         choice = chosen(ctx) or ""

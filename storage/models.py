@@ -437,3 +437,17 @@ class Alert(Base):
     round: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+
+
+class RotaOverride(Base):
+    """An on-call swap made from a phone (`/override anna 4`); the rota file's overrides stay in the file."""
+
+    __tablename__ = "rota_overrides"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rotation: Mapped[str] = mapped_column(String(64))
+    staff_key: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column(index=True)
+    by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -48,8 +48,8 @@ ORDERS: list[dict[str, Any]] = [
 
 
 async def seed_orders(db: Any) -> None:
+    """The claims tests' own orders, in place of the demo's (the demo seed adds some too)."""
     async with db.write() as s:
-        # the demo seed brings its own orders (bot/demo.py); these tests want exactly the ones above
         await s.execute(delete(Order))
         for data in ORDERS:
             client = (await s.execute(select(Client).where(Client.key == data["client"]))).scalar_one()

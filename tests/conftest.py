@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from bot.app import Runtime, build_runtime, create_app
 from config.settings import (
     DatabaseSettings,
+    EscalationSettings,
     MediaSettings,
     OutboxSettings,
     ServerSettings,
@@ -123,6 +124,7 @@ def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:
         database=DatabaseSettings(url=db_url),
         media=MediaSettings(dir=str(tmp_path / "media"), max_bytes=5_000_000),
         outbox=OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.2),
+        escalation=EscalationSettings(rota_file=str(Path(__file__).parent / "fakes" / "rota.toml")),
     )
     return replace(settings, **sections)
 

@@ -168,12 +168,7 @@ async def test_staff_acknowledges_an_escalation_from_a_phone(
     await fake_telegram.wait_sent(1)
     await tg_bot.settled()
     async with tg_bot.db.write() as s:
-        conv_id = (await s.execute(select(Conversation.id))).scalar_one()
-        s.add(
-            Escalation(
-                reason="urgent", priority="urgent", policy="urgent", conversation_id=conv_id, note="mould"
-            )
-        )
+        # the urgent observer opened ESC-000001 for the message above; add a resolved one below it
         s.add(Escalation(reason="handoff", policy="default", state="resolved", resolved_by="tom"))
 
     await sign_in(phone, tg_bot, "/console/escalations")

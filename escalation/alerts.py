@@ -1,0 +1,143 @@
+"""What a page looks like on a staff member's phone: who, what, the last messages, how to answer.
+
+Pure formatting: the service decides whom to page and queues what these build.
+Telegram shows the Acknowledge / Resolve buttons; other channels get the same
+actions spelled out as commands, since "reply ack" works everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.messages import Button, Channel, OutboundMessage
+from escalation.rota import StaffMember
+from storage.models import Conversation, Escalation, Message
+from storage.repos.escalations import number
+
+# Where each staff contact field is reached, in paging preference order.
+CONTACT_CHANNELS = (
+    ("telegram", "telegram_chat_id"),
+    ("whatsapp", "whatsapp"),
+    ("email", "email"),
+    ("wechat", "wechat"),
+)
+REASONS = {
+    "urgent": "URGENT message",
+    "handoff": "Client asks for a person",
+    "faq": "Question the bot could not answer",
+    "repeat": "Client repeating / upset",
+    "handler_failed": "Bot failed on a message",
+    "delivery_failed": "Message to client could not be delivered",
+    "claim": "Claim",
+}
+
+
+def contacts_of(member: StaffMember, enabled: set[str] | None = None) -> list[tuple[str, str]]:
+    """Every (channel, id) to page, in the order the rota lists them, on channels that are running."""
+    channel_of = {field_name: channel for channel, field_name in CONTACT_CHANNELS}
+    out = []
+    for field_name in member.order:
+        value = getattr(member, field_name)
+        channel = channel_of[field_name]
+        if value and (enabled is None or channel in enabled):
+            out.append((channel, str(value)))
+    return out
+
+
+def contact_for(member: StaffMember, enabled: set[str] | None = None) -> tuple[str, str] | None:
+    """(channel, id) to page: the first contact the rota lists whose channel is running."""
+    found = contacts_of(member, enabled)
+    return found[0] if found else None
+
+
+def buttons_for(esc_id: int, acknowledged: bool = False) -> list[Button]:
+    if acknowledged:
+        return [Button("Resolve", f"esc:resolve:{esc_id}")]
+    return [Button("Acknowledge", f"esc:ack:{esc_id}"), Button("Resolve", f"esc:resolve:{esc_id}")]
+
+
+def alert_text(
+    esc: Escalation,
+    conv: Conversation | None,
+    recent: list[Message],
+    *,
+    level: int,
+    round_: int,
+    final: bool,
+    claim_number: str | None = None,
+    buttons: bool = True,
+    orders: list[str] | None = None,
+) -> str:
+    head = "🚨" if esc.priority == "urgent" else "🔔"
+    title = REASONS.get(esc.reason, esc.reason)
+    lines = [f"{head} {number(esc.id)} · {title} · priority {esc.priority}"]
+    if final:
+        lines.append("Nobody has acknowledged after every level and round: alerting everyone in the policy.")
+    else:
+        lines.append(f"Level {level}, round {round_} ({esc.policy} policy)")
+    if conv is not None:
+        contact = conv.contact
+        client = contact.client.name if contact.client else "unverified contact"
+        who = f"{contact.name} · " if contact.name else ""
+        lines.append(f"Client: {who}{client} · {contact.channel} {contact.channel_user_id}")
+    if orders:
+        lines.append(f"Order: {', '.join(orders)}")
+    if claim_number:
+        lines.append(f"Claim: {claim_number}")
+    if esc.note:
+        lines.append(f"Note: {esc.note[:300]}")
+    if recent:
+        lines.append("Last messages:")
+        for m in recent:
+            arrow = "›" if m.direction == "in" else "‹"
+            text = (m.text or "[attachment]").replace("\n", " ")
+            lines.append(f" {arrow} {text[:200]}")
+    n = esc.id
+    lines.append(
+        f"Answer: reply to this message (text or photo) or /r {n} <text>. "
+        + ("Tap Acknowledge, or " if buttons else "")
+        + f'reply "ack" or /ack {n} to take it; /close {n} when done.'
+    )
+    return "\n".join(lines)
+
+
+def alert_message(
+    esc: Escalation, channel: str, chat_id: str, text: str, *, staff_key: str, level: int, round_: int
+) -> OutboundMessage:
+    return OutboundMessage(
+        channel=Channel(channel),
+        channel_user_id=chat_id,
+        text=text,
+        buttons=buttons_for(esc.id) if channel == "telegram" else [],
+        # opened_at changes when an escalation is raised to urgent, so the new climb's pages are new messages
+        idempotency_key=f"esc:{esc.id}:alert:{esc.opened_at:%Y%m%d%H%M%S%f}:r{round_}:l{level}:{staff_key}",
+        extra={"subject": f"{REASONS.get(esc.reason, esc.reason)} [{number(esc.id)}]", "tag": number(esc.id)},
+    )
+
+
+def edited_alert(
+    esc_id: int,
+    chat_id: str,
+    provider_message_id: str,
+    original: str,
+    status: str,
+    *,
+    resolved: bool,
+    key: str,
+) -> OutboundMessage:
+    """The Telegram alert rewritten in place to show who took it (buttons shrink accordingly)."""
+    return OutboundMessage(
+        channel=Channel.TELEGRAM,
+        channel_user_id=chat_id,
+        text=f"{original}\n\n{status}",
+        buttons=[] if resolved else buttons_for(esc_id, acknowledged=True),
+        idempotency_key=key,
+        extra={"edit_message_id": provider_message_id},
+    )
+
+
+def local_time(at: datetime, zone: str | None) -> str:
+    tz = ZoneInfo(zone) if zone else None
+    value = at.astimezone(tz) if tz else at
+    return value.strftime("%a %d %b %H:%M %Z")

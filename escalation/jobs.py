@@ -1,0 +1,209 @@
+"""The escalation scheduler: APScheduler 3.x on the app's event loop.
+
+A one-second `tick()` takes the escalations whose `next_due_at` has passed (rows
+locked with SKIP LOCKED on PostgreSQL, so several processes share the work) and
+moves them on. Nothing is pickled into the scheduler: it only says "look now", the
+database says what is due, so a restart resumes every climb where it stood.
+Cron jobs do the calendar work; their outbox keys name the shift or the day, so two
+processes running the same job queue one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.messages import Channel, OutboundMessage
+from escalation.alerts import local_time
+from escalation.service import EscalationService
+from storage.db import Database
+from storage.models import utcnow
+from storage.repos import escalations as repo
+from storage.repos import outbox
+from storage.repos.escalations import number
+
+log = logging.getLogger(__name__)
+# APScheduler logs every run of the one-second tick at INFO; keep its warnings and errors only.
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+
+
+class EscalationJobs:
+    def __init__(
+        self,
+        db: Database,
+        service: EscalationService,
+        *,
+        wake: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        tick_seconds: float = 1.0,
+        digest_time: str = "08:30",
+        refresh: Callable[[], Awaitable[None]] | None = None,
+        refresh_every: int = 30,
+    ) -> None:
+        self.db = db
+        self.service = service
+        self.wake = wake
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self.digest_time = digest_time
+        self.scheduler: AsyncIOScheduler | None = None
+        self._busy = asyncio.Lock()
+        self.refresh = refresh  # re-reads swaps other processes made (/override), every `refresh_every` ticks
+        self.refresh_every = refresh_every
+        self._ticks = 0
+
+    async def start(self) -> None:
+        rota = self.service.rota
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=self.tick_seconds),
+            id="escalation-tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        for rot in rota.rotations.values():
+            trigger = CronTrigger(
+                day_of_week=rot.start.weekday() if rot.period == "weekly" else None,
+                hour=rot.handoff.hour,
+                minute=rot.handoff.minute,
+                timezone=rot.zone,
+            )
+            scheduler.add_job(self.handoff_messages, trigger, id=f"handoff-{rot.name}", coalesce=True)
+        hour, minute = (int(x) for x in self.digest_time.split(":"))
+        scheduler.add_job(
+            self.digest,
+            CronTrigger(hour=hour, minute=minute, timezone=rota.timezone),
+            id="digest",
+            coalesce=True,
+        )
+        scheduler.add_job(
+            self.check_coverage, CronTrigger(hour=hour, minute=minute, timezone=rota.timezone), id="coverage"
+        )
+        scheduler.start()
+        self.scheduler = scheduler
+        await self.tick()  # resume overdue climbs at once, not a second later
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        async with self._busy:  # let a tick in flight finish its transaction
+            pass
+
+    async def tick(self) -> int:
+        """Move every due escalation on; return the number of alerts queued."""
+        if self._busy.locked():
+            return 0
+        async with self._busy:
+            self._ticks += 1
+            if self.refresh is not None and self._ticks % self.refresh_every == 0:
+                try:
+                    await self.refresh()
+                except Exception:
+                    log.exception("rota override refresh failed")
+            now = self.clock()
+            queued = 0
+            try:
+                async with self.db.write() as session:
+                    for esc_id in await repo.due_ids(session, now):
+                        esc = await repo.lock(session, esc_id)
+                        if esc is not None:
+                            queued += await self.service.advance(session, esc, now)
+            except Exception:
+                log.exception("escalation tick failed")
+                return 0
+        if queued and self.wake:
+            self.wake()
+        return queued
+
+    async def check_coverage(self) -> list[dict[str, str]]:
+        """Daily: log every hour in the next 14 days with nobody on a rotation a policy pages."""
+        gaps = self.service.rota.coverage_gaps(self.clock())
+        for gap in gaps:
+            log.warning(
+                "on-call coverage gap: rotation %s from %s until %s",
+                gap["rotation"],
+                gap["from"],
+                gap["until"],
+            )
+        return gaps
+
+    async def handoff_messages(self, at: datetime | None = None) -> int:
+        """Tell whoever starts a shift now that they are on call, until when, in their own time zone."""
+        now = at or self.clock()
+        rota = self.service.rota
+        queued = 0
+        async with self.db.write() as session:
+            for name in rota.rotations:
+                span = rota.shift(name, now + timedelta(seconds=1))
+                who = rota.on_call(name, now + timedelta(seconds=1))
+                if span is None or who is None or abs((span[0] - now).total_seconds()) > 120:
+                    continue
+                contact = self.service.contact_of(who)
+                if contact is None:
+                    continue
+                zone = rota.staff[who].timezone or rota.timezone
+                text = (
+                    f"You are on call ({name}) from {local_time(span[0], zone)} "
+                    f"until {local_time(span[1], zone)}. "
+                    'Pages arrive here; reply "ack" to take one. /oncall shows the rota.\n'
+                    f"您现在值班（{name}），至 {local_time(span[1], zone)}。"
+                )
+                out = OutboundMessage(
+                    channel=Channel(contact[0]),
+                    channel_user_id=contact[1],
+                    text=text,
+                    idempotency_key=f"handoff:{name}:{span[0].isoformat()}:{who}",
+                )
+                await outbox.enqueue(session, out, kind="notice")
+                queued += 1
+        if queued and self.wake:
+            self.wake()
+        return queued
+
+    async def digest(self, at: datetime | None = None) -> int:
+        """The morning list of open escalations and claims, to everyone on call."""
+        now = at or self.clock()
+        rota = self.service.rota
+        async with self.db.write() as session:
+            active = await repo.active_list(session)
+            claims = await repo.open_claims(session)
+            lines = [f"Morning digest · {local_time(now, rota.timezone)}"]
+            lines.append(f"Open escalations: {len(active)}")
+            for esc in active[:20]:
+                who = f" · {esc.acknowledged_by}" if esc.acknowledged_by else " · NOT acknowledged"
+                lines.append(f" {number(esc.id)} {esc.reason} {esc.priority} {esc.state}{who}")
+            lines.append(f"Open claims: {len(claims)}")
+            for claim in claims[:20]:
+                lines.append(f" {claim.number} {claim.state}")
+            recipients: list[str] = []
+            for name in rota.rotations:
+                who = rota.on_call(name, now)
+                if who and who not in recipients:
+                    recipients.append(who)
+            queued = 0
+            for who in recipients:
+                contact = self.service.contact_of(who)
+                if contact is None:
+                    continue
+                out = OutboundMessage(
+                    channel=Channel(contact[0]),
+                    channel_user_id=contact[1],
+                    text="\n".join(lines),
+                    idempotency_key=f"digest:{now.astimezone(rota.rotations[next(iter(rota.rotations))].zone).date()}:{who}"
+                    if rota.rotations
+                    else f"digest:{now.date()}:{who}",
+                )
+                await outbox.enqueue(session, out, kind="notice")
+                queued += 1
+        if queued and self.wake:
+            self.wake()
+        return queued

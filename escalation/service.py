@@ -1,0 +1,483 @@
+"""Escalations: open (or raise), page level by level, acknowledge, resolve, relay a staff answer.
+
+The row is the timer. `next_due_at` says when the next step is due; `advance` pages
+every step that is due and moves the row on, in the caller's transaction, together
+with the alert rows and outbox rows it writes. Steps are computed from `opened_at`,
+so a restart (or a second process) resumes exactly where the row says: a step is
+paged once (alert rows are unique per staff/level/round, outbox keys are unique),
+and none is skipped because a late tick pages every step that has come due.
+
+`level` is the last level paged (1-based, 0 = nothing yet) and `round` its round.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Attachment, Channel, OutboundMessage
+from escalation import alerts
+from escalation.policy import FINAL, Schedule, Step
+from escalation.rota import Policy, Rota
+from handlers.order_numbers import candidates
+from storage.models import Conversation, Escalation, OutboxRow, utcnow
+from storage.repos import audit, conversations, outbox
+from storage.repos import escalations as repo
+from storage.repos.escalations import number
+
+log = logging.getLogger(__name__)
+WAIT_FOR_STAFF = {"handoff"}  # reasons after which the client waits for a person rather than the bot
+
+
+class EscalationService:
+    """Implements handlers.base.Escalator; the one place that changes escalation rows."""
+
+    def __init__(
+        self,
+        rota: Rota,
+        *,
+        ack_timeout_seconds: float = 300.0,
+        max_rounds: int = 3,
+        metrics: Any = None,
+        enabled_channels: set[str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.rota = rota
+        self.ack_timeout_seconds = float(ack_timeout_seconds)
+        self.max_rounds = max_rounds
+        self.metrics = metrics
+        self.enabled_channels = enabled_channels
+        self.clock = clock
+
+    # ---- the schedule -------------------------------------------------------------------------
+
+    def schedule(self, policy: Policy) -> Schedule:
+        return Schedule(policy, self.ack_timeout_seconds, self.max_rounds)
+
+    def next_step(self, esc: Escalation, policy: Policy) -> Step | None:
+        return self.schedule(policy).next_step(esc.level, esc.round, esc.final_alert_sent)
+
+    def due_at(self, esc: Escalation, policy: Policy, step: Step) -> datetime:
+        return self.schedule(policy).due_at(esc.opened_at, step)
+
+    def policy_of(self, esc: Escalation) -> Policy:
+        return self.rota.policies.get(esc.policy) or self.rota.policy_for(esc.reason)
+
+    # ---- opening ------------------------------------------------------------------------------
+
+    async def escalate(
+        self, ctx: Any, reason: str, *, priority: str = "normal", note: str = ""
+    ) -> Escalation:
+        """The Escalator protocol: open (or raise) an escalation for the context's conversation."""
+        return await self.open_for_conversation(
+            ctx.session,
+            ctx.conversation.id,
+            reason,
+            priority=priority,
+            note=note,
+            cause_message_id=ctx.message_id,
+        )
+
+    async def open_for_conversation(
+        self,
+        session: AsyncSession,
+        conversation_id: int | None,
+        reason: str,
+        *,
+        priority: str = "normal",
+        note: str = "",
+        claim_id: int | None = None,
+        cause_message_id: int | None = None,
+    ) -> Escalation:
+        """Open an escalation for a conversation, or raise the one already active.
+
+        Also the entry point for the outbox failure hook (a message that could not be
+        delivered outside a provider window): `open_for_conversation(session, conv_id,
+        "delivery_failed", note=...)` in the failure's transaction.
+        """
+        now = self.clock()
+        existing = await repo.active_for_conversation(session, conversation_id) if conversation_id else None
+        if existing is not None:
+            return await self._raise(session, existing, reason, priority, note, now, cause_message_id)
+        policy = self.rota.policy_for(reason)
+        esc = Escalation(
+            reason=reason,
+            priority=priority,
+            policy=policy.name,
+            state="open",
+            level=0,
+            round=0,
+            conversation_id=conversation_id,
+            claim_id=claim_id,
+            note=note[:2000] if note else None,
+            opened_at=now,
+            alerts=[],
+        )
+        session.add(esc)
+        await session.flush()
+        esc.next_due_at = self.due_at(esc, policy, (1, 1))
+        await audit.record(
+            session, "bot", "escalation_opened", number(esc.id), reason=reason, priority=priority
+        )
+        if self.metrics is not None:
+            self.metrics.escalations_opened.labels(reason, priority).inc()
+        if reason in WAIT_FOR_STAFF and conversation_id is not None:
+            # The client asked for a person: the bot stops answering, and what they write next is
+            # forwarded to the people paged until someone takes it (handlers/relay.py).
+            conv = await conversations.get_conversation(session, conversation_id)
+            if conv is not None and conv.state == "bot":
+                conv.state, conv.assigned_staff, conv.staff_since = "with_staff", None, now
+        await self.advance(session, esc, now, cause_message_id=cause_message_id)
+        return esc
+
+    async def delivery_failed(
+        self, session: AsyncSession, conversation_id: int | None, *, note: str = ""
+    ) -> Escalation | None:
+        """For the outbox failure hook: a reply that could not reach the client (window closed, refused).
+
+        Call it in the failure's transaction with the conversation of the failed row; a
+        person then contacts the client another way. Messages without a conversation
+        (alerts to staff) are not escalated, so a dead staff channel cannot loop.
+        """
+        if conversation_id is None:
+            return None
+        return await self.open_for_conversation(session, conversation_id, "delivery_failed", note=note)
+
+    async def _raise(
+        self,
+        session: AsyncSession,
+        esc: Escalation,
+        reason: str,
+        priority: str,
+        note: str,
+        now: datetime,
+        cause_message_id: int | None,
+    ) -> Escalation:
+        """A second reason on an active escalation: note it; urgency restarts the climb (urgent policy)."""
+        if note:
+            esc.note = ((esc.note + "\n") if esc.note else "") + f"[{reason}] {note}"[:500]
+        if priority == "urgent" and esc.priority != "urgent":
+            esc.priority = "urgent"
+            esc.reason = reason
+            policy = self.rota.policy_for(reason)
+            if esc.state == "open":
+                # Start the urgent policy from its first level now. Earlier pages stay on record with
+                # their round negated (round <= 0: "before the raise"), so the new climb pages afresh.
+                for alert in esc.alerts:
+                    alert.round = -abs(alert.round)
+                await session.flush()
+                esc.policy = policy.name
+                esc.opened_at = now
+                esc.level, esc.round, esc.final_alert_sent = 0, 0, False
+                esc.next_due_at = self.due_at(esc, policy, (1, 1))
+                await self.advance(session, esc, now, cause_message_id=cause_message_id)
+            await audit.record(session, "bot", "escalation_raised", number(esc.id), reason=reason)
+        return esc
+
+    # ---- climbing -----------------------------------------------------------------------------
+
+    async def advance(
+        self, session: AsyncSession, esc: Escalation, now: datetime, *, cause_message_id: int | None = None
+    ) -> int:
+        """Page every step that is due; return how many alerts were queued."""
+        if esc.state != "open":
+            esc.next_due_at = None
+            return 0
+        policy = self.policy_of(esc)
+        queued = 0
+        while esc.next_due_at is not None and esc.next_due_at <= now:
+            step = self.next_step(esc, policy)
+            if step is None:
+                esc.next_due_at = None
+                break
+            if step == FINAL:
+                targets = [t for level in policy.levels for t in level.notify]
+                level, round_ = len(policy.levels) + 1, self.schedule(policy).rounds
+                queued += await self._page(
+                    session, esc, targets, level, round_, now, final=True, cause_message_id=cause_message_id
+                )
+                esc.final_alert_sent = True
+                esc.next_due_at = None
+                self._count_level(esc, "all")
+                break
+            level, round_ = step  # type: ignore[misc]
+            targets = list(policy.levels[level - 1].notify)
+            queued += await self._page(
+                session, esc, targets, level, round_, now, cause_message_id=cause_message_id
+            )
+            esc.level, esc.round = level, round_
+            self._count_level(esc, str(level))
+            after = self.next_step(esc, policy)
+            esc.next_due_at = self.due_at(esc, policy, after) if after is not None else None
+        await session.flush()
+        return queued
+
+    def _count_level(self, esc: Escalation, level: str) -> None:
+        if self.metrics is not None:
+            self.metrics.escalation_levels.labels(esc.policy, level).inc()
+
+    async def _page(
+        self,
+        session: AsyncSession,
+        esc: Escalation,
+        targets: list[str],
+        level: int,
+        round_: int,
+        now: datetime,
+        *,
+        final: bool = False,
+        cause_message_id: int | None = None,
+    ) -> int:
+        keys = self.rota.resolve_all(targets, now)
+        if not keys:
+            log.error("%s level %s: nobody to page (coverage gap in %s)", number(esc.id), level, targets)
+            await audit.record(
+                session, "bot", "escalation_nobody", number(esc.id), level=level, targets=targets
+            )
+            return 0
+        conv = (
+            await conversations.get_conversation(session, esc.conversation_id)
+            if esc.conversation_id
+            else None
+        )
+        recent = await repo.recent_messages(session, conv.id, 5) if conv else []
+        claim = await repo.claim_number(session, esc.claim_id)
+        orders: list[str] = []
+        if conv is not None and conv.contact.client_id is not None:
+            order_keys = [k for m in recent if m.direction == "in" for k in candidates(m.text or "")]
+            for order in await repo.client_orders(session, conv.contact.client_id, order_keys):
+                eta = f", ETA {order.eta}" if order.eta else ""
+                orders.append(f"{order.number} ({order.status}{eta})")
+        queued = 0
+        for key in keys:
+            member = self.rota.staff.get(key)
+            contact = alerts.contact_for(member, self.enabled_channels) if member else None
+            if contact is None:
+                log.error("%s: staff %s has no reachable contact", number(esc.id), key)
+                continue
+            channel, chat_id = contact
+            alert = await repo.add_alert(session, esc, key, channel, level, round_, now)
+            if alert is None:
+                continue  # already paged for this step (a retried tick)
+            text = alerts.alert_text(
+                esc,
+                conv,
+                recent,
+                level=level,
+                round_=round_,
+                final=final,
+                claim_number=claim,
+                orders=orders,
+                buttons=channel == "telegram",
+            )
+            out = alerts.alert_message(esc, channel, chat_id, text, staff_key=key, level=level, round_=round_)
+            row = await outbox.enqueue(session, out, kind="alert", cause_message_id=cause_message_id)
+            alert.outbox_id = row.id
+            queued += 1
+            if self.metrics is not None:
+                self.metrics.escalation_pages.labels(esc.policy, channel).inc()
+        return queued
+
+    # ---- acknowledging and resolving ------------------------------------------------------------
+
+    async def acknowledge(self, session: AsyncSession, esc: Escalation, staff_key: str, *, via: str) -> bool:
+        """Stop the climb and give the conversation to `staff_key`; False if it was already taken."""
+        if esc.state != "open":
+            return False
+        now = self.clock()
+        esc.state = "acknowledged"
+        esc.acknowledged_by = staff_key
+        esc.acknowledged_at = now
+        esc.next_due_at = None
+        await audit.record(session, f"staff:{staff_key}", "escalation_acknowledged", number(esc.id), via=via)
+        if self.metrics is not None:
+            self.metrics.escalation_ack_seconds.labels(esc.policy).observe(
+                (now - esc.opened_at).total_seconds()
+            )
+        if esc.conversation_id:
+            conv = await conversations.get_conversation(session, esc.conversation_id)
+            if conv is not None and conv.state != "closed":
+                self._assign(conv, staff_key, now)
+        await self._show_status(session, esc, f"✅ Acknowledged by {self._name(staff_key)}", resolved=False)
+        return True
+
+    async def resolve(self, session: AsyncSession, esc: Escalation, staff_key: str, *, via: str) -> bool:
+        """Close the escalation and hand the conversation back to the bot."""
+        if esc.state == "resolved":
+            return False
+        now = self.clock()
+        if esc.state == "open" and self.metrics is not None:
+            self.metrics.escalation_ack_seconds.labels(esc.policy).observe(
+                (now - esc.opened_at).total_seconds()
+            )
+        if esc.acknowledged_at is None:
+            esc.acknowledged_by, esc.acknowledged_at = staff_key, now
+        esc.state = "resolved"
+        esc.resolved_by = staff_key
+        esc.resolved_at = now
+        esc.next_due_at = None
+        await audit.record(session, f"staff:{staff_key}", "escalation_resolved", number(esc.id), via=via)
+        if self.metrics is not None:
+            self.metrics.escalation_resolve_seconds.labels(esc.policy).observe(
+                (now - esc.opened_at).total_seconds()
+            )
+        if esc.conversation_id:
+            conv = await conversations.get_conversation(session, esc.conversation_id)
+            if conv is not None and conv.state == "with_staff":
+                release(conv)
+        await self._show_status(session, esc, f"✔️ Resolved by {self._name(staff_key)}", resolved=True)
+        return True
+
+    async def _show_status(
+        self, session: AsyncSession, esc: Escalation, status: str, *, resolved: bool
+    ) -> None:
+        """Edit each delivered Telegram alert in place; tell staff on other channels in a short notice."""
+        told: set[str] = set()
+        suffix = "resolve" if resolved else "ack"
+        for alert, row in await repo.alert_deliveries(session, esc.id):
+            if alert.channel == "telegram" and row.provider_message_id:
+                out = alerts.edited_alert(
+                    esc.id,
+                    row.channel_user_id,
+                    row.provider_message_id,
+                    str(row.payload.get("text", "")),
+                    status,
+                    resolved=resolved,
+                    key=f"esc:{esc.id}:edit:{alert.id}:{suffix}",
+                )
+                await outbox.enqueue(session, out, kind="notice")
+            elif alert.channel != "telegram" and alert.staff_key not in told:
+                told.add(alert.staff_key)
+                out = OutboundMessage(
+                    channel=Channel(alert.channel),
+                    channel_user_id=row.channel_user_id,
+                    text=f"{number(esc.id)}: {status}",
+                    idempotency_key=f"esc:{esc.id}:status:{alert.staff_key}:{suffix}",
+                )
+                await outbox.enqueue(session, out, kind="notice")
+
+    async def on_delivery_failure(self, session: AsyncSession, row: OutboxRow, exc: Exception) -> None:
+        """Outbox failure hook: a page that could not be delivered goes to the staff member's next contact.
+
+        (A blocked Telegram bot, a closed WhatsApp window.) The alert row then points at the new
+        delivery, so a reply on that channel still finds the escalation.
+        """
+        if row.kind != "alert" or not row.idempotency_key.startswith("esc:"):
+            return
+        alert = await repo.alert_for_outbox(session, row.id)
+        member = self.rota.staff.get(alert.staff_key) if alert else None
+        if alert is None or member is None:
+            return
+        contacts = alerts.contacts_of(member, self.enabled_channels)
+        current = (row.channel, row.channel_user_id)
+        later = contacts[contacts.index(current) + 1 :] if current in contacts else []
+        if not later:
+            log.error(
+                "%s: page to %s failed on every contact (%s)", row.idempotency_key, alert.staff_key, exc
+            )
+            await audit.record(session, "bot", "page_undeliverable", row.idempotency_key, error=str(exc))
+            return
+        channel, chat_id = later[0]
+        text = str(row.payload.get("text", ""))
+        if channel != "telegram":
+            text = text.replace("Tap Acknowledge, or ", "")
+        out = OutboundMessage(
+            channel=Channel(channel),
+            channel_user_id=chat_id,
+            text=text,
+            buttons=alerts.buttons_for(alert.escalation_id) if channel == "telegram" else [],
+            idempotency_key=f"{row.idempotency_key}:via:{channel}",
+            extra=dict(row.payload.get("extra") or {}),
+        )
+        new_row = await outbox.enqueue(session, out, kind="alert", cause_message_id=row.cause_message_id)
+        alert.channel, alert.outbox_id = channel, new_row.id
+        await audit.record(
+            session, "bot", "page_rerouted", row.idempotency_key, to=channel, error=str(exc)[:200]
+        )
+
+    # ---- staff ↔ client -----------------------------------------------------------------------
+
+    async def relay_to_client(
+        self,
+        session: AsyncSession,
+        esc: Escalation,
+        staff_key: str,
+        text: str,
+        attachments: list[Attachment],
+        *,
+        cause_message_id: int,
+    ) -> Conversation | None:
+        """A staff answer goes to the client on the client's own channel and into their conversation."""
+        if esc.conversation_id is None:
+            return None
+        conv = await conversations.get_conversation(session, esc.conversation_id)
+        if conv is None:
+            return None
+        if esc.state == "open":
+            await self.acknowledge(session, esc, staff_key, via="reply")
+        return await self.answer_in_conversation(
+            session, conv, staff_key, text, attachments, cause_message_id=cause_message_id, esc_id=esc.id
+        )
+
+    async def answer_in_conversation(
+        self,
+        session: AsyncSession,
+        conv: Conversation,
+        staff_key: str,
+        text: str,
+        attachments: list[Attachment],
+        *,
+        cause_message_id: int,
+        esc_id: int | None = None,
+    ) -> Conversation:
+        """Queue the answer on the client's channel, store it in their conversation, keep it with staff.
+
+        Also used without an escalation, when staff quote a client message forwarded from a
+        conversation someone took over in the console.
+        """
+        contact = conv.contact
+        tag = number(esc_id) if esc_id else f"conversation {conv.id}"
+        prefix = f"esc:{esc_id}" if esc_id else f"conv:{conv.id}"
+        out = OutboundMessage(
+            channel=Channel(contact.channel),
+            channel_user_id=contact.channel_user_id,
+            text=f"{self._name(staff_key)}: {text}" if text else "",
+            attachments=[a for a in attachments if a.stored_path],
+            idempotency_key=f"{prefix}:reply:{cause_message_id}",
+            # email: answer in the client's own thread (the adapter finds it), tagged with the escalation
+            extra={"tag": number(esc_id)} if esc_id else {},
+        )
+        await outbox.enqueue(
+            session, out, conversation_id=conv.id, cause_message_id=cause_message_id, kind="reply"
+        )
+        if conv.state == "closed":
+            return conv
+        self._assign(conv, staff_key, self.clock())
+        conversations.touch(conv, self.clock())
+        await audit.record(session, f"staff:{staff_key}", "staff_reply", tag, conversation=conv.id)
+        return conv
+
+    def _assign(self, conv: Conversation, staff_key: str, now: datetime) -> None:
+        conv.state = "with_staff"
+        conv.assigned_staff = staff_key
+        conv.staff_since = now
+        conversations.set_dialog(conv, None, None, None)
+
+    def _name(self, staff_key: str) -> str:
+        member = self.rota.staff.get(staff_key)
+        return member.name if member else staff_key
+
+    def contact_of(self, staff_key: str) -> tuple[str, str] | None:
+        member = self.rota.staff.get(staff_key)
+        return alerts.contact_for(member, self.enabled_channels) if member else None
+
+
+def release(conv: Conversation) -> None:
+    """Hand a conversation back to the bot."""
+    conv.state = "bot"
+    conv.assigned_staff = None
+    conv.staff_since = None

@@ -1,0 +1,70 @@
+"""A conversation with staff: the client's messages go to a person, not to the bot.
+
+The conversation is `with_staff` from a handoff (then the messages go to everyone paged
+so far), from the first staff answer or acknowledgement (then to that person), or from
+a reply in the console; until `/close`, or until nobody has written for
+`relay_idle_seconds`, when the bot answers again. `staff_since` is refreshed by each
+exchange and is the idle timer. Forwarded messages carry `esc:<id>:` or `conv:<id>:` in
+their outbox key, so a quoted reply from the staff phone finds its way back.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.messages import Channel, OutboundMessage
+from escalation.service import EscalationService, release
+from handlers.base import Context, Outcome
+from storage.repos import audit
+from storage.repos import escalations as esc_repo
+from storage.repos.escalations import number
+
+
+class Relay:
+    name = "relay"
+    observer = False
+
+    def __init__(self, idle_seconds: float = 7200) -> None:
+        self.idle = timedelta(seconds=idle_seconds)
+
+    def matches(self, ctx: Context) -> bool:
+        return ctx.staff is None and ctx.conversation.state == "with_staff"
+
+    async def handle(self, ctx: Context) -> Outcome:
+        conv = ctx.conversation
+        service = ctx.services.get("escalation")
+        esc = await esc_repo.active_for_conversation(ctx.session, conv.id)
+        now = service.clock() if isinstance(service, EscalationService) else ctx.now
+        idle = conv.staff_since is not None and now - conv.staff_since > self.idle
+        # Taken over without an escalation (a reply from the console) still counts as with staff.
+        orphan = esc is None and not conv.assigned_staff
+        if not isinstance(service, EscalationService) or orphan or idle:
+            release(conv)
+            await audit.record(ctx.session, "bot", "relay_ended", f"conversation:{conv.id}", idle=idle)
+            return Outcome.CONTINUE  # the bot answers this message
+        # The staff member who has it, or (nobody yet) everyone paged so far.
+        if conv.assigned_staff:
+            keys = [conv.assigned_staff]
+        else:
+            keys = sorted({a.staff_key for a in esc.alerts}) if esc else []
+        recipients = [(k, c) for k in keys if (c := service.contact_of(k)) is not None]
+        if not recipients:
+            release(conv)
+            return Outcome.CONTINUE
+        who = ctx.contact.name or ctx.contact.channel_user_id
+        client = ctx.client.name if ctx.client else "unverified"
+        tag = number(esc.id) if esc else f"conversation {conv.id}"
+        prefix = f"esc:{esc.id}" if esc else f"conv:{conv.id}"  # a quoted reply finds its way back by it
+        text = f"[{tag} · {who} · {client} · {ctx.contact.channel}]\n{ctx.message.text}".rstrip()
+        for key, (channel, chat_id) in recipients:
+            out = OutboundMessage(
+                channel=Channel(channel),
+                channel_user_id=chat_id,
+                text=text,
+                attachments=[a for a in ctx.message.attachments if a.stored_path],
+                idempotency_key=f"{prefix}:fwd:{ctx.message_id}:{key}",
+                extra={"subject": f"[{tag}] message from {who}"},
+            )
+            await ctx.send_to(out, kind="relay")
+        conv.staff_since = now
+        return Outcome.DONE

@@ -1,0 +1,255 @@
+"""Staff commands from their phones: acknowledge, answer the client, close, who is on call, swaps.
+
+Only for registered staff (`ctx.staff`): a client typing `/ack` is just text and never
+reaches this module. `StaffCommands` matches only its own commands, alert buttons and
+replies to our messages, so other engineers' staff commands (`/claim`, `/note`) that
+sit beside it are untouched; `StaffFallback` goes last and answers anything else from
+staff with a short help.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from escalation.rota import Override
+from escalation.service import EscalationService
+from handlers.base import Context, Outcome
+from storage.models import Escalation
+from storage.repos import conversations
+from storage.repos import escalations as esc_repo
+from storage.repos.escalations import number
+
+COMMAND = re.compile(
+    r"^/(ack|r|reply|close|resolve|oncall|mine|override)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL
+)
+BUTTON = re.compile(r"^esc:(ack|resolve):(\d+)$")
+SUBJECT_TAG = re.compile(r"\[ESC-(\d{1,12})\]", re.IGNORECASE)  # email replies keep "[ESC-000042]"
+ACK_WORDS = {"ack", "ok ack", "acknowledged", "ok", "收到", "确认", "好的"}
+HELP = (
+    "Staff commands:\n"
+    '/ack 42 — take escalation ESC-000042 (or reply "ack" to its alert)\n'
+    "/r 42 <text> — answer the client (or reply to the alert; photos too)\n"
+    "/close 42 — resolve it and hand the conversation back to the bot\n"
+    "/mine — my open escalations · /oncall — who is on call\n"
+    "/override <staff> <hours> [rotation] — put someone on call now"
+)
+
+
+def _subject(ctx: Context) -> str:
+    return str(ctx.message.extra.get("subject") or "")
+
+
+def _service(ctx: Context) -> EscalationService | None:
+    service = ctx.services.get("escalation")
+    return service if isinstance(service, EscalationService) else None
+
+
+class StaffCommands:
+    name = "staff"
+    observer = False
+
+    def matches(self, ctx: Context) -> bool:
+        if ctx.staff is None:
+            return False
+        text = ctx.text
+        if ctx.message.is_button:
+            return bool(BUTTON.match(text))
+        if COMMAND.match(text):
+            return True
+        # A reply to one of our messages (alert, forwarded client message): resolved in handle().
+        replying = ctx.message.reply_to is not None or bool(SUBJECT_TAG.search(_subject(ctx)))
+        return replying and not text.startswith("/")
+
+    async def handle(self, ctx: Context) -> Outcome:
+        service = _service(ctx)
+        if service is None or ctx.staff is None:
+            return Outcome.CONTINUE
+        text = ctx.text
+        button = BUTTON.match(text) if ctx.message.is_button else None
+        if button:
+            esc = await esc_repo.lock(ctx.session, int(button.group(2)))
+            if esc is None:
+                await ctx.reply("That escalation no longer exists.")
+            elif button.group(1) == "ack":
+                await self._ack(ctx, service, esc, via="button")
+            else:
+                await self._close(ctx, service, esc, via="button")
+            return Outcome.DONE
+        command = COMMAND.match(text)
+        if command:
+            return await self._command(
+                ctx, service, command.group(1).lower(), (command.group(2) or "").strip()
+            )
+        # a reply to an alert or to a forwarded client message
+        target = await esc_repo.reply_target(
+            ctx.session, str(ctx.message.channel), ctx.message.channel_user_id, ctx.message.reply_to or ""
+        )
+        if target is not None and target[0] == "conv":
+            return await self._answer_conversation(ctx, service, target[1], text)
+        esc_id = target[1] if target is not None else None
+        tag = SUBJECT_TAG.search(_subject(ctx))
+        if esc_id is None and tag:
+            esc_id = int(tag.group(1))
+        if esc_id is None:
+            return Outcome.CONTINUE
+        esc = await esc_repo.lock(ctx.session, esc_id)
+        if esc is None:
+            return Outcome.CONTINUE
+        if text.lower() in ACK_WORDS and not ctx.message.attachments:
+            await self._ack(ctx, service, esc, via="reply")
+        else:
+            await self._relay(ctx, service, esc, text)
+        return Outcome.DONE
+
+    async def _command(self, ctx: Context, service: EscalationService, cmd: str, args: str) -> Outcome:
+        if cmd == "oncall":
+            await ctx.reply(oncall_text(service, ctx))
+            return Outcome.DONE
+        if cmd == "mine":
+            await ctx.reply(await mine_text(ctx))
+            return Outcome.DONE
+        if cmd == "override":
+            await ctx.reply(await override(ctx, service, args))
+            return Outcome.DONE
+        ref, _, rest = args.partition(" ")
+        esc_id = esc_repo.parse_number(ref) if ref else None
+        if esc_id is None:
+            await ctx.reply(f"Which escalation? For example /{cmd} 42 or /{cmd} ESC-000042.\n\n{HELP}")
+            return Outcome.DONE
+        esc = await esc_repo.lock(ctx.session, esc_id)
+        if esc is None:
+            await ctx.reply(f"There is no {number(esc_id)}.")
+            return Outcome.DONE
+        if cmd == "ack":
+            await self._ack(ctx, service, esc, via="command")
+        elif cmd in {"close", "resolve"}:
+            await self._close(ctx, service, esc, via="command")
+        else:  # /r, /reply
+            if not rest.strip() and not ctx.message.attachments:
+                await ctx.reply(f"What should the client get? /r {esc_id} <text>")
+            else:
+                await self._relay(ctx, service, esc, rest.strip())
+        return Outcome.DONE
+
+    async def _answer_conversation(
+        self, ctx: Context, service: EscalationService, conv_id: int, text: str
+    ) -> Outcome:
+        """A quoted reply to a client message forwarded from a conversation taken over without a page."""
+        assert ctx.staff is not None
+        conv = await conversations.get_conversation(ctx.session, conv_id)
+        if conv is None:
+            return Outcome.CONTINUE
+        if conv.state != "with_staff":
+            await ctx.reply("That conversation is back with the bot; nothing was sent.")
+            return Outcome.DONE
+        await service.answer_in_conversation(
+            ctx.session,
+            conv,
+            ctx.staff.key,
+            text,
+            list(ctx.message.attachments),
+            cause_message_id=ctx.message_id,
+        )
+        return Outcome.DONE
+
+    async def _ack(self, ctx: Context, service: EscalationService, esc: Escalation, *, via: str) -> None:
+        assert ctx.staff is not None
+        if await service.acknowledge(ctx.session, esc, ctx.staff.key, via=via):
+            await ctx.reply(
+                f"You have {number(esc.id)}. Reply to the alert or /r {esc.id} <text> to answer the client; "
+                f"/close {esc.id} when done."
+            )
+        elif esc.state == "resolved":
+            await ctx.reply(f"{number(esc.id)} is already resolved (by {esc.resolved_by}).")
+        else:
+            await ctx.reply(f"{number(esc.id)} was already acknowledged by {esc.acknowledged_by}.")
+
+    async def _close(self, ctx: Context, service: EscalationService, esc: Escalation, *, via: str) -> None:
+        assert ctx.staff is not None
+        if await service.resolve(ctx.session, esc, ctx.staff.key, via=via):
+            await ctx.reply(f"{number(esc.id)} resolved; the bot answers the client again.")
+        else:
+            await ctx.reply(f"{number(esc.id)} was already resolved.")
+
+    async def _relay(self, ctx: Context, service: EscalationService, esc: Escalation, text: str) -> None:
+        assert ctx.staff is not None
+        if esc.state == "resolved":
+            await ctx.reply(f"{number(esc.id)} is resolved; nothing was sent. The client can write again.")
+            return
+        conv = await service.relay_to_client(
+            ctx.session,
+            esc,
+            ctx.staff.key,
+            text,
+            list(ctx.message.attachments),
+            cause_message_id=ctx.message_id,
+        )
+        if conv is None:
+            await ctx.reply(f"{number(esc.id)} has no client conversation to answer.")
+
+
+class StaffFallback:
+    """Anything else from staff: a short help, never the client menu."""
+
+    name = "staff_fallback"
+    observer = False
+
+    def matches(self, ctx: Context) -> bool:
+        return ctx.staff is not None
+
+    async def handle(self, ctx: Context) -> Outcome:
+        await ctx.reply(HELP)
+        return Outcome.DONE
+
+
+def oncall_text(service: EscalationService, ctx: Context) -> str:
+    rota = service.rota
+    now = service.clock()
+    lines = ["On call now:"]
+    for name in rota.rotations:
+        key = rota.on_call(name, now)
+        span = rota.shift(name, now)
+        until = f" until {span[1].astimezone(rota.rotations[name].zone):%a %H:%M}" if span else ""
+        who = rota.staff[key].name if key else "NOBODY (coverage gap)"
+        lines.append(f" {name}: {who}{until}")
+    return "\n".join(lines)
+
+
+async def mine_text(ctx: Context) -> str:
+    assert ctx.staff is not None
+    rows, _ = await esc_repo.list_escalations(ctx.session, limit=50, staff=ctx.staff.key)
+    mine = [e for e in rows if e.state in esc_repo.ACTIVE]
+    if not mine:
+        return "You have no open escalations."
+    lines = ["Your open escalations:"]
+    for e in mine:
+        lines.append(f" {number(e.id)} {e.reason} {e.priority} {e.state} (conversation {e.conversation_id})")
+    return "\n".join(lines)
+
+
+async def override(ctx: Context, service: EscalationService, args: str) -> str:
+    usage = "Usage: /override <staff> <hours> [rotation], e.g. /override anna 4"
+    parts = args.split()
+    rota = service.rota
+    if len(parts) < 2:
+        return usage
+    key, hours_raw = parts[0].lower(), parts[1]
+    rotation = parts[2] if len(parts) > 2 else next(iter(rota.rotations), "")
+    if key not in rota.staff:
+        return f"Unknown staff {key!r}. Known: {', '.join(sorted(rota.staff))}"
+    if rotation not in rota.rotations:
+        return f"Unknown rotation {rotation!r}. Known: {', '.join(rota.rotations)}"
+    try:
+        hours = float(hours_raw)
+    except ValueError:
+        return usage
+    if not 0 < hours <= 24 * 14:
+        return "Hours must be between 0 and 336."
+    assert ctx.staff is not None
+    start = service.clock()
+    end = start + timedelta(hours=hours)
+    await esc_repo.add_override(ctx.session, rotation, key, start, end, by=f"staff:{ctx.staff.key}")
+    rota.live_overrides.append(Override(rotation, key, start, end))
+    zone = rota.rotations[rotation].zone
+    return f"{rota.staff[key].name} is on call for {rotation} until {end.astimezone(zone):%a %d %b %H:%M %Z}."
