@@ -214,7 +214,12 @@ class Engine:
         staff = await staff_repo.find_by_contact(session, str(inbound.channel), inbound.channel_user_id)
         conv = await conversations.open_conversation(session, contact)
         fallback = contact.language or (client.language if client else None) or conv.language
-        language = detect_language(inbound.text, fallback)
+        if inbound.is_button:
+            # A button's value ("menu:claim") is ours, not the client's words: keep the
+            # language the conversation is already in.
+            language = conv.language or fallback or "en"
+        else:
+            language = detect_language(inbound.text, fallback)
         conv.language = language
         conversations.touch(conv, utcnow())
         return Context(

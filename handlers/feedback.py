@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.base import Context, Outcome
+from handlers.base import Context, Outcome, t
 from handlers.order_numbers import fold
 from storage.repos import orders
 
@@ -56,8 +56,12 @@ class FeedbackReply:
         score, comment = parsed
         if not await orders.feedback_for_claim(ctx.session, claim_id):
             await orders.record_feedback(ctx.session, claim_id, score, comment)
+        lang = ctx.language
+        if ctx.text.startswith("feedback:"):  # a pressed star says nothing about the client's language
+            lang = ctx.contact.language or (ctx.client.language if ctx.client else None) or lang
         await ctx.reply(
-            ctx.tr(
+            t(
+                lang,
                 f"Thank you for your feedback ({score}/5). It helps us improve future production.",
                 f"感谢您的评价（{score}/5）！您的反馈将帮助我们改进后续生产。",
             )

@@ -55,6 +55,14 @@ async def test_menu_button_press_is_answered_and_acknowledged(
     assert "photos or a video" in call.params["text"]
 
 
+async def test_button_press_keeps_the_conversation_language(
+    tg_bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    await tg_bot.post_telegram(callback_update(HAILANG_CHAT, "menu:order_status"))
+    [call] = await fake_telegram.wait_sent(1, "sendMessage")
+    assert "订单号" in call.params["text"]
+
+
 async def test_photo_is_stored_with_sha256_and_linked(
     tg_bot: BotHarness, fake_telegram: FakeTelegram
 ) -> None:
