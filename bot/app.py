@@ -165,8 +165,13 @@ def build_runtime(settings: Settings) -> Runtime:
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
 
     async def on_failure(session: Any, row: Any, exc: Any) -> None:
-        await delivery.on_failure(session, row, exc)
+        await delivery.on_failure(session, row, exc)  # closed window: template, tell the assigned staff
         await escalation.service.on_delivery_failure(session, row, exc)  # a failed page: next contact
+        conversation_id = await delivery.lost_client_message(session, row)
+        if conversation_id is not None:  # a reply the client never got: a person must reach them
+            await escalation.service.delivery_failed(
+                session, conversation_id, note=f"{row.channel}: {exc.reason}"
+            )
 
     dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=on_failure)
     delivery.after_commit = dispatcher.wake
@@ -296,6 +301,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
     if rt.escalation:
         app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
-    app.router.add_routes(Console(rt.db, rt.links, settings.server.admin_token, rt.dispatcher.wake).routes())
+    console = Console(
+        rt.db,
+        rt.links,
+        settings.server.admin_token,
+        rt.dispatcher.wake,
+        acknowledge=lambda session, esc_id, key: rt.escalation.service.acknowledge_id(
+            session, esc_id, key, via="console"
+        ),
+    )
+    app.router.add_routes(console.routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app

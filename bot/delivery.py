@@ -95,6 +95,14 @@ class DeliveryTracker:
         if exc.window_closed:
             await self.window_closed(session, row, exc.reason)
 
+    async def lost_client_message(self, session: AsyncSession, row: OutboxRow) -> int | None:
+        """The conversation of a reply or notice to a client that failed for good; None for staff
+        alerts and re-opening templates (their failure must not page anyone again)."""
+        if row.kind == "alert" or (row.payload.get("extra") or {}).get("content_sid"):
+            return None
+        conv = await self._conversation(session, row)
+        return conv.id if conv is not None else None
+
     async def window_closed(self, session: AsyncSession, row: OutboxRow, reason: str) -> None:
         if row.kind == "alert" or (row.payload.get("extra") or {}).get("content_sid"):
             return  # staff alerts and templates do not cascade into more alerts

@@ -305,6 +305,11 @@ class EscalationService:
         await self._show_status(session, esc, f"✅ Acknowledged by {self._name(staff_key)}", resolved=False)
         return True
 
+    async def acknowledge_id(self, session: AsyncSession, esc_id: int, staff_key: str, *, via: str) -> bool:
+        """Acknowledge by id under the row lock (the console's button); False if missing or already taken."""
+        esc = await repo.lock(session, esc_id)
+        return esc is not None and await self.acknowledge(session, esc, staff_key, via=via)
+
     async def resolve(self, session: AsyncSession, esc: Escalation, staff_key: str, *, via: str) -> bool:
         """Close the escalation and hand the conversation back to the bot."""
         if esc.state == "resolved":

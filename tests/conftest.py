@@ -179,13 +179,17 @@ class BotHarness:
     async def idle(self, timeout: float = 10.0) -> None:
         await self.runtime.engine.wait_idle(timeout)
 
-    async def outbox_states(self) -> list[str]:
+    async def outbox_states(self, kind: str | None = None) -> list[str]:
+        """States of the outbox rows in order; `kind="reply"` leaves out staff alerts."""
         from sqlalchemy import select
 
         from storage.models import OutboxRow
 
+        query = select(OutboxRow.state).order_by(OutboxRow.id)
+        if kind is not None:
+            query = query.where(OutboxRow.kind == kind)
         async with self.db.read() as s:
-            return list((await s.execute(select(OutboxRow.state).order_by(OutboxRow.id))).scalars())
+            return list((await s.execute(query)).scalars())
 
     async def settled(self, timeout: float = 10.0) -> list[str]:
         """Wait until every message is handled and no outbox row is pending or in flight."""

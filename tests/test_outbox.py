@@ -30,12 +30,14 @@ async def test_gives_up_after_max_attempts_and_records_why(
     fake_telegram.fail_always("sendMessage", 502)
     h: BotHarness = await harness_factory(settings)
     await h.post_telegram(message_update(42, text="hello"))
-    assert await h.settled() == ["failed"]
+    await h.settled()
+    assert await h.outbox_states("reply") == ["failed"]
     async with h.db.read() as s:
-        row = (await s.execute(select(OutboxRow))).scalar_one()
+        row = (await s.execute(select(OutboxRow).where(OutboxRow.kind == "reply"))).scalar_one()
     assert row.attempts == 3
     assert (row.last_error or "").startswith("gave up after 3 attempts: telegram unavailable")
-    assert len([c for c in fake_telegram.calls if c.method == "sendMessage"]) == 3
+    to_client = [c for c in fake_telegram.calls if c.method == "sendMessage" and c.params["chat_id"] == "42"]
+    assert len(to_client) == 3
 
 
 async def test_pending_rows_are_delivered_once_after_a_restart(

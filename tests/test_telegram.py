@@ -153,7 +153,7 @@ async def test_two_500s_then_success_delivers_exactly_once(
     assert [c.ok for c in attempts] == [False, False, True]
     assert await tg_bot.settled() == ["sent"]
     async with tg_bot.db.read() as s:
-        row = (await s.execute(select(OutboxRow))).scalar_one()
+        row = (await s.execute(select(OutboxRow).where(OutboxRow.kind == "reply"))).scalar_one()
         out = await s.get(Message, row.message_id)
     assert row.state == "sent" and row.attempts == 3
     assert out is not None and out.delivery == "sent"
@@ -175,8 +175,12 @@ async def test_permanent_refusal_is_marked_failed_with_reason(
     fake_telegram.fail_next("sendMessage", 400, description="Bad Request: chat not found")
     await tg_bot.post_telegram(message_update(ACME_CHAT, text="hello"))
     await fake_telegram.wait_for(lambda f: any(c.method == "sendMessage" for c in f.calls))
-    assert await tg_bot.settled() == ["failed"]
+    await tg_bot.settled()
+    assert await tg_bot.outbox_states("reply") == ["failed"]
     async with tg_bot.db.read() as s:
-        row = (await s.execute(select(OutboxRow))).scalar_one()
+        row = (await s.execute(select(OutboxRow).where(OutboxRow.kind == "reply"))).scalar_one()
     assert "chat not found" in (row.last_error or "").lower()
-    assert len([c for c in fake_telegram.calls if c.method == "sendMessage"]) == 1
+    to_client = [
+        c for c in fake_telegram.calls if c.method == "sendMessage" and c.params["chat_id"] == str(ACME_CHAT)
+    ]
+    assert len(to_client) == 1

@@ -19,6 +19,7 @@ from importlib import resources
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import security
 from bot.console.html import Safe, join, page, render
@@ -89,6 +90,10 @@ def _is_https(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
 
+# (session, escalation id, staff key) -> acknowledged now?
+Acknowledger = Callable[[AsyncSession, int, str], Awaitable[bool]]
+
+
 class Console:
     def __init__(
         self,
@@ -96,8 +101,10 @@ class Console:
         links: MediaLinks,
         secret: str,
         wake: Callable[[], None] | None = None,
+        acknowledge: Acknowledger | None = None,
     ) -> None:
         self.db = db
+        self.acknowledger = acknowledge
         self.links = links
         self.signer = security.Signer(secret)
         self.wake = wake
@@ -566,7 +573,12 @@ $claims<h2>Messages <small>消息</small></h2>
             exists = await s.get(Escalation, esc_id) if esc_id else None
             if exists is None:
                 return self._not_found(who, "escalation")
-            done = await repo.acknowledge(s, esc_id, who.key)
+            if self.acknowledger is not None:  # the escalation service: stops the climb, edits the pages
+                done = await self.acknowledger(s, esc_id, who.key)
+            else:
+                done = await repo.acknowledge(s, esc_id, who.key)
+        if done and self.wake:
+            self.wake()
         return _redirect("/console/escalations?done=" + ("acked" if done else "taken"))
 
 
