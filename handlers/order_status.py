@@ -38,6 +38,10 @@ def number_alone(text: str) -> bool:
     return not FILLER.sub("", rest)
 
 
+QUESTION = re.compile(
+    r"\bwhere\b|\bwhen\b|\bany\s+news\b|\bupdate\b|哪|何时|什么时候|了吗|没有?[?？]?$", re.IGNORECASE
+)
+
 # A question about a claim or an escalation is not an order-status question.
 NOT_ORDERS = re.compile(r"\bCLM\b|\bESC\b|\bclaims?\b|索赔|投诉|售后单", re.IGNORECASE)
 
@@ -46,7 +50,10 @@ def asks_status(text: str) -> bool:
     folded = fold(text)
     if NOT_ORDERS.search(folded):
         return False
-    return bool(ASKS.search(folded)) or number_alone(text)
+    if ASKS.search(folded) or number_alone(text):
+        return True
+    # "Where is PO 2026 0117?", "any news on PO-…", "PO-… 到了吗": a question about a named order
+    return bool(candidates(folded)) and bool(QUESTION.search(folded))
 
 
 class OrderStatus:

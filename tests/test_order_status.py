@@ -164,3 +164,12 @@ async def test_registered_staff_can_look_up_any_order(
     await add_staff(tg_bot, "li", 1001, ["qc"])
     reply = await ask(tg_bot, fake_telegram, 1001, "HL-2026-0032 status")
     assert "HL-2026-0032" in reply and "Quality check" in reply
+
+
+def test_questions_naming_an_order_are_status_questions() -> None:
+    from handlers.order_status import asks_status
+
+    for text in ("Where is PO 2026 0117?", "any news on PO-2026-0117", "PO-2026-0117 到了吗"):
+        assert asks_status(text), text
+    for text in ("PO-2026-0117 strap torn", "send the packing list for PO-2026-0117", "hello"):
+        assert not asks_status(text), text
