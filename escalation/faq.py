@@ -8,14 +8,13 @@ the handler then hands the question to staff.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
 from escalation.keywords import _word
-from escalation.rota import RotaError
+from escalation.rota import RotaError, read_config_file
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -123,12 +122,4 @@ def parse_faq(raw: dict[str, Any], file: str = "faq.toml") -> Faq:
 
 
 def load_faq(path: str | Path) -> Faq:
-    file = str(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise RotaError(file, "file", "not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RotaError(file, "file", f"invalid TOML: {exc}") from None
-    return parse_faq(raw, file)
+    return parse_faq(read_config_file(path), str(path))

@@ -9,12 +9,11 @@ not urgent" contains "urgent".
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from escalation.rota import RotaError
+from escalation.rota import RotaError, read_config_file
 
 DEFAULT_NEGATIONS = {
     "en": ["not urgent", "no rush", "no hurry", "not an emergency"],
@@ -88,12 +87,4 @@ def parse_keywords(raw: dict[str, Any], file: str = "urgent_keywords.toml") -> U
 
 
 def load_keywords(path: str | Path) -> UrgencyMatcher:
-    file = str(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise RotaError(file, "file", "not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RotaError(file, "file", f"invalid TOML: {exc}") from None
-    return parse_keywords(raw, file)
+    return parse_keywords(read_config_file(path), str(path))

@@ -258,16 +258,20 @@ def handoffs_between(rot: Rotation, start: datetime, end: datetime) -> list[date
 # ---- loading -------------------------------------------------------------------------------------
 
 
-def load_rota(path: str | Path) -> Rota:
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A TOML file of the escalation set-up (rota, keywords, FAQ); mistakes name the file."""
     file = str(path)
     try:
         with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise RotaError(file, "file", "not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise RotaError(file, "file", f"invalid TOML: {exc}") from None
-    return parse_rota(raw, file)
+
+
+def load_rota(path: str | Path) -> Rota:
+    return parse_rota(read_config_file(path), str(path))
 
 
 def _zone(file: str, entry: str, name: Any) -> str:

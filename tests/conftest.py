@@ -28,7 +28,10 @@ from config.settings import (
     TelegramSettings,
 )
 from storage.migrate import upgrade
+from tests.fakes.smtp import FakeSmtp
 from tests.fakes.telegram import FakeTelegram
+from tests.fakes.twilio import FakeTwilio
+from tests.fakes.wechat import FakeWeChat
 
 PG_URL = os.environ.get("AFTERSALES_TEST_DATABASE_URL", "")
 ADMIN_TOKEN = "test-admin-token"
@@ -116,6 +119,28 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = await FakeTelegram().start()
     yield fake
     await fake.close()
+
+
+@pytest_asyncio.fixture
+async def fake_twilio() -> AsyncIterator[FakeTwilio]:
+    fake = await FakeTwilio().start()
+    yield fake
+    await fake.close()
+
+
+@pytest_asyncio.fixture
+async def fake_wechat() -> AsyncIterator[FakeWeChat]:
+    fake = await FakeWeChat().start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[FakeSmtp]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, recording what it receives."""
+    server = FakeSmtp().start()
+    yield server
+    server.stop()
 
 
 def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:

@@ -7,7 +7,6 @@ the digit. WhatsApp sends one photo per message; WeChat images carry no caption 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,6 @@ WX_QC = "oStaffQc001"  # staff "wang", QC, pages on WeChat
 
 
 # ---- WhatsApp ---------------------------------------------------------------------------------------
-
-
-@pytest_asyncio.fixture
-async def fake_twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio().start()
-    yield fake
-    await fake.close()
 
 
 @pytest_asyncio.fixture
@@ -132,13 +124,6 @@ async def test_whatsapp_dialog_with_numbered_answers(wa_claims: BotHarness, fake
 
 
 # ---- WeChat -----------------------------------------------------------------------------------------
-
-
-@pytest_asyncio.fixture
-async def fake_wechat() -> AsyncIterator[FakeWeChat]:
-    fake = await FakeWeChat().start()
-    yield fake
-    await fake.close()
 
 
 @pytest_asyncio.fixture

@@ -14,9 +14,9 @@ from tests.claim_fixtures import jpeg, one_claim, photo, seed_orders
 from tests.conftest import BotHarness
 from tests.fakes.dovecot import Dovecot, append, dovecot_fixture
 from tests.fakes.smtp import FakeSmtp
-from tests.test_email import ACME, bot, mail, make_bot, smtp
+from tests.test_email import ACME, bot, mail, make_bot
 
-__all__ = ["bot", "dovecot_fixture", "make_bot", "smtp"]
+__all__ = ["bot", "dovecot_fixture", "make_bot"]
 NUMBER = f"CLM-{datetime.now(UTC).year}-000001"
 QC_MAIL = "qc@factory.example"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -48,13 +48,6 @@ JPEG = b"\xff\xd8\xff\xe0" + b"torn strap photo" * 200
 
 
 # ---- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp().start()
-    yield server
-    server.stop()
 
 
 def email_settings(server: Dovecot, smtp: FakeSmtp, **overrides: Any) -> EmailSettings:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest_asyncio
 from sqlalchemy import select
 
 from config.settings import WeChatSettings
@@ -33,20 +31,6 @@ from tests.fakes.wechat import APP_ID, APP_SECRET, TOKEN, FakeWeChat, signed_que
 WX_HAILANG = "oZh456openid"  # demo client "hailang" on WeChat (Chinese)
 WA_ACME = "whatsapp:+491701234567"  # demo client "acme" on WhatsApp
 LI_WHATSAPP = "whatsapp:+8613800000001"
-
-
-@pytest_asyncio.fixture
-async def fake_twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio().start()
-    yield fake
-    await fake.close()
-
-
-@pytest_asyncio.fixture
-async def fake_wechat() -> AsyncIterator[FakeWeChat]:
-    fake = await FakeWeChat().start()
-    yield fake
-    await fake.close()
 
 
 async def all_channels(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-
-import pytest
 
 from config.settings import EmailSettings
 from tests.conftest import BotHarness, wait_until
@@ -34,13 +31,6 @@ from tests.fakes.telegram import FakeTelegram, message_update
 SUPPORT = "support@factory.example"
 ACME = "buyer@acme.example"
 LI_MAIL = "li@factory.example"
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp().start()
-    yield server
-    server.stop()
 
 
 def mail(text: str, *, sender: str, subject: str, in_reply_to: str | None = None) -> tuple[bytes, str]:

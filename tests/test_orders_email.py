@@ -6,11 +6,10 @@ Authentication-Results disown them; documents arrive as PDF attachments.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
@@ -30,13 +29,6 @@ GOOD_AUTH = (
 BAD_AUTH = (
     "mx.factory.example; dkim=fail header.d=acme.example; spf=fail; dmarc=fail header.from=acme.example"
 )
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp().start()
-    yield server
-    server.stop()
 
 
 @pytest_asyncio.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,6 @@ from tests.fakes.wechat import APP_ID, APP_SECRET, TOKEN, FakeWeChat, signed_que
 ACME = "oAbC123openid"  # demo client "acme"
 HAILANG = "oZh456openid"  # demo client "hailang"
 STRANGER = "oStranger789"  # linked to nobody
-
-
-@pytest_asyncio.fixture
-async def fake_wechat() -> AsyncIterator[FakeWeChat]:
-    fake = await FakeWeChat().start()
-    yield fake
-    await fake.close()
 
 
 @pytest_asyncio.fixture

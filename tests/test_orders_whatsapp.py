@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,13 +15,6 @@ from tests.fakes.twilio import FakeTwilio, encode, inbound_form, sign, whatsapp_
 ACME = "whatsapp:+491701234567"  # demo client "acme"
 HAILANG = "whatsapp:+8613900000002"  # demo client "hailang"
 STRANGER = "whatsapp:+15550009999"  # linked to nobody
-
-
-@pytest_asyncio.fixture
-async def fake_twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio().start()
-    yield fake
-    await fake.close()
 
 
 @pytest_asyncio.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,6 @@ from tests.fakes.wechat import (
 ACME = "oAbC123openid"  # demo client "acme", English
 HAILANG = "oZh456openid"  # demo client "hailang", Chinese
 STRANGER = "oStranger789"
-
-
-@pytest_asyncio.fixture
-async def fake_wechat() -> AsyncIterator[FakeWeChat]:
-    fake = await FakeWeChat().start()
-    yield fake
-    await fake.close()
 
 
 def wechat_settings(fake: FakeWeChat, *, aes: bool = False, reply_mode: str = "api") -> Any:

@@ -8,7 +8,6 @@ twilio-python's `AsyncTwilioHttpClient`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,13 +39,6 @@ LI = "whatsapp:+8613800000001"  # staff, sales
 TEMPLATE = "HX" + "b" * 32
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-
-
-@pytest_asyncio.fixture
-async def fake_twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio().start()
-    yield fake
-    await fake.close()
 
 
 async def make_bot(

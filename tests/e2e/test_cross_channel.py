@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
@@ -21,20 +20,6 @@ from tests.test_orders_whatsapp import say
 
 WA_ACME = "whatsapp:+491701234567"
 MAIL_ACME = "buyer@acme.example"
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp().start()
-    yield server
-    server.stop()
-
-
-@pytest_asyncio.fixture
-async def fake_twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio().start()
-    yield fake
-    await fake.close()
 
 
 @pytest_asyncio.fixture
