@@ -29,7 +29,7 @@ from storage.repos import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
-TRICKLE_PAUSE = 0.05  # seconds between handled messages while the inbound path is busy
+TRICKLE_PAUSE = 0.25  # seconds between handled messages while the inbound path is busy
 
 
 class MediaFetcher(Protocol):
