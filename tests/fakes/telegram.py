@@ -7,7 +7,6 @@ HTTP 500s, or 429 with `parameters.retry_after`.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
@@ -16,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from tests.fakes.base import Recorder
 
 
 @dataclass
@@ -27,15 +28,14 @@ class Call:
     ok: bool = True
 
 
-class FakeTelegram:
+class FakeTelegram(Recorder[Call]):
     def __init__(self, token: str = "123456:TEST-token") -> None:
+        super().__init__()
         self.token = token
-        self.calls: list[Call] = []
         self.files: dict[str, bytes] = {}
         self.file_sizes: dict[str, int] = {}
         self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._ids = itertools.count(1000)
-        self._changed = asyncio.Condition()
         self.server: TestServer | None = None
 
     # ---- scripting -----------------------------------------------------------------------------
@@ -88,15 +88,6 @@ class FakeTelegram:
             if str(c.params.get("chat_id")) == str(chat_id)
         ]
 
-    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
-        """Wait until `predicate(self)` holds, woken by each recorded call; fail after `timeout`."""
-
-        async def _wait() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: predicate(self))
-
-        await asyncio.wait_for(_wait(), timeout)
-
     async def wait_sent(self, count: int, method: str | None = None, timeout: float = 10.0) -> list[Call]:
         await self.wait_for(lambda f: len(f.sent(method)) >= count, timeout)
         return self.sent(method)
@@ -127,11 +118,6 @@ class FakeTelegram:
     async def close(self) -> None:
         if self.server is not None:
             await self.server.close()
-
-    async def _record(self, call: Call) -> None:
-        async with self._changed:
-            self.calls.append(call)
-            self._changed.notify_all()
 
     async def _api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

@@ -29,6 +29,7 @@ from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
 from config.settings import WhatsAppSettings
+from tests.fakes.base import Recorder
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
@@ -57,16 +58,15 @@ class Media:
     chunked: bool = False
 
 
-class FakeTwilio:
+class FakeTwilio(Recorder[Call]):
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.calls: list[Call] = []
         self.media: dict[str, Media] = {}  # CDN key → file
         self._media_keys: dict[tuple[str, str], str] = {}  # (message sid, media sid) → CDN key
         self._failures: list[tuple[int, dict[str, Any]]] = []
         self._redirects: dict[tuple[str, str], str] = {}
-        self._changed = asyncio.Condition()
         self._counter = itertools.count(1)
         self.api: TestServer | None = None
         self.cdn: TestServer | None = None
@@ -128,13 +128,6 @@ class FakeTwilio:
     def hits(self, kind: str) -> list[Call]:
         return [c for c in self.calls if c.kind == kind]
 
-    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
-        async def _wait() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: predicate(self))
-
-        await asyncio.wait_for(_wait(), timeout)
-
     async def wait_created(self, count: int, timeout: float = 10.0) -> list[Call]:
         await self.wait_for(lambda f: len(f.created()) >= count, timeout)
         return self.created()
@@ -169,11 +162,6 @@ class FakeTwilio:
         for server in (self.api, self.cdn):
             if server is not None:
                 await server.close()
-
-    async def _record(self, call: Call) -> None:
-        async with self._changed:
-            self.calls.append(call)
-            self._changed.notify_all()
 
     def _authorised(self, request: web.Request, sid: str) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()

@@ -25,6 +25,8 @@ from aiohttp.test_utils import TestServer
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from tests.fakes.base import Recorder
+
 APP_ID = "wx1234567890abcdef"
 APP_SECRET = "test-app-secret-0123456789abcdef"
 TOKEN = "test-wechat-token"
@@ -42,18 +44,17 @@ class Call:
     errcode: int = 0
 
 
-class FakeWeChat:
+class FakeWeChat(Recorder[Call]):
     def __init__(self, app_id: str = APP_ID, app_secret: str = APP_SECRET) -> None:
+        super().__init__()
         self.app_id = app_id
         self.app_secret = app_secret
-        self.calls: list[Call] = []
         self.tokens: set[str] = set()
         self.media: dict[str, tuple[bytes, str]] = {}
         self.media_json: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self._failures: dict[str, list[int]] = {}
         self._ids = itertools.count(5_000_000)
-        self._changed = asyncio.Condition()
         self._gate: asyncio.Event | None = None
         self.send_blocked = asyncio.Event()
         self.server: TestServer | None = None
@@ -95,13 +96,6 @@ class FakeWeChat:
     def calls_to(self, endpoint: str) -> list[Call]:
         return [c for c in self.calls if c.endpoint == endpoint]
 
-    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
-        async def _wait() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: predicate(self))
-
-        await asyncio.wait_for(_wait(), timeout)
-
     async def wait_sent(self, count: int, timeout: float = 10.0) -> list[Call]:
         await self.wait_for(lambda f: len(f.sent()) >= count, timeout)
         return self.sent()
@@ -138,11 +132,6 @@ class FakeWeChat:
             self._gate.set()
         if self.server is not None:
             await self.server.close()
-
-    async def _record(self, call: Call) -> None:
-        async with self._changed:
-            self.calls.append(call)
-            self._changed.notify_all()
 
     def _scripted(self, endpoint: str) -> int | None:
         failures = self._failures.get(endpoint)
