@@ -31,6 +31,9 @@ class ServerSettings:
     public_url: str = "http://127.0.0.1:8080"
     admin_token: str = ""
     max_body_bytes: int = 1_048_576
+    body_timeout_seconds: float = 10.0  # a body not fully arrived by then is cut off, nothing stored
+    flood_per_minute: int = 20  # messages one contact may send in a minute before the bot goes quiet
+    trusted_proxies: list[str] = field(default_factory=list)  # X-Forwarded-* believed only from these
 
 
 @dataclass
@@ -74,6 +77,8 @@ class WeChatSettings:
     encoding_aes_key: str = ""
     api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
     reply_mode: str = "api"
+    max_clock_skew_seconds: int = 300  # a signed POST older or newer than this is a replay: 403
+    allow_plain_mode: bool = False  # plain mode has no body authentication: refused outside sandbox
 
 
 @dataclass
@@ -92,6 +97,7 @@ class EmailSettings:
     smtp_username: str = ""
     smtp_password: str = ""
     from_address: str = ""
+    trusted_authserv_id: str = ""  # the receiving server whose Authentication-Results are believed
 
 
 @dataclass
