@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bot.cli_claims import add_parser as add_claims_parser
 from config.settings import ConfigError, Settings, load_settings
@@ -18,15 +18,44 @@ class CliError(Exception):
     pass
 
 
+def _config_option() -> argparse.ArgumentParser:
+    """`--config` on every level, so `aftersales --config F serve` and `aftersales serve --config F` agree.
+
+    SUPPRESS keeps a level that was not given the option from overwriting the one that was; argparse copies
+    a subcommand's values over its parent's, so the value written after the subcommand wins.
+    """
+    option = argparse.ArgumentParser(add_help=False)
+    option.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="TOML config file (default: $AFTERSALES_CONFIG or config/default.toml)",
+    )
+    return option
+
+
+CONFIG_OPTION = _config_option()
+
+
+class _SubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Every subcommand, nested ones and those defined in other modules included, inherits `--config`."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs["parents"] = [*kwargs.get("parents", []), CONFIG_OPTION]
+        return super().add_parser(name, **kwargs)  # type: ignore[no-any-return]
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubParsers)
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="aftersales", description="After-sales chat-operations bot.")
-    parser.add_argument(
-        "--config", help="TOML config file (default: $AFTERSALES_CONFIG or config/default.toml)"
+    parser = Parser(
+        prog="aftersales", description="After-sales chat-operations bot.", parents=[CONFIG_OPTION]
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -76,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(getattr(args, "config", None))
         return run(args, settings)
     except (ConfigError, CliError) as exc:
         print(f"aftersales: {exc}", file=sys.stderr)
