@@ -216,7 +216,7 @@ def authentication_results(msg: EmailMessage) -> dict[str, str]:
     """dkim/spf/dmarc verdicts from the TOPMOST Authentication-Results header only.
 
     That one was added by the receiving MTA in front of our mailbox; any below it came
-    with the message and could be forged by the sender (PROTOCOLS.md §4).
+    with the message and could be forged by the sender (see docs/providers/email.md).
     """
     value = raw_header(msg, "Authentication-Results")
     if not value:

@@ -78,7 +78,7 @@ SUCCESS = "success"
 IMAGE_UPLOAD_LIMIT = 2 * 1024 * 1024  # temporary image media
 IMAGE_UPLOAD_TYPES = {"image/jpeg", "image/png", "image/gif"}
 TEXT_LIMIT_BYTES = 2000  # the 客服 text limit is about 2048 bytes; keep a margin
-# Exceptions wechatpy/xmltodict raise on bodies that are not a WeChat message (PROTOCOLS.md §6).
+# Exceptions wechatpy/xmltodict raise on bodies that are not a WeChat message (see docs/providers/wechat.md).
 PARSE_ERRORS = (ValueError, ExpatError, KeyError, TypeError, AttributeError)
 SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
 # verify() hands the decrypted safe-mode XML to parse() on the request.

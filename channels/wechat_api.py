@@ -3,7 +3,7 @@
 Why aiohttp and not wechatpy's `WeChatClient`: wechatpy is synchronous (requests) and
 its `fetch_access_token` hard-codes https://api.weixin.qq.com, so a fake or a gateway
 set in `wechat.api_base_url` would be bypassed exactly when a 40001 forces a token
-refresh (PROTOCOLS.md §2). Running it in a thread would also buffer media downloads
+refresh (see docs/providers/wechat.md). Running it in a thread would also buffer media downloads
 whole in memory; here media streams into the MediaStore with the size cap. wechatpy
 still does everything security-relevant on the inbound side (signatures, AES, XML).
 

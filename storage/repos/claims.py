@@ -340,7 +340,7 @@ async def client_keys(session: AsyncSession, claims: list[Claim]) -> dict[int, s
 def claim_json(
     claim: Claim, *, client_key: str | None = None, media_url: Any = None, now: datetime | None = None
 ) -> dict[str, Any]:
-    """The API shape (CONTRACT.md): id, state, order, sku, client, description, unused, evidence, events."""
+    """The API shape (see README.md): id, state, order, sku, client, description, unused, evidence, events."""
     return {
         "id": claim.number,
         "number": claim.id,

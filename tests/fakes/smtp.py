@@ -54,7 +54,7 @@ class FakeSmtp:
         self.attempts = 0
         self._failures: list[str] = []
         self._lock = threading.RLock()
-        self.port = free_port()  # aiosmtpd's Controller cannot bind port 0 (PROTOCOLS.md §5 problem 4)
+        self.port = free_port()  # aiosmtpd's Controller cannot bind port 0 (see docs/providers/email.md)
         auth: dict[str, Any] = {}
         if credentials is not None:
             auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
