@@ -63,7 +63,9 @@ def build_adapters(
     if settings.telegram.enabled:
         from channels.telegram import TelegramAdapter
 
-        adapters["telegram"] = TelegramAdapter(settings.telegram, store)
+        adapters["telegram"] = TelegramAdapter(
+            settings.telegram, store, allow_loopback=settings.media.allow_loopback
+        )
     if settings.whatsapp.enabled:
         from channels.whatsapp import WhatsAppAdapter
 
@@ -74,12 +76,17 @@ def build_adapters(
             links=links or _links(settings),
             media_hosts=settings.media.allowed_hosts,
             on_status=delivery.on_status if delivery else None,
+            allow_loopback=settings.media.allow_loopback,
         )
     if settings.wechat.enabled:
         from channels.wechat import WeChatAdapter
 
         adapters["wechat"] = WeChatAdapter(
-            settings.wechat, store, links=links or _links(settings), media_hosts=settings.media.allowed_hosts
+            settings.wechat,
+            store,
+            links=links or _links(settings),
+            media_hosts=settings.media.allowed_hosts,
+            allow_loopback=settings.media.allow_loopback,
         )
     if settings.email.enabled:
         from channels.email import EmailAdapter

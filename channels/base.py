@@ -1,4 +1,4 @@
-"""What every channel adapter provides, and the capped, allow-listed media fetch they share.
+"""What every channel adapter provides, and the capped media store they share (the fetch: media_fetch).
 
 An adapter is a parser and a client for one provider; it never decides what to say.
 The generic webhook route (bot/webhooks.py) calls verify → parse → (writer) → response.
@@ -7,21 +7,16 @@ The generic webhook route (bot/webhooks.py) calls verify → parse → (writer) 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
-from yarl import URL
 
-from bot.messages import Attachment, Channel, InboundMessage, MediaRefused, MediaTooLarge, OutboundMessage
+from bot.messages import Attachment, Channel, InboundMessage, MediaTooLarge, OutboundMessage
 
 
 class WebhookRejected(Exception):
@@ -109,71 +104,3 @@ class MediaStore:
             yield data
 
         return await self.save_stream(one(), len(data))
-
-
-def _is_private(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return True
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            return True
-    return False
-
-
-def check_url(url: str, allowed_hosts: set[str]) -> None:
-    """Only allow-listed hosts; a host that resolves to a private address must be listed by name."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise MediaRefused(f"refusing media URL with scheme {parts.scheme!r}")
-    host = parts.hostname.lower()
-    if host not in allowed_hosts:
-        raise MediaRefused(f"refusing media from host {host!r}")
-
-
-async def fetch_to_store(
-    session: aiohttp.ClientSession,
-    url: str,
-    store: MediaStore,
-    *,
-    allowed_hosts: set[str],
-    max_redirects: int = 3,
-    redirect_hosts: set[str] | None = None,
-    first_hop_headers: dict[str, str] | None = None,
-) -> tuple[str, Path, int, str]:
-    """GET `url` with redirects followed by hand: credentials (`first_hop_headers`) go to the first host only.
-
-    Returns (sha256, path, size, content type). Redirect targets must be in
-    `redirect_hosts` (or `allowed_hosts`) and must not resolve to private addresses
-    unless listed by name.
-    """
-    hops = 0
-    current, current_headers = url, first_hop_headers
-    check_url(current, allowed_hosts)
-    while True:
-        async with session.get(
-            current,
-            headers=current_headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=60),
-        ) as resp:
-            if resp.status in (301, 302, 303, 307, 308):
-                hops += 1
-                location = resp.headers.get("Location", "")
-                if hops > max_redirects or not location:
-                    raise MediaRefused("too many redirects")
-                nxt = str(resp.url.join(URL(location)))
-                hosts = (redirect_hosts or set()) | allowed_hosts
-                check_url(nxt, hosts)
-                host = urlsplit(nxt).hostname or ""
-                if host not in allowed_hosts and _is_private(host):
-                    raise MediaRefused(f"refusing redirect to private address {host!r}")
-                current, current_headers = nxt, None
-                continue
-            if resp.status != 200:
-                raise MediaRefused(f"media fetch answered HTTP {resp.status}")
-            declared = resp.content_length
-            sha, path, size = await store.save_stream(resp.content.iter_chunked(65536), declared)
-            return sha, path, size, resp.headers.get("Content-Type", "application/octet-stream")

@@ -16,8 +16,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 # Opt in to PTB's future behaviour (RetryAfter.retry_after as a timedelta) instead of
 # a deprecation warning on every flood-control answer; _seconds() handles both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -50,7 +48,8 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, MediaStore, WebhookRejected, fetch_to_store
+from channels.base import ExtraRoute, MediaStore, WebhookRejected
+from channels.media_fetch import FetchRules, MediaFetcher
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -64,18 +63,26 @@ class TelegramAdapter:
     channel = Channel.TELEGRAM
     webhook_path = "/webhooks/telegram"
 
-    def __init__(self, settings: TelegramSettings, store: MediaStore) -> None:
+    def __init__(
+        self, settings: TelegramSettings, store: MediaStore, *, allow_loopback: bool = False
+    ) -> None:
         self.settings = settings
         self.store = store
         self.bot = Bot(settings.token, base_url=settings.api_base_url, base_file_url=settings.file_base_url)
-        self._http: aiohttp.ClientSession | None = None
+        # getFile's path is joined to file_base_url, so that host (and its port) is the only source.
+        self.media = MediaFetcher(
+            FetchRules.for_provider(
+                [urlsplit(settings.file_base_url).hostname or ""],
+                settings.file_base_url,
+                allow_loopback=allow_loopback,
+            )
+        )
 
     async def start(self) -> None:
-        self._http = aiohttp.ClientSession()
+        await self.media.start()
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self.media.close()
         await self.bot.shutdown()
 
     def extra_routes(self) -> list[ExtraRoute]:
@@ -189,10 +196,7 @@ class TelegramAdapter:
         tg_file = await self.bot.get_file(attachment.provider_ref)
         if tg_file.file_size is not None and tg_file.file_size > limit:
             raise MediaTooLarge(tg_file.file_size, limit)
-        url = tg_file.file_path or ""
-        host = urlsplit(self.settings.file_base_url).hostname or ""
-        assert self._http is not None, "adapter not started"
-        sha, path, size, _ctype = await fetch_to_store(self._http, url, self.store, allowed_hosts={host})
+        sha, path, size, _ctype = await self.media.fetch(tg_file.file_path or "", self.store)
         attachment.sha256 = sha
         attachment.stored_path = str(path)
         attachment.size = size

@@ -67,7 +67,8 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, MediaStore, WebhookRejected, check_url, fetch_to_store
+from channels.base import ExtraRoute, MediaStore, WebhookRejected
+from channels.media_fetch import FetchRules, MediaFetcher
 from channels.wechat_api import WeChatApi, WeChatApiError
 from channels.wechat_passive import PassiveReplies, settle
 from config.settings import WeChatSettings
@@ -105,11 +106,15 @@ class WeChatAdapter:
         links: LinkMaker | None = None,
         media_hosts: Iterable[str] = (),
         passive_budget: float = PASSIVE_BUDGET,
+        allow_loopback: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
         self.links = links
-        self.media_hosts = {h.lower() for h in media_hosts}
+        # video_url names a host WeChat chose: only media.allowed_hosts, on the API base's ports.
+        self.media = MediaFetcher(
+            FetchRules.for_provider(media_hosts, settings.api_base_url, allow_loopback=allow_loopback)
+        )
         self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret)
         self.passive_budget = passive_budget
         self.passive = PassiveReplies()
@@ -122,9 +127,11 @@ class WeChatAdapter:
 
     async def start(self) -> None:
         await self.api.start()
+        await self.media.start()
 
     async def close(self) -> None:
         await self.api.close()
+        await self.media.close()
 
     def extra_routes(self) -> list[ExtraRoute]:
         return [ExtraRoute("GET", self.webhook_path, self.handshake)]
@@ -306,10 +313,7 @@ class WeChatAdapter:
         return attachment
 
     async def _fetch_video(self, url: str) -> tuple[str, Path, int]:
-        check_url(url, self.media_hosts)  # a host WeChat names, never taken on trust
-        sha, path, size, _ctype = await fetch_to_store(
-            self.api.http, url, self.store, allowed_hosts=self.media_hosts
-        )
+        sha, path, size, _ctype = await self.media.fetch(url, self.store)
         return sha, path, size
 
 

@@ -178,7 +178,7 @@ class WeChatApi:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=120),
             ) as resp:
-                if resp.status >= 400:
+                if resp.status != 200:  # a redirect is never followed, nor stored as the file
                     raise WeChatApiError(
                         None, f"media/get answered HTTP {resp.status}", http_status=resp.status
                     )

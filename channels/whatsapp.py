@@ -45,7 +45,8 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, MediaStore, WebhookRejected, fetch_to_store
+from channels.base import ExtraRoute, MediaStore, WebhookRejected
+from channels.media_fetch import FetchRules, MediaFetcher
 from config.settings import WhatsAppSettings
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class WhatsAppAdapter:
         links: LinkMaker,
         media_hosts: Iterable[str] = (),
         on_status: StatusCallback | None = None,
+        allow_loopback: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -157,13 +159,19 @@ class WhatsAppAdapter:
         self.api_netloc = api.netloc.lower()
         self.api_host = (api.hostname or "").lower()
         # Credentials go to the first hop only, and only to the API host (checked in _media_url_ok);
-        # redirect targets must be Twilio's CDN or hosts the operator listed by name.
-        self.media_hosts = {self.api_host, TWILIO_API_HOST, *(h.lower() for h in media_hosts)}
+        # redirect targets must be Twilio's CDN or hosts the operator listed by name, on 443 (or the
+        # configured API base's own port), and resolve to public addresses.
+        self.media = MediaFetcher(
+            FetchRules.for_provider(
+                {self.api_host, TWILIO_API_HOST, *TWILIO_CDN_HOSTS, *media_hosts},
+                settings.api_base_url,
+                allow_loopback=allow_loopback,
+            )
+        )
         pair = f"{settings.account_sid}:{settings.auth_token}".encode()
         self._basic_auth = "Basic " + base64.b64encode(pair).decode()
         self.client: Client | None = None
         self._twilio_http: AsyncTwilioHttpClient | None = None
-        self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         # AsyncTwilioHttpClient opens an aiohttp session: it must be made inside the running loop.
@@ -173,13 +181,12 @@ class WhatsAppAdapter:
         )
         # No constructor argument for the API host; the Domain's base_url is the documented hook.
         self.client.api.base_url = self.settings.api_base_url.rstrip("/")
-        self._http = aiohttp.ClientSession()
+        await self.media.start()
 
     async def close(self) -> None:
         if self._twilio_http is not None:
             await self._twilio_http.close()
-        if self._http is not None:
-            await self._http.close()
+        await self.media.close()
 
     def extra_routes(self) -> list[ExtraRoute]:
         return [ExtraRoute("POST", self.status_path, self.handle_status)]
@@ -344,14 +351,8 @@ class WhatsAppAdapter:
     async def fetch_media(self, attachment: Attachment) -> Attachment:
         url = attachment.provider_ref
         self._media_url_ok(url)
-        assert self._http is not None, "adapter not started"
-        sha, path, size, ctype = await fetch_to_store(
-            self._http,
-            url,
-            self.store,
-            allowed_hosts=self.media_hosts,
-            first_hop_headers={"Authorization": self._basic_auth},
-            redirect_hosts=set(TWILIO_CDN_HOSTS),
+        sha, path, size, ctype = await self.media.fetch(
+            url, self.store, first_hop_headers={"Authorization": self._basic_auth}
         )
         attachment.sha256 = sha
         attachment.stored_path = str(path)

@@ -47,6 +47,8 @@ class MediaSettings:
     max_bytes: int = 20_000_000
     allowed_hosts: list[str] = field(default_factory=list)
     link_ttl_seconds: int = 86_400
+    # Tests only: media from loopback addresses (local fake providers). Never set in production.
+    allow_loopback: bool = False
 
 
 @dataclass

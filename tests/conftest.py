@@ -147,7 +147,8 @@ def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:
     settings = Settings(
         server=ServerSettings(admin_token=ADMIN_TOKEN, public_url="http://127.0.0.1:8080"),
         database=DatabaseSettings(url=db_url),
-        media=MediaSettings(dir=str(tmp_path / "media"), max_bytes=5_000_000),
+        # The fakes listen on 127.0.0.x: the one explicit exception to "public addresses only".
+        media=MediaSettings(dir=str(tmp_path / "media"), max_bytes=5_000_000, allow_loopback=True),
         outbox=OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.2),
         escalation=EscalationSettings(rota_file=str(Path(__file__).parent / "fakes" / "rota.toml")),
     )

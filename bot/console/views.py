@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.console import security
 from bot.console.html import Safe, join, page, render
 from bot.media import MediaLinks
+from bot.media_types import INLINE_TYPES
 from storage.db import Database
 from storage.models import AttachmentRow, Escalation, Message
 from storage.repos import audit, conversations, messages
@@ -400,9 +401,10 @@ $claims<h2>Messages <small>消息</small></h2>
     def _attachment(self, a: AttachmentRow) -> Safe:
         if a.sha256 and a.stored_path:
             url = self._media_url(a.sha256, a.filename or _default_name(a.kind, a.mime))
-            if a.mime.startswith("image/") or a.kind == "photo":
+            # Other types (SVG, HTML, …) are downloads at /media; a link, not a broken <img>.
+            if a.mime.startswith("image/") and a.mime in INLINE_TYPES:
                 return render('<a href="$u"><img src="$u" alt="$alt" loading="lazy"></a>', u=url, alt=a.kind)
-            if a.mime.startswith("video/"):
+            if a.mime in INLINE_TYPES and a.mime.startswith("video/"):
                 return render('<video src="$u" controls preload="metadata"></video>', u=url)
             return render('<a href="$u">$name</a>', u=url, name=a.filename or a.kind)
         why = a.error or "pending"
@@ -607,6 +609,6 @@ def _preview(m: Message | None) -> str:
 
 
 def _default_name(stem: str, mime: str) -> str:
-    """A file name whose extension gives /media the right Content-Type."""
+    """A readable download name (/media decides the Content-Type from the stored bytes)."""
     ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4"}.get(mime)
     return f"{stem}.{ext}" if ext else stem

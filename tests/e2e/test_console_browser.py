@@ -184,3 +184,33 @@ async def test_staff_acknowledges_an_escalation_from_a_phone(
     async with tg_bot.db.read() as s:
         esc = await s.get(Escalation, 1)
     assert esc is not None and esc.state == "acknowledged" and esc.acknowledged_by == "li"
+
+
+async def test_an_uploaded_html_file_downloads_and_runs_no_script_on_the_console_origin(
+    tg_bot: BotHarness, fake_telegram: FakeTelegram, phone: Any
+) -> None:
+    await staff_li(tg_bot)
+    evil = b"<html><script>localStorage.setItem('pwned', document.cookie || 'ran')</script>invoice</html>"
+    fake_telegram.add_file("INV1", evil)
+    document = {
+        "file_id": "INV1",
+        "file_unique_id": "inv",
+        "file_name": "invoice.html",
+        "mime_type": "text/html",
+        "file_size": len(evil),
+    }
+    await tg_bot.post_telegram(message_update(ACME_CHAT, caption="our invoice", document=document))
+    await fake_telegram.wait_sent(1)
+    await tg_bot.settled()
+
+    await sign_in(phone, tg_bot, "/console/conversations")
+    await phone.click("text=Anna")
+    await phone.wait_for_url("**/console/conversations/*")
+    conversation = phone.url
+    async with phone.expect_download() as download_info:
+        await phone.click("a:has-text('invoice.html')")
+    download = await download_info.value
+    assert download.suggested_filename == "invoice.html"
+    assert Path(await download.path()).read_bytes() == evil  # the file, as a file
+    assert phone.url == conversation  # never rendered as a page of the console's origin
+    assert await phone.evaluate("localStorage.getItem('pwned')") is None

@@ -4,7 +4,7 @@ The API (`POST /2010-04-01/Accounts/{sid}/Messages.json`) checks HTTP Basic auth
 Twilio does, records every call's form (duplicate keys kept: several `MediaUrl`), and can
 be scripted to fail with Twilio's error body (HTTP status + error code, e.g. 63016 or
 500s). Media lives at Twilio's path on the API host, answers 307 to a pre-signed URL on
-a *different* host (127.0.0.2, the "CDN"), and the CDN records whether any request
+a *different* host (127.0.0.2, same port, the "CDN"), and the CDN records whether any request
 carried an Authorization header. Inbound webhooks are built in Twilio's real format and
 signed with twilio's own `RequestValidator`.
 """
@@ -152,7 +152,9 @@ class FakeTwilio(Recorder[Call]):
         await self.api.start_server()
         cdn = web.Application()
         cdn.router.add_get("/cdn/{key}", self._cdn)
-        self.cdn = TestServer(cdn, host=CDN_HOST)
+        # Same port as the API, another address: the bot fetches media only on the API base's port
+        # (and 443), as it would from api.twilio.com:443 → media.twiliocdn.com:443.
+        self.cdn = TestServer(cdn, host=CDN_HOST, port=self.api.port)
         await self.cdn.start_server()
         return self
 
