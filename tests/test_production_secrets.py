@@ -134,3 +134,10 @@ async def test_strong_secrets_start_the_server(tmp_path: Path) -> None:
         await server.start()  # healthz answers 200
     finally:
         server.stop()
+
+
+def test_trusted_proxies_take_addresses_and_networks_and_refuse_anything_else() -> None:
+    ok = load_settings(DEMO, env={"AFTERSALES_SERVER__TRUSTED_PROXIES": "10.0.0.5, 172.16.0.0/12, ::1"})
+    assert ok.server.trusted_proxies == ["10.0.0.5", "172.16.0.0/12", "::1"]
+    with pytest.raises(ConfigError, match=r"server\.trusted_proxies\[1\] must be an IP address or CIDR"):
+        load_settings(DEMO, env={"AFTERSALES_SERVER__TRUSTED_PROXIES": "10.0.0.5, proxy.internal"})

@@ -50,5 +50,5 @@ def error_page(message: str, who: Who | None) -> str:
 
 
 def field(form: object, name: str) -> str | None:
-    value = form.get(name) if hasattr(form, "get") else None  # type: ignore[union-attr]
+    value = form.get(name) if hasattr(form, "get") else None
     return value if isinstance(value, str) else None

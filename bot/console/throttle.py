@@ -46,7 +46,7 @@ def account_delay(count: int) -> timedelta:
     """How long the account waits after its `count`-th attempt."""
     if count < ACCOUNT_FREE:
         return timedelta(0)
-    return min(ACCOUNT_BASE_DELAY * (2 ** min(count - ACCOUNT_FREE, 20)), ACCOUNT_MAX_DELAY)
+    return min(ACCOUNT_BASE_DELAY * (1 << min(count - ACCOUNT_FREE, 20)), ACCOUNT_MAX_DELAY)
 
 
 class LoginThrottle:

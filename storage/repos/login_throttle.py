@@ -21,14 +21,18 @@ async def take(session: AsyncSession, key: str, now: datetime, forget_after: tim
     lock), each sees the count the previous one left, and the WHERE re-reads `locked_until`
     after waiting. A key quiet for `forget_after` starts again at 1.
     """
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(T).values(key=key, count=1, last_at=now, locked_until=None)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stale = T.last_at < now - forget_after
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[T.key],
-        set_={"count": case((stale, 1), else_=T.count + 1), "last_at": now},
-        where=or_(T.locked_until.is_(None), T.locked_until <= now),
-    ).returning(T.count)
+    stmt = (
+        insert(T)
+        .values(key=key, count=1, last_at=now, locked_until=None)
+        .on_conflict_do_update(
+            index_elements=[T.key],
+            set_={"count": case((stale, 1), else_=T.count + 1), "last_at": now},
+            where=or_(T.locked_until.is_(None), T.locked_until <= now),
+        )
+        .returning(T.count)
+    )
     value = (await session.execute(stmt)).scalar_one_or_none()
     return None if value is None else int(value)
 
