@@ -12,13 +12,13 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from importlib import resources
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.auth import Auth
+from bot.console.formats import default_name, path_int, preview, when
 from bot.console.html import Safe, join, page, render
 from bot.console.responses import Who, error_page, field, html, redirect
 from bot.media import MediaLinks
@@ -39,10 +39,6 @@ FLASH = {
     "acked": "Acknowledged. 已确认。",
     "taken": "Someone acknowledged it already. 已被他人确认。",
 }
-
-
-def _when(at: datetime | None) -> str:
-    return at.strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 # (session, escalation id, staff key) -> acknowledged now?
@@ -127,7 +123,7 @@ class Console:
         for conv in rows:
             contact = conv.contact
             client = contact.client
-            preview = last.get(conv.id)
+            newest = last.get(conv.id)
             items.append(
                 render(
                     """<li class="$cls"><a href="/console/conversations/$id">
@@ -138,12 +134,12 @@ class Console:
                     cls="urgent" if conv.priority == "urgent" else "",
                     id=conv.id,
                     name=contact.name or contact.channel_user_id,
-                    when=_when(conv.last_message_at),
+                    when=when(conv.last_message_at),
                     client=f"{client.name if client else 'unverified 未验证'} · {contact.channel_user_id}",
                     prio=URGENT if conv.priority == "urgent" else "",
                     channel=conv.channel,
                     state=conv.state,
-                    preview=_preview(preview),
+                    preview=preview(newest),
                 )
             )
         more = (
@@ -160,7 +156,7 @@ class Console:
         return self._page("Conversations", body, who, "conversations", request)
 
     async def conversation(self, request: web.Request, who: Who) -> web.StreamResponse:
-        conv_id = _int(request.match_info["id"])
+        conv_id = path_int(request.match_info["id"])
         async with self.db.read() as s:
             conv = await conversations.get_conversation(s, conv_id) if conv_id else None
             if conv is None:
@@ -213,7 +209,7 @@ $claims<h2>Messages <small>消息</small></h2>
 
     def _attachment(self, a: AttachmentRow) -> Safe:
         if a.sha256 and a.stored_path:
-            url = self._media_url(a.sha256, a.filename or _default_name(a.kind, a.mime))
+            url = self._media_url(a.sha256, a.filename or default_name(a.kind, a.mime))
             if a.mime.startswith("image/") or a.kind == "photo":
                 return render('<a href="$u"><img src="$u" alt="$alt" loading="lazy"></a>', u=url, alt=a.kind)
             if a.mime.startswith("video/"):
@@ -231,12 +227,12 @@ $claims<h2>Messages <small>消息</small></h2>
             dir="out" if m.direction == "out" else "in",
             text=m.text,
             atts=join(self._attachment(a) for a in m.attachments),
-            when=_when(m.created_at),
+            when=when(m.created_at),
             status=status,
         )
 
     async def reply(self, request: web.Request, who: Who) -> web.StreamResponse:
-        conv_id = _int(request.match_info["id"])
+        conv_id = path_int(request.match_info["id"])
         form = await request.post()
         text = (field(form, "text") or "").strip()
         nonce = field(form, "nonce") or ""
@@ -265,7 +261,7 @@ $claims<h2>Messages <small>消息</small></h2>
                 client=r.client_key or "unverified",
                 order=r.claim.order_number or "no order",
                 sku=r.claim.sku or "no SKU",
-                when=_when(r.claim.created_at),
+                when=when(r.claim.created_at),
                 desc=r.claim.description[:120],
             )
             for r in rows
@@ -288,12 +284,12 @@ $claims<h2>Messages <small>消息</small></h2>
             if e.mime.startswith("image/")
             else render('<a href="$u">$mime</a>', u=u, mime=e.mime)
             for e in c.evidence
-            for u in [self._media_url(e.sha256, _default_name("evidence", e.mime))]
+            for u in [self._media_url(e.sha256, default_name("evidence", e.mime))]
         )
         events = join(
             render(
                 '<li><span class="meta">$at · $by</span><br>$from → <b>$to</b> $note</li>',
-                at=_when(e.at),
+                at=when(e.at),
                 by=e.by,
                 **{"from": e.from_state or "—"},
                 to=e.to_state,
@@ -322,7 +318,7 @@ $claims<h2>Messages <small>消息</small></h2>
             qty=c.quantity_affected if c.quantity_affected is not None else "—",
             unused={True: "yes", False: "no", None: "—"}[c.unused],
             elig=c.eligibility,
-            when=_when(c.created_at),
+            when=when(c.created_at),
             conv=conv_link,
             desc=c.description,
             evidence=evidence or Safe('<p class="meta">none</p>'),
@@ -354,7 +350,7 @@ $claims<h2>Messages <small>消息</small></h2>
             ack = render(
                 '<div class="meta">acknowledged by $by at $at</div>',
                 by=e.acknowledged_by,
-                at=_when(e.acknowledged_at),
+                at=when(e.acknowledged_at),
             )
         conv = (
             render('<a href="/console/conversations/$c">conversation 会话</a>', c=e.conversation_id)
@@ -375,14 +371,14 @@ $claims<h2>Messages <small>消息</small></h2>
             prio=e.priority,
             level=e.level,
             round=e.round,
-            when=_when(e.opened_at),
+            when=when(e.opened_at),
             note=(e.note or "")[:200],
             conv=conv,
             ack=ack,
         )
 
     async def acknowledge(self, request: web.Request, who: Who) -> web.StreamResponse:
-        esc_id = _int(request.match_info["id"])
+        esc_id = path_int(request.match_info["id"])
         async with self.db.write() as s:
             exists = await s.get(Escalation, esc_id) if esc_id else None
             if exists is None:
@@ -394,21 +390,3 @@ $claims<h2>Messages <small>消息</small></h2>
         if done and self.wake:
             self.wake()
         return redirect("/console/escalations?done=" + ("acked" if done else "taken"))
-
-
-def _int(raw: str) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
-
-
-def _preview(m: Message | None) -> str:
-    if m is None:
-        return ""
-    arrow = "↩ " if m.direction == "out" else ""
-    text = m.text or (f"[{m.attachments[0].kind}]" if "attachments" in m.__dict__ and m.attachments else "")
-    return (arrow + text)[:100]
-
-
-def _default_name(stem: str, mime: str) -> str:
-    """A file name whose extension gives /media the right Content-Type."""
-    ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4"}.get(mime)
-    return f"{stem}.{ext}" if ext else stem
