@@ -27,6 +27,7 @@ from bot.http_errors import json_error
 from bot.media import MediaLinks
 from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher
+from bot.proxies import TrustedProxies
 from bot.sandbox import SandboxFetcher, SandboxSender
 from bot.webhooks import webhook_handler
 from bot.writer import InboundWriter
@@ -316,6 +317,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         acknowledge=lambda session, esc_id, key: rt.escalation.service.acknowledge_id(
             session, esc_id, key, via="console"
         ),
+        sandbox=settings.server.sandbox,
+        proxies=TrustedProxies(settings.server.trusted_proxies),
     )
     app.router.add_routes(console.routes())
     app.router.add_route("*", "/api/{tail:.*}", not_found)

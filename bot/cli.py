@@ -186,7 +186,9 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from bot import logs
     from bot.app import create_app
+    from config.production import check_production_secrets
 
+    check_production_secrets(settings)  # before anything listens: one line, exit 2
     logs.configure(settings.secrets())
     web.run_app(
         create_app(settings),

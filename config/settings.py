@@ -282,6 +282,15 @@ def validate(settings: Settings) -> None:
                     f"config: {channel}.{key} is required when {channel}.enabled = true "
                     f"(set it in the file or as {ENV_PREFIX}{channel.upper()}__{key.upper()})"
                 )
+    for i, entry in enumerate(settings.server.trusted_proxies):
+        import ipaddress
+
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"config: server.trusted_proxies[{i}] must be an IP address or CIDR network, got {entry!r}"
+            ) from None
     if settings.server.max_body_bytes <= 0:
         raise ConfigError("config: server.max_body_bytes must be positive")
     if settings.media.max_bytes <= 0:

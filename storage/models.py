@@ -390,6 +390,8 @@ class Staff(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by `demo seed`: a password published in the README, refused when server.sandbox = false.
+    demo_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
 
 
 class Escalation(Base):
@@ -451,3 +453,35 @@ class RotaOverride(Base):
     end: Mapped[datetime] = mapped_column(index=True)
     by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- Console sign-in (issue: trust) --------------------------------------------------------------------
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. Only a SHA-256 of the cookie's id is kept: a copy of this
+    table opens no session, and deleting the row is what logging out means."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_key: Mapped[str] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # the forms' token, bound to this session only
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts per account (`account:li`) and per client address (`ip:203.0.113.5`).
+
+    Counted by one upsert before the password is checked, so concurrent guesses cannot all
+    slip under the limit; shared by every process on the database.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None] = mapped_column()

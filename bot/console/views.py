@@ -1,94 +1,48 @@
 """Console pages and form posts.
 
-Every page but the login form needs a valid session cookie (else a redirect to the
-login page); every POST needs the CSRF token derived from that session (else 403).
+Every page but the login form needs a live server-side session (else a redirect to the
+login page); every POST needs that session's CSRF token (else 403). Both are auth.py's.
 Replies go to the client on the client's own channel through the outbox, in the
 transaction that marks the conversation as being with this staff member.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from importlib import resources
-from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.console import security
+from bot.console.auth import Auth
+from bot.console.formats import default_name, path_int, preview, when
 from bot.console.html import Safe, join, page, render
+from bot.console.responses import Who, error_page, field, html, redirect
 from bot.media import MediaLinks
+<<<<<<< HEAD
 from bot.media_types import INLINE_TYPES
+=======
+from bot.proxies import TrustedProxies
+>>>>>>> trust-console
 from storage.db import Database
 from storage.models import AttachmentRow, Escalation, Message
-from storage.repos import audit, conversations, messages
 from storage.repos import console as repo
-from storage.repos import staff as staff_repo
+from storage.repos import conversations, messages
 
 log = logging.getLogger(__name__)
 
-COOKIE = "aftersales_console"
-PRE_COOKIE = "aftersales_console_login"
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_MAX_FAILURES = 5
 MAX_REPLY_CHARS = 4000
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_NEXT = re.compile(r"^/console/[A-Za-z0-9/_.?=&%-]*$")
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-}
-
-CSRF_FAILED = "Form expired or forged (CSRF). Reload the page. 表单已过期，请刷新页面。"
-THROTTLED = "Too many failed sign-ins for this name; try again in 15 minutes. 尝试次数过多，请15分钟后再试。"
 URGENT = Safe('<span class="badge urgent">urgent 紧急</span> ')
 
 FLASH = {
     "sent": "Reply queued; it goes out on the client's channel. 回复已排队发送。",
     "acked": "Acknowledged. 已确认。",
     "taken": "Someone acknowledged it already. 已被他人确认。",
-    "out": "Logged out. 已退出。",
 }
-
-
-@dataclass(frozen=True)
-class Who:
-    key: str
-    name: str
-    csrf: str
-
-
-Page = Callable[[web.Request, Who], Awaitable[web.StreamResponse]]
-
-
-def _html(body: str, status: int = 200) -> web.Response:
-    return web.Response(text=body, status=status, content_type="text/html", headers=SECURITY_HEADERS)
-
-
-def _redirect(location: str, status: int = 303) -> web.Response:
-    resp = web.Response(status=status, headers={**SECURITY_HEADERS, "Location": location})
-    return resp
-
-
-def _when(at: datetime | None) -> str:
-    return at.strftime("%Y-%m-%d %H:%M") if at else ""
-
-
-def _is_https(request: web.Request) -> bool:
-    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
 
 # (session, escalation id, staff key) -> acknowledged now?
@@ -103,23 +57,24 @@ class Console:
         secret: str,
         wake: Callable[[], None] | None = None,
         acknowledge: Acknowledger | None = None,
+        *,
+        sandbox: bool = False,
+        proxies: TrustedProxies | None = None,
     ) -> None:
         self.db = db
         self.acknowledger = acknowledge
         self.links = links
-        self.signer = security.Signer(secret)
+        self.auth = Auth(db, secret, sandbox=sandbox, proxies=proxies)
         self.wake = wake
         self._static: dict[str, bytes] = {}
 
     def routes(self) -> list[web.RouteDef]:
-        a = self.authed
+        a = self.auth.authed
         return [
             web.get("/console", self.root),
             web.get("/console/", self.root),
             web.get("/console/static/{name}", self.static),
-            web.get("/console/login", self.login_form),
-            web.post("/console/login", self.login),
-            web.post("/console/logout", a(self.logout)),
+            *self.auth.routes(),
             web.get("/console/conversations", a(self.conversations)),
             web.get("/console/conversations/{id}", a(self.conversation)),
             web.post("/console/conversations/{id}/reply", a(self.reply)),
@@ -129,44 +84,10 @@ class Console:
             web.post("/console/escalations/{id}/ack", a(self.acknowledge)),
         ]
 
-    # ---- sessions ---------------------------------------------------------------------------------------
-
-    async def current(self, request: web.Request) -> tuple[Who, security.Session] | None:
-        session = self.signer.read(request.cookies.get(COOKIE))
-        if session is None:
-            return None
-        async with self.db.read() as s:
-            staff = await staff_repo.get(s, session.staff_key)
-        if (
-            staff is None
-            or not staff.active
-            or not staff.password_hash
-            or security.hash_fingerprint(staff.password_hash) != session.fingerprint
-        ):
-            return None
-        return Who(staff.key, staff.name, self.signer.csrf_token(session.nonce)), session
-
-    def authed(self, handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            found = await self.current(request)
-            if found is None:
-                if request.method == "GET":
-                    return _redirect("/console/login?next=" + quote(request.path_qs, safe="/"), 302)
-                return _redirect("/console/login")
-            who, session = found
-            if request.method == "POST":
-                form = await request.post()
-                if not self.signer.check_csrf(session.nonce, _field(form, "csrf")):
-                    log.warning("console: CSRF token missing or wrong for %s on %s", who.key, request.path)
-                    return _html(self._error_page(CSRF_FAILED, who), 403)
-            return await handler(request, who)
-
-        return wrapper
-
     # ---- public -----------------------------------------------------------------------------------------
 
     async def root(self, _request: web.Request) -> web.StreamResponse:
-        return _redirect("/console/conversations", 302)
+        return redirect("/console/conversations", 302)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -182,124 +103,16 @@ class Console:
             headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
         )
 
-    def _login_page(self, pre_nonce: str, *, next_path: str, error: str | None = None) -> str:
-        body = render(
-            """<h1>Staff sign-in <small>员工登录</small></h1>$error
-<form method="post" action="/console/login" class="login">
-<input type="hidden" name="csrf" value="$csrf"><input type="hidden" name="next" value="$next">
-<label>Staff name 用户名<br>
-<input name="username" autocomplete="username" autocapitalize="none" required></label>
-<label>Password 密码<br>
-<input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in 登录</button></form>""",
-            error=render('<p class="error" role="alert">$e</p>', e=error) if error else Safe(""),
-            csrf=self.signer.csrf_token("login:" + pre_nonce),
-            next=next_path,
-        )
-        return page("Sign in", body)
-
-    def _login_response(
-        self, request: web.Request, next_path: str, *, error: str | None = None, status: int = 200
-    ) -> web.Response:
-        pre = request.cookies.get(PRE_COOKIE, "")
-        if not _NONCE.match(pre):
-            pre = secrets.token_urlsafe(16)
-        resp = _html(self._login_page(pre, next_path=next_path, error=error), status)
-        resp.set_cookie(
-            PRE_COOKIE,
-            pre,
-            path="/console",
-            httponly=True,
-            samesite="Lax",
-            secure=_is_https(request),
-            max_age=3600,
-        )
-        return resp
-
-    async def login_form(self, request: web.Request) -> web.StreamResponse:
-        next_path = _safe_next(request.query.get("next"))
-        if await self.current(request) is not None:
-            return _redirect(next_path, 302)
-        flash = FLASH.get(request.query.get("done", ""))
-        resp = self._login_response(request, next_path)
-        if flash:
-            resp.text = resp.text.replace("<main>", "<main>" + render('<p class="flash">$f</p>', f=flash), 1)
-        return resp
-
-    async def login(self, request: web.Request) -> web.StreamResponse:
-        form = await request.post()
-        pre = request.cookies.get(PRE_COOKIE, "")
-        if not _NONCE.match(pre) or not self.signer.check_csrf("login:" + pre, _field(form, "csrf")):
-            return _html(self._error_page("Login form expired (CSRF). Reload the page.", None), 403)
-        typed = (_field(form, "username") or "").strip()[:64]
-        password = (_field(form, "password") or "")[:1024]
-        next_path = _safe_next(_field(form, "next"))
-        ip = request.remote or ""
-        async with self.db.read() as s:
-            # Keys are matched exactly, then lower-cased: phone keyboards capitalise the first letter.
-            staff = (
-                (await staff_repo.get(s, typed) or await staff_repo.get(s, typed.lower())) if typed else None
-            )
-            username = staff.key if staff is not None else typed.lower()
-            failures = await repo.recent_login_failures(s, username, LOGIN_WINDOW)
-        if failures >= LOGIN_MAX_FAILURES:
-            async with self.db.write() as s:
-                await audit.record(
-                    s, "anonymous", "console_login_throttled", repo.login_target(username), ip=ip
-                )
-            return self._login_response(
-                request,
-                next_path,
-                error=THROTTLED,
-                status=429,
-            )
-        stored = staff.password_hash if staff is not None and staff.active else None
-        ok = await asyncio.to_thread(security.verify_password, password, stored)
-        if not ok or staff is None:
-            async with self.db.write() as s:
-                await audit.record(s, "anonymous", repo.LOGIN_FAILED, repo.login_target(username), ip=ip)
-            return self._login_response(
-                request, next_path, error="Wrong name or password. 用户名或密码错误。", status=401
-            )
-        async with self.db.write() as s:
-            await audit.record(s, f"staff:{staff.key}", "console_login", f"staff:{staff.key}", ip=ip)
-        cookie, _session = self.signer.issue(staff.key, security.hash_fingerprint(staff.password_hash))
-        resp = _redirect(next_path)
-        resp.set_cookie(
-            COOKIE,
-            cookie,
-            path="/console",
-            httponly=True,
-            samesite="Lax",
-            secure=_is_https(request),
-            max_age=security.SESSION_TTL_SECONDS,
-        )
-        resp.del_cookie(PRE_COOKIE, path="/console")
-        return resp
-
-    async def logout(self, request: web.Request, who: Who) -> web.StreamResponse:
-        async with self.db.write() as s:
-            await audit.record(s, f"staff:{who.key}", "console_logout", f"staff:{who.key}")
-        resp = _redirect("/console/login?done=out")
-        resp.del_cookie(COOKIE, path="/console")
-        return resp
-
     # ---- pages ------------------------------------------------------------------------------------------
 
     def _page(
         self, title: str, body: Safe, who: Who, active: str, request: web.Request | None = None
     ) -> web.Response:
         flash = FLASH.get(request.query.get("done", "")) if request is not None else None
-        return _html(page(title, body, active=active, staff_name=who.name, csrf=who.csrf, flash=flash))
-
-    def _error_page(self, message: str, who: Who | None) -> str:
-        body = render('<p class="error" role="alert">$m</p>', m=message)
-        if who is None:
-            return page("Error", body)
-        return page("Error", body, staff_name=who.name, csrf=who.csrf)
+        return html(page(title, body, active=active, staff_name=who.name, csrf=who.csrf, flash=flash))
 
     def _not_found(self, who: Who, what: str) -> web.Response:
-        return _html(self._error_page(f"No such {what}.", who), 404)
+        return html(error_page(f"No such {what}.", who), 404)
 
     async def conversations(self, request: web.Request, who: Who) -> web.StreamResponse:
         async with self.db.read() as s:
@@ -314,7 +127,7 @@ class Console:
         for conv in rows:
             contact = conv.contact
             client = contact.client
-            preview = last.get(conv.id)
+            newest = last.get(conv.id)
             items.append(
                 render(
                     """<li class="$cls"><a href="/console/conversations/$id">
@@ -325,12 +138,12 @@ class Console:
                     cls="urgent" if conv.priority == "urgent" else "",
                     id=conv.id,
                     name=contact.name or contact.channel_user_id,
-                    when=_when(conv.last_message_at),
+                    when=when(conv.last_message_at),
                     client=f"{client.name if client else 'unverified 未验证'} · {contact.channel_user_id}",
                     prio=URGENT if conv.priority == "urgent" else "",
                     channel=conv.channel,
                     state=conv.state,
-                    preview=_preview(preview),
+                    preview=preview(newest),
                 )
             )
         more = (
@@ -347,7 +160,7 @@ class Console:
         return self._page("Conversations", body, who, "conversations", request)
 
     async def conversation(self, request: web.Request, who: Who) -> web.StreamResponse:
-        conv_id = _int(request.match_info["id"])
+        conv_id = path_int(request.match_info["id"])
         async with self.db.read() as s:
             conv = await conversations.get_conversation(s, conv_id) if conv_id else None
             if conv is None:
@@ -400,9 +213,14 @@ $claims<h2>Messages <small>消息</small></h2>
 
     def _attachment(self, a: AttachmentRow) -> Safe:
         if a.sha256 and a.stored_path:
+<<<<<<< HEAD
             url = self._media_url(a.sha256, a.filename or _default_name(a.kind, a.mime))
             # Other types (SVG, HTML, …) are downloads at /media; a link, not a broken <img>.
             if a.mime.startswith("image/") and a.mime in INLINE_TYPES:
+=======
+            url = self._media_url(a.sha256, a.filename or default_name(a.kind, a.mime))
+            if a.mime.startswith("image/") or a.kind == "photo":
+>>>>>>> trust-console
                 return render('<a href="$u"><img src="$u" alt="$alt" loading="lazy"></a>', u=url, alt=a.kind)
             if a.mime in INLINE_TYPES and a.mime.startswith("video/"):
                 return render('<video src="$u" controls preload="metadata"></video>', u=url)
@@ -419,26 +237,26 @@ $claims<h2>Messages <small>消息</small></h2>
             dir="out" if m.direction == "out" else "in",
             text=m.text,
             atts=join(self._attachment(a) for a in m.attachments),
-            when=_when(m.created_at),
+            when=when(m.created_at),
             status=status,
         )
 
     async def reply(self, request: web.Request, who: Who) -> web.StreamResponse:
-        conv_id = _int(request.match_info["id"])
+        conv_id = path_int(request.match_info["id"])
         form = await request.post()
-        text = (_field(form, "text") or "").strip()
-        nonce = _field(form, "nonce") or ""
+        text = (field(form, "text") or "").strip()
+        nonce = field(form, "nonce") or ""
         if not _NONCE.match(nonce):
-            return _html(self._error_page("The form is missing its nonce; reload the page.", who), 400)
+            return html(error_page("The form is missing its nonce; reload the page.", who), 400)
         if not text or len(text) > MAX_REPLY_CHARS:
-            return _html(self._error_page(f"A reply needs 1 to {MAX_REPLY_CHARS} characters.", who), 422)
+            return html(error_page(f"A reply needs 1 to {MAX_REPLY_CHARS} characters.", who), 422)
         async with self.db.write() as s:
             result = await repo.staff_reply(s, conv_id, who.key, text, nonce)
         if result is None:
             return self._not_found(who, "conversation")
         if result[1] and self.wake:
             self.wake()
-        return _redirect(f"/console/conversations/{conv_id}?done=sent")
+        return redirect(f"/console/conversations/{conv_id}?done=sent")
 
     async def claims(self, request: web.Request, who: Who) -> web.StreamResponse:
         async with self.db.read() as s:
@@ -453,7 +271,7 @@ $claims<h2>Messages <small>消息</small></h2>
                 client=r.client_key or "unverified",
                 order=r.claim.order_number or "no order",
                 sku=r.claim.sku or "no SKU",
-                when=_when(r.claim.created_at),
+                when=when(r.claim.created_at),
                 desc=r.claim.description[:120],
             )
             for r in rows
@@ -476,12 +294,12 @@ $claims<h2>Messages <small>消息</small></h2>
             if e.mime.startswith("image/")
             else render('<a href="$u">$mime</a>', u=u, mime=e.mime)
             for e in c.evidence
-            for u in [self._media_url(e.sha256, _default_name("evidence", e.mime))]
+            for u in [self._media_url(e.sha256, default_name("evidence", e.mime))]
         )
         events = join(
             render(
                 '<li><span class="meta">$at · $by</span><br>$from → <b>$to</b> $note</li>',
-                at=_when(e.at),
+                at=when(e.at),
                 by=e.by,
                 **{"from": e.from_state or "—"},
                 to=e.to_state,
@@ -510,7 +328,7 @@ $claims<h2>Messages <small>消息</small></h2>
             qty=c.quantity_affected if c.quantity_affected is not None else "—",
             unused={True: "yes", False: "no", None: "—"}[c.unused],
             elig=c.eligibility,
-            when=_when(c.created_at),
+            when=when(c.created_at),
             conv=conv_link,
             desc=c.description,
             evidence=evidence or Safe('<p class="meta">none</p>'),
@@ -542,7 +360,7 @@ $claims<h2>Messages <small>消息</small></h2>
             ack = render(
                 '<div class="meta">acknowledged by $by at $at</div>',
                 by=e.acknowledged_by,
-                at=_when(e.acknowledged_at),
+                at=when(e.acknowledged_at),
             )
         conv = (
             render('<a href="/console/conversations/$c">conversation 会话</a>', c=e.conversation_id)
@@ -563,14 +381,14 @@ $claims<h2>Messages <small>消息</small></h2>
             prio=e.priority,
             level=e.level,
             round=e.round,
-            when=_when(e.opened_at),
+            when=when(e.opened_at),
             note=(e.note or "")[:200],
             conv=conv,
             ack=ack,
         )
 
     async def acknowledge(self, request: web.Request, who: Who) -> web.StreamResponse:
-        esc_id = _int(request.match_info["id"])
+        esc_id = path_int(request.match_info["id"])
         async with self.db.write() as s:
             exists = await s.get(Escalation, esc_id) if esc_id else None
             if exists is None:
@@ -581,6 +399,7 @@ $claims<h2>Messages <small>消息</small></h2>
                 done = await repo.acknowledge(s, esc_id, who.key)
         if done and self.wake:
             self.wake()
+<<<<<<< HEAD
         return _redirect("/console/escalations?done=" + ("acked" if done else "taken"))
 
 
@@ -612,3 +431,6 @@ def _default_name(stem: str, mime: str) -> str:
     """A readable download name (/media decides the Content-Type from the stored bytes)."""
     ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4"}.get(mime)
     return f"{stem}.{ext}" if ext else stem
+=======
+        return redirect("/console/escalations?done=" + ("acked" if done else "taken"))
+>>>>>>> trust-console

@@ -9,7 +9,6 @@ service should take over.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,6 @@ from sqlalchemy.orm import selectinload
 
 from bot.messages import Channel, OutboundMessage
 from storage.models import (
-    AuditLog,
     Claim,
     Client,
     Contact,
@@ -27,7 +25,7 @@ from storage.models import (
     Staff,
     utcnow,
 )
-from storage.repos import audit, conversations, outbox
+from storage.repos import audit, console_sessions, conversations, outbox
 
 LOGIN_FAILED = "console_login_failed"
 
@@ -36,30 +34,30 @@ def login_target(staff_key: str) -> str:
     return f"console-login:{staff_key[:64]}"
 
 
-async def recent_login_failures(session: AsyncSession, staff_key: str, window: timedelta) -> int:
-    """Failures are audit rows, so the limit holds across processes and restarts."""
-    since = utcnow() - window
-    return int(
-        (
-            await session.execute(
-                select(func.count())
-                .select_from(AuditLog)
-                .where(
-                    AuditLog.action == LOGIN_FAILED,
-                    AuditLog.target == login_target(staff_key),
-                    AuditLog.at >= since,
-                )
-            )
-        ).scalar_one()
-    )
-
-
-async def set_password_hash(session: AsyncSession, staff_key: str, password_hash: str, actor: str) -> bool:
+async def set_password_hash(
+    session: AsyncSession, staff_key: str, password_hash: str, actor: str, *, demo: bool = False
+) -> bool:
     row = (await session.execute(select(Staff).where(Staff.key == staff_key))).scalar_one_or_none()
     if row is None:
         return False
     row.password_hash = password_hash
+    row.demo_password = demo
+    # A new password ends every open session of this person (a stolen cookie included).
+    await console_sessions.delete_for_staff(session, staff_key)
     await audit.record(session, actor, "staff_password_set", f"staff:{staff_key}")
+    return True
+
+
+async def rehash_password(session: AsyncSession, staff_key: str, old_hash: str, new_hash: str) -> bool:
+    """Swap in a stronger hash of the same password, unless someone changed it meanwhile."""
+    result = await session.execute(
+        update(Staff)
+        .where(Staff.key == staff_key, Staff.password_hash == old_hash)
+        .values(password_hash=new_hash)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await audit.record(session, f"staff:{staff_key}", "staff_password_rehashed", f"staff:{staff_key}")
     return True
 
 

@@ -214,3 +214,37 @@ async def test_an_uploaded_html_file_downloads_and_runs_no_script_on_the_console
     assert Path(await download.path()).read_bytes() == evil  # the file, as a file
     assert phone.url == conversation  # never rendered as a page of the console's origin
     assert await phone.evaluate("localStorage.getItem('pwned')") is None
+
+
+async def test_demo_staff_signs_in_with_the_demo_password_and_logging_out_ends_it(
+    harness_factory: Any, tmp_path: Path, db_url: str, phone: Any
+) -> None:
+    """The README's demo login, in the sandbox; after Log out the browser's old cookie opens nothing."""
+    from dataclasses import replace
+
+    from bot.console.passwords import DEMO_PASSWORD
+    from bot.demo import seed
+    from config.settings import ServerSettings
+    from tests.conftest import ADMIN_TOKEN, make_settings
+
+    settings = replace(
+        make_settings(tmp_path, db_url), server=ServerSettings(admin_token=ADMIN_TOKEN, sandbox=True)
+    )
+    h = await harness_factory(settings)
+    await seed(h.db, sandbox=True)
+    await phone.goto(str(h.server.make_url("/console/claims")))
+    await phone.fill("input[name=username]", "li")
+    await phone.fill("input[name=password]", DEMO_PASSWORD)
+    await phone.click("button:has-text('Sign in')")
+    await phone.wait_for_url("**/console/claims")
+    cookies = {c["name"]: c["value"] for c in await phone.context.cookies()}
+    old = cookies["aftersales_console"]
+    await phone.click("button[title='Log out']")
+    await phone.wait_for_url("**/console/login?done=out")
+    assert await phone.is_visible("text=Logged out")
+    # put the old cookie back, as someone who copied it would
+    await phone.context.add_cookies(
+        [{"name": "aftersales_console", "value": old, "domain": "127.0.0.1", "path": "/console"}]
+    )
+    await phone.goto(str(h.server.make_url("/console/claims")))
+    assert "/console/login" in phone.url

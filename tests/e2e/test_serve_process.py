@@ -140,7 +140,7 @@ async def test_kill_with_pending_outbox_rows_then_restart_delivers_each_reply_on
         f"""
 [server]
 port = {port}
-admin_token = "t"
+admin_token = "kill-test-admin-token-0123"
 [database]
 url = "{db_url}"
 [media]
