@@ -4,6 +4,14 @@ Inbound updates arrive on our own aiohttp route (no PTB Application/Updater), ar
 checked against the secret-token header in constant time and parsed with
 `Update.de_json`. Outbound goes through PTB's `Bot` against the configured API base,
 so a local Bot API server or the tests' fake can stand in for api.telegram.org.
+
+Identity. A sender is the chat we store, and staff are recognised by that chat id, so only
+a private chat in which the sender is the chat (`chat.type == "private"` and
+`from.id == chat.id`) is taken in, messages and button presses alike. In a group every
+member writes under the group's chat id: were that id a staff member's, every member
+would be obeyed as staff. Group updates are therefore ignored (200, nothing stored, no
+answer; a button press there is told to use the private chat). The bot serves clients and
+staff one to one; it may still post alerts into a group, but nobody acts on them there.
 """
 
 from __future__ import annotations
@@ -24,10 +32,12 @@ import telegram
 from aiohttp import web
 from telegram import (
     Bot,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Update,
+    User,
 )
 from telegram.error import (
     BadRequest,
@@ -57,6 +67,11 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Bots may download at most 20 MB through the Bot API (telegram.constants.FileSizeLimit).
 BOT_DOWNLOAD_LIMIT = int(telegram.constants.FileSizeLimit.FILESIZE_DOWNLOAD)
+PRIVATE_ONLY = "Buttons work only in your private chat with the bot."
+# parse() notes a button pressed outside a private chat, so the answer can say why nothing happened.
+REFUSED_CALLBACK: Any = (
+    web.RequestKey("telegram_refused_callback", str) if hasattr(web, "RequestKey") else "telegram_refused_cb"
+)
 
 
 class TelegramAdapter:
@@ -107,7 +122,19 @@ class TelegramAdapter:
         except (KeyError, TypeError, ValueError) as exc:
             raise WebhookRejected(400, f"malformed Update: {exc}") from None
         message = parse_update(update)
+        if message is None and update.callback_query is not None:
+            request[REFUSED_CALLBACK] = update.callback_query.id
         return [message] if message else []
+
+    async def respond(
+        self, request: web.Request, messages: list[InboundMessage], stored: object
+    ) -> web.StreamResponse:
+        refused = request.get(REFUSED_CALLBACK)
+        if refused:
+            return web.json_response(
+                {"method": "answerCallbackQuery", "callback_query_id": refused, "text": PRIVATE_ONLY}
+            )
+        return self.webhook_response(messages)
 
     def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
         # A button press is acknowledged in the webhook answer itself (Bot API "reply to
@@ -210,15 +237,21 @@ def _seconds(exc: RetryAfter) -> float:
     return float(value)
 
 
+def private_sender(chat: Chat, user: User | None) -> bool:
+    """The sender is the chat: a private chat with this very user (see the module docstring)."""
+    return chat.type == Chat.PRIVATE and user is not None and user.id == chat.id
+
+
 def parse_update(update: Update) -> InboundMessage | None:
     """One Update → one normalised message; updates we do not act on (edits, joins) → None."""
     uid = str(update.update_id)
     if update.callback_query is not None:
         cq = update.callback_query
-        chat_id = cq.message.chat.id if cq.message is not None else cq.from_user.id
+        if cq.message is None or not private_sender(cq.message.chat, cq.from_user):
+            return None  # pressed in a group (or on an inline message): no identity to act on
         return InboundMessage(
             channel=Channel.TELEGRAM,
-            channel_user_id=str(chat_id),
+            channel_user_id=str(cq.message.chat.id),
             provider_message_id=uid,
             text=cq.data or "",
             sender_name=cq.from_user.full_name,
@@ -228,7 +261,7 @@ def parse_update(update: Update) -> InboundMessage | None:
             extra={"callback_query_id": cq.id},
         )
     msg = update.message
-    if msg is None:
+    if msg is None or not private_sender(msg.chat, msg.from_user):
         return None
     attachments: list[Attachment] = []
     if msg.photo:

@@ -71,7 +71,9 @@ from channels.base import ExtraRoute, MediaStore, WebhookRejected
 from channels.media_fetch import FetchRules, MediaFetcher
 from channels.wechat_api import WeChatApi, WeChatApiError
 from channels.wechat_passive import PassiveReplies, settle
+from channels.wechat_replay import ReplayGuard
 from config.settings import WeChatSettings
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,11 @@ class WeChatAdapter:
             if settings.encoding_aes_key
             else None
         )
+        self.replays = ReplayGuard(settings.max_clock_skew_seconds)
+
+    def bind_inbound(self, submit: object, db: Database) -> None:
+        """The composition root hands over the database: accepted request triples are kept there."""
+        self.replays.db = db
 
     async def start(self) -> None:
         await self.api.start()
@@ -159,9 +166,21 @@ class WeChatAdapter:
         return hmac.compare_digest(signer.signature.encode(), signature.encode())
 
     async def verify(self, request: web.Request, body: bytes) -> None:
+        """Signature, clock window, (safe mode) msg_signature and decryption, then the replay memory.
+
+        The triple is remembered only once everything else passed, so a forged request can
+        never use up the triple of a genuine one.
+        """
         request[ARRIVED] = asyncio.get_running_loop().time()
         if not self._plain_signature_ok(request):
             raise WebhookRejected(403, "bad or missing signature")
+        q = request.query
+        timestamp = self.replays.fresh_timestamp(q["timestamp"])
+        self._decrypt(request, body)
+        signed = q["signature"] if self.crypto is None else f"{q['signature']}:{q.get('msg_signature', '')}"
+        await self.replays.accept(timestamp, q["nonce"], signed)
+
+    def _decrypt(self, request: web.Request, body: bytes) -> None:
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
         if self.crypto is None:
             if encrypted:

@@ -17,10 +17,10 @@ import json
 import logging
 import mimetypes
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -38,7 +38,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.messages import (
     Attachment,
-    AttachmentKind,
     Channel,
     InboundMessage,
     MediaRefused,
@@ -47,7 +46,15 @@ from bot.messages import (
 )
 from channels.base import ExtraRoute, MediaStore, WebhookRejected
 from channels.media_fetch import FetchRules, MediaFetcher
+from channels.whatsapp_inbound import (
+    STATUS_MAP,
+    InboundFilter,
+    StatusCallback,
+    decode_form,
+    parse_form,
+)
 from config.settings import WhatsAppSettings
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -56,56 +63,18 @@ TWILIO_API_HOST = "api.twilio.com"
 TWILIO_CDN_HOSTS = frozenset({"media.twiliocdn.com"})
 # Twilio accepts at most 5 MB of media per outbound message; larger files go as a link in the text.
 OUTBOUND_MEDIA_LIMIT = 5 * 1024 * 1024
-MAX_INBOUND_MEDIA = 10  # Twilio sends at most 10 MediaUrl{N}
 MAX_BODY_CHARS = 1600  # Twilio refuses longer bodies (error 21617)
 WINDOW_CLOSED = 63016  # "outside the allowed window": free-form text more than 24 h after the client wrote
 SEND_TIMEOUT = 30.0
 EMPTY_TWIML = str(MessagingResponse())
-
-# (channel, provider message id, normalised status, Twilio error code or None) -> found?
-StatusCallback = Callable[[str, str, str, int | None], Awaitable[bool]]
-
-# Twilio's MessageStatus values, reduced to the delivery states the API shows.
-STATUS_MAP = {
-    "accepted": "queued",
-    "scheduled": "queued",
-    "queued": "queued",
-    "sending": "queued",
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "read",
-    "failed": "failed",
-    "undelivered": "failed",
-    "canceled": "failed",
-}
+# verify() marks a verified form that is no client message (status report, our own number).
+NOT_A_MESSAGE: Any = web.RequestKey("whatsapp_skip", str) if hasattr(web, "RequestKey") else "whatsapp_skip"
 
 
 class LinkMaker(Protocol):
     """bot.media.MediaLinks: signed public links Twilio fetches our outbound files from."""
 
     def url(self, sha256: str, *, filename: str | None = None) -> str: ...
-
-
-def kind_for(mime: str) -> AttachmentKind:
-    if mime.startswith("image/"):
-        return AttachmentKind.PHOTO
-    if mime.startswith("video/"):
-        return AttachmentKind.VIDEO
-    if mime.startswith("audio/"):
-        return AttachmentKind.VOICE
-    return AttachmentKind.DOCUMENT
-
-
-def decode_form(body: bytes) -> MultiDict[str]:
-    """The raw form, duplicate keys kept in order (what RequestValidator must see)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WebhookRejected(400, "form body is not UTF-8") from None
-    try:
-        return MultiDict(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
-    except ValueError as exc:
-        raise WebhookRejected(400, f"malformed form body: {exc}") from None
 
 
 def render_buttons(text: str, labels: Iterable[str]) -> str:
@@ -154,6 +123,7 @@ class WhatsAppAdapter:
         self.links = links
         self.on_status = on_status
         self.validator = RequestValidator(settings.auth_token)
+        self.inbound = InboundFilter(settings.from_number, on_status)
         api = urlsplit(settings.api_base_url.rstrip("/"))
         self.api_scheme = api.scheme
         self.api_netloc = api.netloc.lower()
@@ -172,6 +142,10 @@ class WhatsAppAdapter:
         self._basic_auth = "Basic " + base64.b64encode(pair).decode()
         self.client: Client | None = None
         self._twilio_http: AsyncTwilioHttpClient | None = None
+
+    def bind_inbound(self, submit: object, db: Database) -> None:
+        """The composition root hands over the database: an inbound form naming our own send is dropped."""
+        self.inbound.db = db
 
     async def start(self) -> None:
         # AsyncTwilioHttpClient opens an aiohttp session: it must be made inside the running loop.
@@ -209,9 +183,16 @@ class WhatsAppAdapter:
         if not request.headers.get(SIGNATURE_HEADER):
             raise WebhookRejected(403, "missing X-Twilio-Signature")
         # Decoding the bytes into the raw pairs is not parsing a message: the signature covers them.
-        self._check_signature(request, decode_form(body))
+        form = decode_form(body)
+        self._check_signature(request, form)
+        reason = await self.inbound.skip_reason(form)
+        if reason is not None:
+            log.info("whatsapp inbound %s: %s; answered, not stored", form.get("MessageSid", "?"), reason)
+            request[NOT_A_MESSAGE] = reason
 
     def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
+        if request.get(NOT_A_MESSAGE):
+            return []
         return [parse_form(decode_form(body))]
 
     def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
@@ -375,55 +356,3 @@ def classify(exc: TwilioRestException | TwilioServiceException) -> SendError:
     if status == 429 or status >= 500 or status == 0:
         return SendError(reason)
     return SendError(reason, permanent=True)
-
-
-def parse_form(form: MultiDict[str]) -> InboundMessage:
-    """One verified Twilio form → one normalised message; WebhookRejected(400) when it is not one."""
-    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
-    if not (0 < len(sid) <= 64 and sid.isascii() and sid.isalnum()):
-        raise WebhookRejected(400, "MessageSid missing or malformed")
-    sender = form.get("From", "")
-    if not sender.startswith("whatsapp:") or len(sender) > 64:
-        raise WebhookRejected(400, "From must be a whatsapp: address")
-    try:
-        num_media = int(form.get("NumMedia") or "0")
-    except ValueError:
-        raise WebhookRejected(400, "NumMedia must be an integer") from None
-    if not 0 <= num_media <= MAX_INBOUND_MEDIA:
-        raise WebhookRejected(400, f"NumMedia must be between 0 and {MAX_INBOUND_MEDIA}")
-    attachments: list[Attachment] = []
-    for i in range(num_media):
-        url = form.get(f"MediaUrl{i}", "")
-        if not url:
-            raise WebhookRejected(400, f"MediaUrl{i} missing (NumMedia={num_media})")
-        mime = (form.get(f"MediaContentType{i}") or "application/octet-stream").split(";")[0].strip()
-        attachments.append(Attachment(kind_for(mime), mime, url))
-    payload = form.get("ButtonPayload") or ""
-    button_text = form.get("ButtonText") or ""
-    is_button = bool(payload or button_text)
-    text = (payload or button_text) if is_button else form.get("Body", "")
-    extra: dict[str, Any] = {
-        key: form[name]
-        for key, name in (
-            ("wa_id", "WaId"),
-            ("to", "To"),
-            ("message_type", "MessageType"),
-            ("button_text", "ButtonText"),
-            ("latitude", "Latitude"),
-            ("longitude", "Longitude"),
-        )
-        if form.get(name)
-    }
-    if is_button and form.get("Body") and form.get("Body") != text:
-        extra["body"] = form["Body"]
-    return InboundMessage(
-        channel=Channel.WHATSAPP,
-        channel_user_id=sender,
-        provider_message_id=sid,
-        text=text,
-        sender_name=form.get("ProfileName") or None,
-        attachments=attachments,
-        reply_to=form.get("OriginalRepliedMessageSid") or None,
-        is_button=is_button,
-        extra=extra,
-    )

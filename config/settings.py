@@ -301,6 +301,15 @@ def validate(settings: Settings) -> None:
         )
     if settings.wechat.encoding_aes_key and len(settings.wechat.encoding_aes_key) != 43:
         raise ConfigError("config: wechat.encoding_aes_key must be 43 characters (or empty for plain mode)")
+    wechat = settings.wechat
+    plain = wechat.enabled and not wechat.encoding_aes_key
+    if plain and not settings.server.sandbox and not wechat.allow_plain_mode:
+        raise ConfigError(
+            "config: wechat.encoding_aes_key is empty (plain mode: message bodies are not authenticated); "
+            "set it (safe mode) or set wechat.allow_plain_mode = true"
+        )
+    if wechat.max_clock_skew_seconds < 1:
+        raise ConfigError("config: wechat.max_clock_skew_seconds must be at least 1")
     if settings.telegram.webhook_secret:
         import re
 

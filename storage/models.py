@@ -485,3 +485,18 @@ class LoginThrottle(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     last_at: Mapped[datetime] = mapped_column(index=True)
     locked_until: Mapped[datetime | None] = mapped_column()
+
+
+class WeChatReplay(Base):
+    """A signed WeChat push already accepted: the same (timestamp, nonce, signature) again is a replay.
+
+    In the database rather than in memory so the refusal holds across every process sharing
+    it; the primary key is the unique key the insert conflicts on. Rows older than the clock
+    window are pruned, since the window alone refuses those timestamps.
+    """
+
+    __tablename__ = "wechat_replays"
+
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)

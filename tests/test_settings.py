@@ -89,3 +89,32 @@ def test_bad_values(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml", env={})
     with pytest.raises(ConfigError, match=r"invalid TOML"):
         load_settings(write(tmp_path, "[server\n"), env={})
+
+
+WECHAT_PLAIN = (
+    '[wechat]\nenabled = true\napp_id = "wx1"\napp_secret = "s"\ntoken = "t"\nencoding_aes_key = ""\n'
+)
+
+
+def test_wechat_plain_mode_is_refused_outside_sandbox_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"wechat\.encoding_aes_key.*wechat\.allow_plain_mode") as err:
+        load_settings(write(tmp_path, WECHAT_PLAIN), env={})
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"wechat\.allow_plain_mode"):
+        load_settings(write(tmp_path, WECHAT_PLAIN), env={"AFTERSALES_WECHAT__ALLOW_PLAIN_MODE": "false"})
+
+
+def test_wechat_plain_mode_allowed_by_the_key_or_in_sandbox_and_safe_mode_always(tmp_path: Path) -> None:
+    allowed = load_settings(write(tmp_path, WECHAT_PLAIN + "allow_plain_mode = true\n"), env={})
+    assert allowed.wechat.allow_plain_mode and not allowed.wechat.encoding_aes_key
+    sandbox = load_settings(write(tmp_path, "[server]\nsandbox = true\n" + WECHAT_PLAIN), env={})
+    assert sandbox.server.sandbox
+    safe = WECHAT_PLAIN.replace('encoding_aes_key = ""', f'encoding_aes_key = "{"k" * 43}"')
+    assert load_settings(write(tmp_path, safe), env={}).wechat.encoding_aes_key == "k" * 43
+    disabled = WECHAT_PLAIN.replace("enabled = true", "enabled = false")
+    assert not load_settings(write(tmp_path, disabled), env={}).wechat.enabled
+
+
+def test_wechat_clock_window_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"wechat\.max_clock_skew_seconds"):
+        load_settings(write(tmp_path, "[wechat]\nmax_clock_skew_seconds = 0\n"), env={})

@@ -24,6 +24,6 @@ def preview(m: Message | None) -> str:
 
 
 def default_name(stem: str, mime: str) -> str:
-    """A file name whose extension gives /media the right Content-Type."""
+    """A readable download name (/media decides the Content-Type from the stored bytes)."""
     ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4"}.get(mime)
     return f"{stem}.{ext}" if ext else stem

@@ -22,11 +22,8 @@ from bot.console.formats import default_name, path_int, preview, when
 from bot.console.html import Safe, join, page, render
 from bot.console.responses import Who, error_page, field, html, redirect
 from bot.media import MediaLinks
-<<<<<<< HEAD
 from bot.media_types import INLINE_TYPES
-=======
 from bot.proxies import TrustedProxies
->>>>>>> trust-console
 from storage.db import Database
 from storage.models import AttachmentRow, Escalation, Message
 from storage.repos import console as repo
@@ -213,14 +210,9 @@ $claims<h2>Messages <small>消息</small></h2>
 
     def _attachment(self, a: AttachmentRow) -> Safe:
         if a.sha256 and a.stored_path:
-<<<<<<< HEAD
-            url = self._media_url(a.sha256, a.filename or _default_name(a.kind, a.mime))
+            url = self._media_url(a.sha256, a.filename or default_name(a.kind, a.mime))
             # Other types (SVG, HTML, …) are downloads at /media; a link, not a broken <img>.
             if a.mime.startswith("image/") and a.mime in INLINE_TYPES:
-=======
-            url = self._media_url(a.sha256, a.filename or default_name(a.kind, a.mime))
-            if a.mime.startswith("image/") or a.kind == "photo":
->>>>>>> trust-console
                 return render('<a href="$u"><img src="$u" alt="$alt" loading="lazy"></a>', u=url, alt=a.kind)
             if a.mime in INLINE_TYPES and a.mime.startswith("video/"):
                 return render('<video src="$u" controls preload="metadata"></video>', u=url)
@@ -399,38 +391,4 @@ $claims<h2>Messages <small>消息</small></h2>
                 done = await repo.acknowledge(s, esc_id, who.key)
         if done and self.wake:
             self.wake()
-<<<<<<< HEAD
-        return _redirect("/console/escalations?done=" + ("acked" if done else "taken"))
-
-
-def _field(form: object, name: str) -> str | None:
-    value = form.get(name) if hasattr(form, "get") else None  # type: ignore[union-attr]
-    return value if isinstance(value, str) else None
-
-
-def _int(raw: str) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
-
-
-def _safe_next(raw: str | None) -> str:
-    """Only our own pages: no scheme, no host, no `//`, so a link cannot send staff elsewhere."""
-    if raw and _NEXT.match(raw) and "//" not in raw and "/console/login" not in raw:
-        return raw
-    return "/console/conversations"
-
-
-def _preview(m: Message | None) -> str:
-    if m is None:
-        return ""
-    arrow = "↩ " if m.direction == "out" else ""
-    text = m.text or (f"[{m.attachments[0].kind}]" if "attachments" in m.__dict__ and m.attachments else "")
-    return (arrow + text)[:100]
-
-
-def _default_name(stem: str, mime: str) -> str:
-    """A readable download name (/media decides the Content-Type from the stored bytes)."""
-    ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4"}.get(mime)
-    return f"{stem}.{ext}" if ext else stem
-=======
         return redirect("/console/escalations?done=" + ("acked" if done else "taken"))
->>>>>>> trust-console

@@ -96,6 +96,25 @@ async def get_by_provider_id(
     ).scalar_one_or_none()
 
 
+async def is_outbound_id(
+    session: AsyncSession, channel: str, channel_user_ids: list[str], provider_id: str
+) -> bool:
+    """Whether we sent a message with this provider id to one of these addresses (an indexed probe)."""
+    if not channel_user_ids:
+        return False
+    row = await session.execute(
+        select(Message.id)
+        .where(
+            Message.channel == channel,
+            Message.channel_user_id.in_(channel_user_ids),
+            Message.provider_message_id == provider_id,
+            Message.direction == "out",
+        )
+        .limit(1)
+    )
+    return row.first() is not None
+
+
 async def unhandled_inbound(session: AsyncSession, limit: int = 1000) -> list[tuple[int, str, str]]:
     """(id, channel, sender) of stored inbound messages not yet handled, oldest first."""
     rows = await session.execute(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_console_sessions"
-down_revision = "0008_escalation"
+down_revision = "0009_wechat_replay"
 branch_labels = None
 depends_on = None
 
