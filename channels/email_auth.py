@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email import errors
 from email.message import EmailMessage
 from typing import Any
 
@@ -27,14 +28,11 @@ import authres  # type: ignore[import-untyped]  # no type information shipped
 
 @dataclass(frozen=True)
 class Mailbox:
-    """One address of the From header: the addr-spec (lower-cased) and the display name."""
+    """One address of the From header: the addr-spec and its domain (lower-cased), the display name."""
 
     address: str
+    domain: str
     name: str
-
-    @property
-    def domain(self) -> str:
-        return domain_of(self.address)
 
 
 @dataclass(frozen=True)
@@ -69,12 +67,31 @@ def from_mailboxes(msg: EmailMessage) -> list[Mailbox]:
         headers = msg.get_all("From") or []
         for header in headers:
             for addr in getattr(header, "addresses", ()):
-                spec = str(addr.addr_spec).strip()
-                if domain_of(spec) and str(addr.username):
-                    found.append(Mailbox(spec.lower(), str(addr.display_name or "")))
+                # The parser's own domain, never a split of the text: '"a@b.example"' has none.
+                domain = str(addr.domain or "").strip().rstrip(".").lower()
+                if domain and str(addr.username or ""):
+                    spec = str(addr.addr_spec).strip().lower()
+                    found.append(Mailbox(spec, domain, str(addr.display_name or "")))
     except Exception:
         return []
     return found
+
+
+def from_is_malformed(msg: EmailMessage) -> bool:
+    """Whether a From header is broken in a way parsers disagree on.
+
+    `li@factory.example <attacker@evil.example>` (an address as an unquoted display name) reads
+    as Li here, while the receiving server may well have checked evil.example: such a header is
+    never authenticated, whatever the verdict says.
+    """
+    try:
+        for header in msg.get_all("From") or []:
+            for defect in getattr(header, "defects", ()):
+                if isinstance(defect, errors.InvalidHeaderDefect | errors.HeaderMissingRequiredValue):
+                    return True
+    except Exception:
+        return True
+    return False
 
 
 def _unfold(value: str) -> str:
@@ -153,4 +170,6 @@ def sender_auth(msg: EmailMessage, trusted_authserv_id: str) -> SenderAuth:
     mailboxes = from_mailboxes(msg)
     if len(mailboxes) != 1:
         return SenderAuth(False, "not exactly one From address")
+    if from_is_malformed(msg):
+        return SenderAuth(False, "malformed From header")
     return verify_sender(authentication_headers(msg), mailboxes[0].domain, trusted_authserv_id)
