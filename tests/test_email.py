@@ -627,6 +627,22 @@ async def test_simulate_email_without_a_mailbox_uses_the_ingest_route(
     assert resp.status == 401  # the route is behind the admin token
 
 
+def test_simulate_email_stamps_the_trusted_servers_verdict(tmp_path: Path, db_url: str) -> None:
+    """`simulate email` plays our receiving server: its mail is authenticated exactly when one is trusted."""
+    from dataclasses import replace
+
+    from bot.simulate_email import build_client_mail
+
+    settings = make_settings(
+        tmp_path, db_url, email=EmailSettings(enabled=True, from_address=SUPPORT, trusted_authserv_id=MX)
+    )
+    raw, _ = build_client_mail(settings, "logistics@acme.example", "PO-2026-0117 status", None)
+    assert parse_mail(raw, "", MX).extra()["sender_authenticated"] is True
+    untrusted = replace(settings, email=replace(settings.email, trusted_authserv_id=""))
+    raw, _ = build_client_mail(untrusted, "logistics@acme.example", "PO-2026-0117 status", None)
+    assert b"Authentication-Results" not in raw
+
+
 async def test_simulate_email_with_unreachable_imap_says_so(tmp_path: Path, db_url: str) -> None:
     from bot.simulate import SimulateError, simulate
     from tests.fakes.dovecot import free_port
