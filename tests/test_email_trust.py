@@ -8,9 +8,10 @@ does what the forged one could not.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -19,9 +20,11 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import select, update
 
-from bot.impersonation import ACTION, THROTTLE
+from bot.impersonation import ACTION, ALERT_EVERY, THROTTLE
 from config.settings import EmailSettings
+from storage.db import Database
 from storage.models import AuditLog, Contact, Counter, Message, OutboxRow
+from storage.repos import throttle
 from tests.claim_fixtures import jpeg, one_claim, photo, seed_orders
 from tests.conftest import BotHarness, wait_until
 from tests.fakes.dovecot import Dovecot, append, dovecot_fixture
@@ -255,6 +258,27 @@ async def test_forged_qc_pass_does_not_change_the_claim(
     claim = await one_claim(bot.db)
     assert claim.state != before[0] and any(e.by == "staff:li" for e in claim.events[before[1] :])
     await smtp.wait_for(lambda s: any("confirmed the defect" in r.text for r in s.to(ACME)))
+
+
+async def test_the_alert_hour_is_shared_by_every_process(any_db_url: str) -> None:
+    """Two bot processes (two engines on one database) racing for the hour's alert: one wins."""
+    first, second = Database(any_db_url), Database(any_db_url)
+    now = datetime.now(UTC)
+
+    async def take(db: Database, at: datetime) -> bool:
+        async with db.write() as s:
+            return await throttle.take(s, THROTTLE, at, ALERT_EVERY)
+
+    try:
+        assert sorted(await asyncio.gather(take(first, now), take(second, now))) == [False, True]
+        later = now + timedelta(minutes=30)
+        assert await asyncio.gather(take(first, later), take(second, later)) == [False, False]
+        assert not await take(second, now + ALERT_EVERY - timedelta(seconds=1))
+        assert await take(second, now + ALERT_EVERY)  # the next hour: one alert again
+        assert not await take(first, now + ALERT_EVERY)
+    finally:
+        await first.dispose()
+        await second.dispose()
 
 
 # ---- auto-link by the client's email_domains ---------------------------------------------------------

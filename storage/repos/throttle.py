@@ -19,7 +19,7 @@ from storage.models import Counter
 async def take(session: AsyncSession, name: str, now: datetime, interval: timedelta) -> bool:
     """True (and the interval restarts) when the last event named `name` is `interval` ago or never."""
     stamp = int(now.timestamp())
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (
         insert(Counter)
         .values(name=name, value=stamp)
