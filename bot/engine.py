@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.impersonation import suspected_spoof
 from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
 from bot.metrics import Metrics
 from bot.writer import Stored
@@ -212,6 +213,10 @@ class Engine:
         contact.last_inbound_at = inbound.received_at
         client = await clients.get_client_by_id(session, contact.client_id) if contact.client_id else None
         staff = await staff_repo.find_by_contact(session, str(inbound.channel), inbound.channel_user_id)
+        if staff is not None and not inbound.sender_authenticated:
+            # A staff address nobody vouched for (email From is typed by the sender): an ordinary sender.
+            await suspected_spoof(session, inbound, staff, message_id)
+            staff = None
         conv = await conversations.open_conversation(session, contact)
         fallback = contact.language or (client.language if client else None) or conv.language
         if inbound.is_button:

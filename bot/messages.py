@@ -68,6 +68,18 @@ class InboundMessage:
         default_factory=dict
     )  # provider details worth keeping (subject, thread ids)
 
+    @property
+    def sender_authenticated(self) -> bool:
+        """Whether `channel_user_id` is known to be the sender, not just claimed by them.
+
+        Webhook channels identify the sender themselves (the request is signed by the provider).
+        An email address is whatever the sender typed: the email adapter sets
+        `extra["sender_authenticated"]` only when our receiving server vouched for it (DMARC pass).
+        """
+        if self.channel != Channel.EMAIL:
+            return True
+        return self.extra.get("sender_authenticated") is True
+
     def to_json(self) -> dict[str, Any]:
         return {
             "channel": str(self.channel),

@@ -4,6 +4,10 @@ With a mailbox configured (`email.imap_host`) the message is APPENDed to it over
 exactly what the provider's MTA does, and the bot's poller takes it from there. In the
 sandbox demo there is no mailbox: the same bytes go to the bot's ingest route
 (`POST /api/email/ingest`, admin token), which feeds the adapter's own parsing path.
+
+The command plays the receiving server too: when `email.trusted_authserv_id` is set it adds
+that server's Authentication-Results header with `dmarc=pass` for the sender's domain, which
+is what a real MX writes for a genuine sender (and what makes staff mail and domain linking work).
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ def build_client_mail(settings: Settings, sender: str, text: str, photo: Path | 
     if "@" not in sender:
         raise DeliveryError("--from must be an email address (e.g. buyer@acme.example)")
     msg = EmailMessage()
+    authserv_id = settings.email.trusted_authserv_id.strip()
+    if authserv_id:
+        domain = sender.rpartition("@")[2]
+        msg["Authentication-Results"] = f"{authserv_id}; dmarc=pass header.from={domain}"
     msg["From"] = sender
     msg["To"] = settings.email.from_address or "support@factory.example"
     msg["Subject"] = text[:60] if len(text) <= 60 else text[:57] + "..."

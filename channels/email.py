@@ -8,9 +8,10 @@ at any point leaves the message unseen and it is fetched again (Message-ID dedup
 the second time harmless). Attachments arrive inside the message, so they are stored in
 the media store while polling; `fetch_media` only reports those that were too large.
 
-Authenticity: `From` is trivially forged. We record the dkim/spf/dmarc verdicts of the
-topmost Authentication-Results header (added by the receiving MTA, if it adds one) in
-`extra["auth"]`; without such an MTA there is nothing to trust beyond the address.
+Authenticity: `From` is trivially forged. Only the Authentication-Results header of the
+server named by `email.trusted_authserv_id` is believed (channels/email_auth.py); its verdict
+goes into `extra["auth"]` and `extra["sender_authenticated"]`, which decide whether a staff
+address is obeyed and whether a client's domain links the sender.
 """
 
 from __future__ import annotations
@@ -347,7 +348,7 @@ class EmailAdapter:
     ) -> InboundMessage:
         """One raw message → the normalised message, its attachments stored (or marked too large)."""
         try:
-            parsed = parse_mail(raw, fallback_id)
+            parsed = parse_mail(raw, fallback_id, self.settings.trusted_authserv_id)
         except Exception:  # a message we cannot parse must not block the mailbox behind it
             log.exception("email: unparseable message %s stored as raw text", fallback_id)
             parsed = unparseable(raw, fallback_id)

@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from pathlib import PurePosixPath, PureWindowsPath
 
 from bot.messages import AttachmentKind
+from channels.email_auth import SenderAuth, from_mailboxes, sender_auth
 
 # Declared charset → the codec that actually decodes what such clients send.
 _CHARSET_ALIASES = {
@@ -203,30 +204,14 @@ def no_reply_reason(msg: EmailMessage) -> str | None:
         return "delivery-report"
     if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
         return "auto-reply-header"
-    sender = parseaddr(header_text(msg, "From"))[1].lower()
+    mailboxes = from_mailboxes(msg)
+    sender = mailboxes[0].address if mailboxes else ""
     local = sender.split("@")[0]
     if local in {"mailer-daemon", "postmaster"} or not sender:
         return "bounce-sender"
     if not msg.get("Return-Path", "x").strip("<> "):  # null envelope sender: a bounce (RFC 5321)
         return "null-return-path"
     return None
-
-
-def authentication_results(msg: EmailMessage) -> dict[str, str]:
-    """dkim/spf/dmarc verdicts from the TOPMOST Authentication-Results header only.
-
-    That one was added by the receiving MTA in front of our mailbox; any below it came
-    with the message and could be forged by the sender (see docs/providers/email.md).
-    """
-    value = raw_header(msg, "Authentication-Results")
-    if not value:
-        return {}
-    found: dict[str, str] = {}
-    for method in ("dkim", "spf", "dmarc"):
-        m = re.search(rf"\b{method}\s*=\s*([a-z]+)", value, re.IGNORECASE)
-        if m:
-            found[method] = m.group(1).lower()
-    return found
 
 
 # ---- parsing one message ------------------------------------------------------------------------
@@ -255,7 +240,7 @@ class ParsedMail:
     tag: str | None = None
     date: datetime | None = None
     no_reply: str | None = None
-    auth: dict[str, str] = field(default_factory=dict)
+    sender: SenderAuth = field(default_factory=lambda: SenderAuth(False, "not checked"))
     parts: list[MailPart] = field(default_factory=list)
 
     def extra(self) -> dict[str, object]:
@@ -271,8 +256,8 @@ class ParsedMail:
         if self.no_reply:
             data["no_reply"] = True
             data["no_reply_reason"] = self.no_reply
-        if self.auth:
-            data["auth"] = self.auth
+        data["auth"] = self.sender.to_json()
+        data["sender_authenticated"] = self.sender.authenticated
         return data
 
 
@@ -304,11 +289,29 @@ def _part_text(part: EmailMessage) -> str:
     return decode_bytes(data, part.get_content_charset())
 
 
-def parse_mail(raw: bytes, fallback_id: str = "") -> ParsedMail:
-    """Raw RFC 822 bytes → what the engine needs; never raises on a badly encoded message."""
+def _from(msg: EmailMessage) -> tuple[str, str]:
+    """(display name, address): the address only from the parsed header, never a decoded name.
+
+    The display name is taken from our own lenient decoding (GBK labelled GB2312) when it
+    agrees on the address, else from the parsed header.
+    """
+    mailboxes = from_mailboxes(msg)
+    if not mailboxes:
+        return "", ""
+    first = mailboxes[0]
+    name, address = parseaddr(header_text(msg, "From"))
+    return (name if address.strip().lower() == first.address else first.name), first.address
+
+
+def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "") -> ParsedMail:
+    """Raw RFC 822 bytes → what the engine needs; never raises on a badly encoded message.
+
+    `trusted_authserv_id` names our receiving server (see channels/email_auth.py); empty means
+    no sender is authenticated.
+    """
     msg = email.message_from_bytes(raw, policy=policy.default)
     assert isinstance(msg, EmailMessage)
-    name, address = parseaddr(header_text(msg, "From"))
+    name, address = _from(msg)
     subject = header_text(msg, "Subject")
     message_id = (_msgid_list(raw_header(msg, "Message-ID") or "") or [fallback_id])[0]
     body_part = msg.get_body(preferencelist=("plain", "html"))
@@ -361,7 +364,7 @@ def parse_mail(raw: bytes, fallback_id: str = "") -> ParsedMail:
         tag=tag_match.group(1).upper() if tag_match else None,
         date=date,
         no_reply=no_reply_reason(msg),
-        auth=authentication_results(msg),
+        sender=sender_auth(msg, trusted_authserv_id),
         parts=parts,
     )
 
@@ -379,6 +382,7 @@ def unparseable(raw: bytes, fallback_id: str) -> ParsedMail:
         full_text=text,
         text=text[:2000],
         no_reply="unparseable",
+        sender=SenderAuth(False, "unparseable message"),
     )
 
 

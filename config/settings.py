@@ -99,7 +99,8 @@ class EmailSettings:
     smtp_username: str = ""
     smtp_password: str = ""
     from_address: str = ""
-    trusted_authserv_id: str = ""  # the receiving server whose Authentication-Results are believed
+    # The receiving server whose Authentication-Results are believed; empty: no sender is authenticated.
+    trusted_authserv_id: str = ""
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 An unlinked sender gets the same answer whether or not the number exists, and a route
 to verification: an email sender whose domain is one of a client's `email_domains` is
-linked on the spot (audited) unless the receiving MTA's DMARC/DKIM/SPF verdicts say the
-From address is not genuine; anyone else is told a colleague will link them, and the
-request is audited so staff can find it.
+linked on the spot (audited) only when authenticated, i.e. our receiving server reported
+dmarc=pass for the From domain (`InboundMessage.sender_authenticated`); a missing, foreign or
+unaligned verdict is no proof, since anyone can type a client's domain into `From`. Anyone
+else is told a colleague will link them, and the request is audited so staff can find it.
 """
 
 from __future__ import annotations
@@ -15,23 +16,6 @@ from handlers.order_numbers import candidates, fold
 from storage.models import Order
 from storage.repos import audit, clients, orders
 
-FAILED = {"fail", "softfail", "permerror", "temperror", "none", "neutral", "policy"}
-
-
-def forged(auth: dict[str, str]) -> bool:
-    """Whether the receiving MTA's verdicts (channels.email puts them in extra["auth"]) disown the sender.
-
-    DMARC pass settles it; otherwise DKIM or SPF must pass. No verdicts at all (no such MTA
-    in front of the mailbox) leaves only the address, which is what the domain rule trusts.
-    """
-    if not auth:
-        return False
-    if auth.get("dmarc") == "pass":
-        return False
-    if auth.get("dmarc") in FAILED:
-        return True
-    return not any(auth.get(m) == "pass" for m in ("dkim", "spf"))
-
 
 async def verified(ctx: Context) -> bool:
     """True when the sender may see their client's orders (linking email senders by domain)."""
@@ -40,7 +24,7 @@ async def verified(ctx: Context) -> bool:
     if ctx.message.channel == Channel.EMAIL:
         client = await clients.by_email_domain(ctx.session, ctx.message.channel_user_id)
         auth = ctx.message.extra.get("auth") or {}
-        if client is not None and forged(auth):
+        if client is not None and not ctx.message.sender_authenticated:
             await audit.record(
                 ctx.session,
                 "bot",

@@ -20,8 +20,8 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from channels.email import EmailAdapter
+from channels.email_auth import sender_auth
 from channels.email_mime import (
-    authentication_results,
     build_mail,
     no_reply_reason,
     parse_mail,
@@ -44,6 +44,14 @@ from tests.fakes.smtp import FakeSmtp
 SUPPORT = "support@factory.example"
 ACME = "buyer@acme.example"
 HAILANG = "caigou@hailang.example"
+MX = "mx.factory.example"  # the receiving server the email tests' bots trust
+
+
+def trusted_auth(address: str, verdict: str = "pass", *, server: str = MX) -> dict[str, str]:
+    """The Authentication-Results header our MX writes for a mail From `address` (for mail(headers=…))."""
+    domain = address.rpartition("@")[2]
+    return {"Authentication-Results": f"{server}; spf={verdict} smtp.mailfrom={domain}; dmarc={verdict} "
+            f"header.from={domain}"}  # fmt: skip
 JPEG = b"\xff\xd8\xff\xe0" + b"torn strap photo" * 200
 
 
@@ -541,7 +549,7 @@ def parse_msg(raw: bytes) -> EmailMessage:
     return msg
 
 
-def test_only_the_topmost_authentication_results_count() -> None:
+def test_only_the_trusted_servers_authentication_results_count() -> None:
     raw, _ = mail(
         "x",
         headers={
@@ -550,12 +558,15 @@ def test_only_the_topmost_authentication_results_count() -> None:
             ),
         },
     )
-    forged = b"Authentication-Results: evil.example; dkim=pass; spf=pass\r\n"
+    forged = b"Authentication-Results: evil.example; dkim=pass; spf=pass; dmarc=fail\r\n"
     msg = parse_msg(
         raw.replace(b"\r\n\r\n", b"\r\n" + forged + b"\r\n", 1).replace(b"\n\n", b"\n" + forged + b"\n", 1)
     )
-    assert authentication_results(msg) == {"dkim": "pass", "spf": "fail", "dmarc": "pass"}
-    assert parse_mail(raw).auth["dkim"] == "pass"
+    verdict = sender_auth(msg, "mx.factory.example")
+    assert verdict.authenticated and verdict.results == {"dkim": "pass", "spf": "fail", "dmarc": "pass"}
+    assert parse_mail(raw, "", "mx.factory.example").extra()["sender_authenticated"] is True
+    # the same mail believed from nobody: no trusted server configured
+    assert parse_mail(raw).extra()["sender_authenticated"] is False
 
 
 def test_reply_subject_and_threading_headers() -> None:
@@ -614,6 +625,22 @@ async def test_simulate_email_without_a_mailbox_uses_the_ingest_route(
     assert any("请问有什么可以帮您" in e["text"] for e in effects)
     resp = await h.client.post("/api/email/ingest", data=b"From: x@y.example\r\n\r\nhi")
     assert resp.status == 401  # the route is behind the admin token
+
+
+def test_simulate_email_stamps_the_trusted_servers_verdict(tmp_path: Path, db_url: str) -> None:
+    """`simulate email` plays our receiving server: its mail is authenticated exactly when one is trusted."""
+    from dataclasses import replace
+
+    from bot.simulate_email import build_client_mail
+
+    settings = make_settings(
+        tmp_path, db_url, email=EmailSettings(enabled=True, from_address=SUPPORT, trusted_authserv_id=MX)
+    )
+    raw, _ = build_client_mail(settings, "logistics@acme.example", "PO-2026-0117 status", None)
+    assert parse_mail(raw, "", MX).extra()["sender_authenticated"] is True
+    untrusted = replace(settings, email=replace(settings.email, trusted_authserv_id=""))
+    raw, _ = build_client_mail(untrusted, "logistics@acme.example", "PO-2026-0117 status", None)
+    assert b"Authentication-Results" not in raw
 
 
 async def test_simulate_email_with_unreachable_imap_says_so(tmp_path: Path, db_url: str) -> None:

@@ -120,21 +120,31 @@ async def test_unlinked_contact_sees_nothing_and_gets_a_verification_route(
 
 
 async def test_email_sender_from_a_client_domain_is_linked_and_answered(tg_bot: BotHarness) -> None:
-    """No email adapter is wired in this branch: the message enters through the writer as the poller would."""
+    """No email adapter is wired in this branch: the message enters through the writer as the poller would.
+
+    Only a sender the poller marked authenticated (our server's dmarc=pass) is linked by domain.
+    """
+    vouched = {"sender_authenticated": True, "auth": {"authenticated": True, "reason": "dmarc=pass"}}
     msgs = [
         InboundMessage(
-            Channel.EMAIL, "logistics@acme.example", "<m1@acme.example>", text="PO-2026-0117 status"
+            Channel.EMAIL, "logistics@acme.example", "<m1@acme.example>", text="PO-2026-0117 status",
+            extra=vouched,
         ),
         InboundMessage(
-            Channel.EMAIL, "someone@elsewhere.example", "<m2@x.example>", text="PO-2026-0117 status"
+            Channel.EMAIL, "someone@elsewhere.example", "<m2@x.example>", text="PO-2026-0117 status",
+            extra=vouched,
         ),
-    ]
+        InboundMessage(  # the same domain, but nobody vouched for the From address
+            Channel.EMAIL, "typed@acme.example", "<m3@acme.example>", text="PO-2026-0117 status"
+        ),
+    ]  # fmt: skip
     await tg_bot.runtime.writer.submit(msgs)
     await tg_bot.idle()
     [linked] = await outbox_rows(tg_bot, channel_user_id="logistics@acme.example")
     assert "Order PO-2026-0117: In production" in linked.payload["text"]
-    [refused] = await outbox_rows(tg_bot, channel_user_id="someone@elsewhere.example")
-    assert_no_order_data(refused.payload["text"])
+    for address in ("someone@elsewhere.example", "typed@acme.example"):
+        [refused] = await outbox_rows(tg_bot, channel_user_id=address)
+        assert_no_order_data(refused.payload["text"])
     async with tg_bot.db.read() as s:
         contact = (
             await s.execute(select(Contact).where(Contact.channel_user_id == "logistics@acme.example"))

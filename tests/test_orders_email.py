@@ -1,7 +1,7 @@
 """Orders through email: a real Dovecot mailbox in, a real aiosmtpd server out.
 
-Senders from a client's domain are linked automatically unless the receiving MTA's
-Authentication-Results disown them; documents arrive as PDF attachments.
+Senders from a client's domain are linked automatically when our receiving server's
+Authentication-Results vouch for them (dmarc=pass); documents arrive as PDF attachments.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.conftest import BotHarness, make_settings, wait_until
 from tests.fakes.dovecot import Dovecot, append, dovecot_fixture  # noqa: F401  (fixture)
 from tests.fakes.orders import ORDER_0117_DATA, pdf_text
 from tests.fakes.smtp import FakeSmtp
-from tests.test_email import SUPPORT, mail
+from tests.test_email import MX, SUPPORT, mail
 
 ACME = "buyer@acme.example"  # a listed contact of "acme"
 NEW_AT_ACME = "logistics@acme.example"  # not listed, but acme's domain
@@ -41,6 +41,7 @@ async def mail_bot(
         enabled=True, imap_host=dovecot.host, imap_port=dovecot.port, imap_ssl=False,
         imap_username=dovecot.user, imap_password=dovecot.password, mailbox="INBOX", poll_seconds=3600,
         smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False, from_address=SUPPORT,
+        trusted_authserv_id=MX,
     )  # fmt: skip
     h = BotHarness(make_settings(tmp_path, db_url, email=email))
     await seed(h.db)

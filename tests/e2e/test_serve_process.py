@@ -128,6 +128,12 @@ async def test_make_run_demo_flow_through_simulate(tmp_path: Path, servers: list
         assert out.returncode == 0 and (
             "How can we help" in out.stdout or "请问有什么可以帮您" in out.stdout
         ), out
+    # simulate plays the demo's trusted receiving server (dmarc=pass), so a new address at a
+    # client's domain is linked by `email_domains` and sees the order, as the walk-through shows
+    linked = await asyncio.to_thread(
+        cli, config, "simulate", "email", "--from", "logistics@acme.example", "PO-2026-0117 status"
+    )
+    assert linked.returncode == 0 and "Order PO-2026-0117: In production" in linked.stdout, linked
 
 
 async def test_kill_with_pending_outbox_rows_then_restart_delivers_each_reply_once(
