@@ -451,3 +451,22 @@ class RotaOverride(Base):
     end: Mapped[datetime] = mapped_column(index=True)
     by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- Floods (issue: trust, per-contact flood limit) -------------------------------------------------
+
+
+class ContactFlood(Base):
+    """A contact's current one-minute window: when it began and how many messages it has seen.
+
+    One row per contact, updated by a single upsert per handled message (bot/flood.py), so the
+    limit holds however many processes share the database.
+    """
+
+    __tablename__ = "contact_floods"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    window_start: Mapped[datetime] = mapped_column()
+    received: Mapped[int] = mapped_column(Integer, default=0)
