@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Table, case
+from sqlalchemy import Table, bindparam, case
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ContactFlood
+from storage.models import ContactFlood, UTCDateTime
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """Built once per dialect: this runs for every handled message."""
+    table = cast(Table, ContactFlood.__table__)
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    at = bindparam("at", type_=UTCDateTime())
+    values = insert(table).values(contact_id=bindparam("contact_id"), window_start=at, received=1)
+    expired = table.c.window_start <= bindparam("horizon", type_=UTCDateTime())
+    return values.on_conflict_do_update(
+        index_elements=[table.c.contact_id],
+        set_={
+            "received": case((expired, 1), else_=table.c.received + 1),
+            "window_start": case((expired, at), else_=table.c.window_start),
+        },
+    ).returning(table.c.received)
 
 
 async def count_message(
@@ -22,15 +40,6 @@ async def count_message(
     One statement (INSERT … ON CONFLICT DO UPDATE … RETURNING on the primary key): the row
     lock it takes also orders two processes counting the same contact.
     """
-    table = cast(Table, ContactFlood.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    values = insert(table).values(contact_id=contact_id, window_start=at, received=1)
-    expired = table.c.window_start <= at - window
-    stmt = values.on_conflict_do_update(
-        index_elements=[table.c.contact_id],
-        set_={
-            "received": case((expired, 1), else_=table.c.received + 1),
-            "window_start": case((expired, values.excluded.window_start), else_=table.c.window_start),
-        },
-    ).returning(table.c.received)
-    return int((await session.execute(stmt)).scalar_one())
+    stmt = _upsert(session.get_bind().dialect.name)
+    params = {"contact_id": contact_id, "at": at, "horizon": at - window}
+    return int((await session.execute(stmt, params)).scalar_one())
