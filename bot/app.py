@@ -195,6 +195,7 @@ def build_runtime(settings: Settings) -> Runtime:
         services={"escalation": escalation.service},
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
+        flood_per_minute=settings.server.flood_per_minute,
     )
     writer = InboundWriter(db, engine.submit)
     engine.inbound_busy = writer.busy

@@ -13,10 +13,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.flood import FloodGate
 from bot.impersonation import suspected_spoof
 from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
 from bot.metrics import Metrics
@@ -54,6 +56,7 @@ class Engine:
         inbound_busy: Callable[[], bool] | None = None,
         concurrency: int = 8,
         sweep_seconds: float = 30.0,
+        flood_per_minute: int = 0,
     ) -> None:
         self.db = db
         self.handlers = list(handlers)
@@ -65,6 +68,7 @@ class Engine:
         self.sweep_seconds = sweep_seconds
         self.media_limit_bytes = media_limit_bytes
         self.inbound_busy = inbound_busy
+        self.flood = FloodGate(flood_per_minute)
         self._trickle = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
         self._pending: dict[tuple[str, str], list[int]] = {}
@@ -170,7 +174,7 @@ class Engine:
         inbound = message_repo.inbound_of(row)
         media_problems = await self._fetch_media(inbound)
         try:
-            await self._handle_in_transaction(message_id, inbound, media_problems)
+            await self._handle_in_transaction(message_id, inbound, media_problems, row.created_at)
         except Exception:
             self.metrics.handler_errors.labels(str(inbound.channel)).inc()
             log.exception("handler failed on message %s; apologising and handing to staff", message_id)
@@ -241,7 +245,7 @@ class Engine:
         )
 
     async def _handle_in_transaction(
-        self, message_id: int, inbound: InboundMessage, media_problems: list[Attachment]
+        self, message_id: int, inbound: InboundMessage, media_problems: list[Attachment], stored_at: datetime
     ) -> None:
         async with self.db.write() as session:
             ctx = await self._build_context(session, message_id, inbound)
@@ -254,17 +258,21 @@ class Engine:
                 # Auto-replies, bounces and list mail (set by the email adapter): stored, never
                 # answered, so two robots can never start a mail loop.
                 return
-            if media_problems:
-                await self._tell_media_problems(ctx, media_problems)
-                # The message's text is still handled; the failed files are no longer part of it.
-                inbound.attachments = [a for a in inbound.attachments if not a.error]
-            await self.run_handlers(ctx)
+            if await self.flood.admit(ctx, stored_at):  # else stored and handled, not answered
+                await self._respond(ctx, media_problems)
         self.metrics.messages_in.labels(str(inbound.channel)).inc()
         for hook in ctx.on_commit:
             try:
                 await hook()
             except Exception:
                 log.exception("post-commit hook failed")
+
+    async def _respond(self, ctx: Context, media_problems: list[Attachment]) -> None:
+        if media_problems:
+            await self._tell_media_problems(ctx, media_problems)
+            # The message's text is still handled; the failed files are no longer part of it.
+            ctx.message.attachments = [a for a in ctx.message.attachments if not a.error]
+        await self.run_handlers(ctx)
 
     async def run_handlers(self, ctx: Context) -> None:
         for handler in self.handlers:

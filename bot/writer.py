@@ -15,9 +15,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.messages import InboundMessage
 from storage.db import Database
+from storage.models import utcnow
 from storage.repos import messages as message_repo
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,10 @@ class InboundWriter:
         on_stored: Callable[[Sequence[Stored]], Awaitable[None] | None],
         *,
         max_batch: int = 256,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
+        self.clock = clock  # stamps `created_at`, which the flood limit counts by; tests move it
         self.on_stored = on_stored
         self.max_batch = max_batch
         self._queue: asyncio.Queue[tuple[list[InboundMessage], asyncio.Future[list[Stored]]]] = (
@@ -104,7 +108,7 @@ class InboundWriter:
         flat = [m for msgs, _ in batch for m in msgs]
         try:
             async with self.db.write(urgent=True) as session:
-                results = await message_repo.insert_inbound_batch(session, flat)
+                results = await message_repo.insert_inbound_batch(session, flat, now=self.clock())
         except Exception as exc:
             log.exception("inbound batch of %d failed", len(flat))
             for _, fut in batch:

@@ -294,6 +294,8 @@ def validate(settings: Settings) -> None:
             ) from None
     if settings.server.max_body_bytes <= 0:
         raise ConfigError("config: server.max_body_bytes must be positive")
+    if settings.server.flood_per_minute < 0:
+        raise ConfigError("config: server.flood_per_minute must be 0 (no limit) or more")
     if settings.media.max_bytes <= 0:
         raise ConfigError("config: media.max_bytes must be positive")
     if settings.wechat.reply_mode not in {"api", "passive"}:

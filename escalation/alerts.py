@@ -30,6 +30,7 @@ REASONS = {
     "handler_failed": "Bot failed on a message",
     "delivery_failed": "Message to client could not be delivered",
     "claim": "Claim",
+    "flood": "Message flood (an autoresponder?): the bot paused its replies",
 }
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
+from handlers import claim_caps as caps
 from handlers.base import t
 from handlers.phash import near_duplicate, phash_of
 from storage.models import AttachmentRow, Claim, ClaimEvent, Conversation, utcnow
@@ -413,6 +414,7 @@ def status_text(claim: Claim, lang: str) -> str:
 class EvidenceAdded:
     rows: list[AttachmentRow]
     duplicates: list[repo.Duplicate]
+    refused: int = 0  # files left out because the claim already has caps.MAX_FILES
 
 
 async def add_evidence(
@@ -422,8 +424,13 @@ async def add_evidence(
     now = now or utcnow()
     added: list[AttachmentRow] = []
     dups: list[repo.Duplicate] = []
+    room = caps.MAX_FILES - await repo.evidence_count(session, claim.id)
+    refused = 0
     for att in atts:
         if att.sha256 is None:
+            continue
+        if room <= 0:
+            refused += 1
             continue
         if att.kind == "photo" and att.phash is None and att.stored_path:
             att.phash = await asyncio.to_thread(phash_of, att.stored_path)
@@ -432,6 +439,7 @@ async def add_evidence(
         )
         if row is None:
             continue
+        room -= 1
         added.append(att)
         found = await repo.evidence_elsewhere(session, claim.id, att.sha256, att.phash, near_duplicate)
         for dup in found:
@@ -449,7 +457,7 @@ async def add_evidence(
                 distance=dup.distance,
             )
         dups += [d for d in found if d.claim_number not in {x.claim_number for x in dups}]
-    return EvidenceAdded(added, dups)
+    return EvidenceAdded(added, dups, refused)
 
 
 def _files(atts: list[AttachmentRow]) -> list[Attachment]:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.messages import Button
+from handlers import claim_caps as caps
 from handlers import claim_parse as parse
 from handlers import claim_workflow as wf
 from handlers.base import Context, Outcome
@@ -149,15 +150,16 @@ class ClaimIntake:
             {"step": None, "asked": {}, "evidence": [], "texts": []} if fresh else dict(state)
         )
         step = draft.get("step")
-        draft["evidence"] = list(draft.get("evidence", [])) + [
-            a.id for a in media if a.id not in draft.get("evidence", [])
-        ]
+        kept = list(draft.get("evidence", []))
+        draft["evidence"], dropped = caps.keep_files(kept, [a.id for a in media if a.id not in kept])
+        if dropped:
+            await caps.tell_once(ctx, draft, "files", caps.files_notice(ctx))
         answer = text
         options = list(draft.get("options") or [])
         if step in ("order", "sku", "unused", "start") and text.isdigit() and 1 <= int(text) <= len(options):
             answer = options[int(text) - 1]
         if text:
-            draft["texts"] = [*draft.get("texts", []), text]
+            draft["texts"] = caps.keep_text(list(draft.get("texts", [])), text)
 
         order = await self._read_order(ctx, draft, answer, step)
         if order is not None:
@@ -178,7 +180,9 @@ class ClaimIntake:
         ):
             said = _without_order_number(answer, draft.get("order_number"))
             if said and said not in (draft.get("description") or ""):
-                draft["description"] = ((draft.get("description") or "") + " " + said).strip()
+                draft["description"], cut = caps.add_description(draft.get("description") or "", said)
+                if cut:
+                    await caps.tell_once(ctx, draft, "description", caps.description_notice(ctx))
 
         if first and draft["evidence"] and draft.get("order_number") and draft.get("description"):
             return await self._open(ctx, draft)
@@ -312,7 +316,7 @@ class ClaimIntake:
             order_line_id=draft.get("line_id"),
             sku=draft.get("sku"),
             quantity_affected=draft.get("qty"),
-            description=(draft.get("description") or "")[:2000],
+            description=(draft.get("description") or "")[: caps.MAX_DESCRIPTION],
             category=parse.category(draft.get("description") or ""),
             unused=unused,
             eligibility=f"excluded:{excluded}" if excluded else "eligible",
@@ -422,10 +426,14 @@ class ClaimIntake:
             silent = bool(
                 ctx.message.media_group_id and ctx.message.media_group_id == state.get("media_group")
             )
-            await self._add_to_claim(ctx, claim, media, silent=silent and not text)
+            told = await self._add_to_claim(
+                ctx, claim, media, silent=silent and not text, full_told=bool(state.get("full_told"))
+            )
             step = "info" if claim.state == "needs_info" else "attach"
             ctx.start_dialog(
-                DIALOG, {**state, "step": step, "media_group": ctx.message.media_group_id}, ATTACH_TTL
+                DIALOG,
+                {**state, "step": step, "media_group": ctx.message.media_group_id, "full_told": told},
+                ATTACH_TTL,
             )
             return Outcome.DONE
         if state.get("step") == "info" and text:
@@ -434,7 +442,7 @@ class ClaimIntake:
                 claim,
                 by=actor(ctx),
                 to_state=claim.state,
-                note=f"client: {text}",
+                note=f"client: {caps.clip(text)}",
                 now=ctx.now,
                 action="claim_client_answer",
             )
@@ -442,7 +450,7 @@ class ClaimIntake:
             await wf.notify_qc(
                 ctx.session,
                 claim,
-                headline=f"Client answered on {claim.number}: {text}",
+                headline=f"Client answered on {claim.number}: {caps.clip(text, 500)}",
                 brief=True,
                 files=[],
                 duplicates=[],
@@ -490,18 +498,22 @@ class ClaimIntake:
         return changed
 
     async def _add_to_claim(
-        self, ctx: Context, claim: Claim, media: list[AttachmentRow], *, silent: bool
-    ) -> None:
+        self, ctx: Context, claim: Claim, media: list[AttachmentRow], *, silent: bool, full_told: bool = False
+    ) -> bool:
+        """Add the files; True once the client has been told the claim is full (an album: told once)."""
         added = await wf.add_evidence(ctx.session, claim, media, by=actor(ctx), now=ctx.now)
+        if added.refused and not (silent and full_told):
+            await ctx.reply(caps.files_notice(ctx, claim.number))
+            full_told = True
         if not added.rows:
-            if not silent:
+            if not silent and not added.refused:
                 await ctx.reply(
                     ctx.tr(
                         f"We already have these files on {claim.number}.",
                         f"索赔 {claim.number} 已有这些文件。",
                     )
                 )
-            return
+            return full_told
         if claim.state == "needs_info":
             await wf.transition(
                 ctx.session,
@@ -531,6 +543,7 @@ class ClaimIntake:
             tag=f"ev{added.rows[0].id}",
             cause_message_id=ctx.message_id,
         )
+        return full_told
 
     async def _latest_status(self, ctx: Context) -> Outcome:
         mine = await repo.of_contact(ctx.session, ctx.contact, ctx.client.id if ctx.client else None)
@@ -561,10 +574,15 @@ class ClaimIntake:
             )
             return Outcome.DONE
         if media:
-            await self._add_to_claim(ctx, claim, media, silent=False)
+            told = await self._add_to_claim(ctx, claim, media, silent=False)
             ctx.start_dialog(
                 DIALOG,
-                {"step": "attach", "claim": claim.number, "media_group": ctx.message.media_group_id},
+                {
+                    "step": "attach",
+                    "claim": claim.number,
+                    "media_group": ctx.message.media_group_id,
+                    "full_told": told,
+                },
                 ATTACH_TTL,
             )
             return Outcome.DONE

@@ -500,3 +500,22 @@ class WeChatReplay(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+# ---- Floods (issue: trust, per-contact flood limit) -------------------------------------------------
+
+
+class ContactFlood(Base):
+    """A contact's current one-minute window: when it began and how many messages it has seen.
+
+    One row per contact, updated by a single upsert per handled message (bot/flood.py), so the
+    limit holds however many processes share the database.
+    """
+
+    __tablename__ = "contact_floods"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    window_start: Mapped[datetime] = mapped_column()
+    received: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -207,6 +207,11 @@ async def add_evidence(
     session.add(row)
     await session.flush()
     return row
+
+
+async def evidence_count(session: AsyncSession, claim_id: int) -> int:
+    query = select(func.count()).select_from(ClaimEvidence).where(ClaimEvidence.claim_id == claim_id)
+    return int((await session.execute(query)).scalar_one())
 
 
 async def evidence_elsewhere(

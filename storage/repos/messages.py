@@ -7,6 +7,7 @@ messages in one INSERT, duplicates (provider retries) recognised by their provid
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -20,7 +21,7 @@ from storage.models import AttachmentRow, Message, utcnow
 
 
 async def insert_inbound_batch(
-    session: AsyncSession, batch: Sequence[InboundMessage]
+    session: AsyncSession, batch: Sequence[InboundMessage], *, now: datetime | None = None
 ) -> list[tuple[int, bool]]:
     """Persist inbound messages; return (row id, is_new) for each, in order.
 
@@ -30,7 +31,7 @@ async def insert_inbound_batch(
     every webhook, so it stays at one statement when nothing is a duplicate.
     """
     fresh: dict[tuple[str, str], dict[str, Any]] = {}
-    now = utcnow()
+    now = now or utcnow()
     for m in batch:
         key = (str(m.channel), m.provider_message_id)
         if key not in fresh:

@@ -1,0 +1,66 @@
+"""How much of what a client sends a claim keeps, and what the client is told when that is reached.
+
+A claim's draft lives in the conversation's dialog state, rewritten on every message: without
+bounds, five 144 KB mails made a 1.44 MB row rewritten on each further one, and a claim took
+any number of files. The bounds are generous for a real report; hitting one is said to the
+client (once per dialog), never silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import Context
+
+MAX_DESCRIPTION = 4000  # characters of a claim's description, all messages together
+MAX_KEPT_TEXT = 1000  # characters of one message a draft keeps for the policy check, or a note keeps
+MAX_DRAFT_TEXTS = 10  # messages whose text a draft keeps (the first ones: the report itself)
+MAX_FILES = 20  # photos and videos on one claim
+
+
+def clip(text: str, limit: int = MAX_KEPT_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def keep_text(texts: list[str], text: str) -> list[str]:
+    return texts if len(texts) >= MAX_DRAFT_TEXTS else [*texts, clip(text)]
+
+
+def add_description(current: str, said: str) -> tuple[str, bool]:
+    """The description with `said` appended, at most MAX_DESCRIPTION long; True when something was cut."""
+    joined = f"{current} {said}".strip()
+    return joined[:MAX_DESCRIPTION], len(joined) > MAX_DESCRIPTION
+
+
+def keep_files(kept: list[int], new: list[int]) -> tuple[list[int], int]:
+    """Attachment ids of a draft, at most MAX_FILES; and how many of `new` did not fit."""
+    room = max(0, MAX_FILES - len(kept))
+    return [*kept, *new[:room]], max(0, len(new) - room)
+
+
+def description_notice(ctx: Context) -> str:
+    return ctx.tr(
+        f"Your description is long; I kept the first {MAX_DESCRIPTION:,} characters. "
+        "If something important is missing, a colleague can add it for you.",
+        f"您的描述较长，我们保留了前 {MAX_DESCRIPTION} 个字符。如有重要内容未包含，同事可以帮您补充。",
+    )
+
+
+def files_notice(ctx: Context, claim_number: str | None = None) -> str:
+    this = f"Claim {claim_number}" if claim_number else "This claim"
+    this_zh = f"索赔 {claim_number}" if claim_number else "此索赔"
+    return ctx.tr(
+        f"{this} already has {MAX_FILES} files, so I did not add the further ones. "
+        "Please send further photos as a new claim, or ask our staff.",
+        f"{this_zh} 已有 {MAX_FILES} 个文件，后续文件未添加。"
+        "如需发送更多照片，请新建索赔，或联系我们的工作人员。",
+    )
+
+
+async def tell_once(ctx: Context, draft: dict[str, Any], what: str, text: str) -> None:
+    """Reply `text` unless this dialog was already told `what` (an album must not get one each)."""
+    told = list(draft.get("told") or [])
+    if what in told:
+        return
+    draft["told"] = [*told, what]
+    await ctx.reply(text)
