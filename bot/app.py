@@ -20,6 +20,7 @@ from bot.api import Api, bearer_auth
 from bot.api_claims import ClaimsApi
 from bot.api_escalations import EscalationApi
 from bot.api_orders import OrdersApi
+from bot.body import BodyLimits, body_guard
 from bot.console import Console
 from bot.delivery import DeliveryTracker
 from bot.engine import Engine
@@ -28,7 +29,7 @@ from bot.media import MediaLinks
 from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher
 from bot.sandbox import SandboxFetcher, SandboxSender
-from bot.webhooks import webhook_handler
+from bot.webhooks import header_check, webhook_handler
 from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
@@ -231,8 +232,9 @@ async def request_ids(
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:
     rt = runtime or build_runtime(settings)
-    app = web.Application(
-        middlewares=[request_ids, bearer_auth(settings.server.admin_token)],
+    bodies = BodyLimits(settings.server.max_body_bytes, settings.server.body_timeout_seconds)
+    app = web.Application(  # authentication first, then the bounded body read, then the route
+        middlewares=[request_ids, bearer_auth(settings.server.admin_token), body_guard(bodies)],
         client_max_size=settings.server.max_body_bytes,
     )
     app[RUNTIME] = rt
@@ -260,12 +262,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
 
     for adapter in rt.adapters.values():
         if adapter.webhook_path:  # pollers (email) have no webhook
-            app.router.add_post(
-                adapter.webhook_path,
-                webhook_handler(adapter, rt.writer, rt.metrics, settings.server.max_body_bytes),
-            )
-        for route in adapter.extra_routes():
-            app.router.add_route(route.method, route.path, route.handler)
+            route = app.router.add_post(adapter.webhook_path, webhook_handler(adapter, rt.writer, rt.metrics))
+            bodies.precheck(route, header_check(adapter))
+        for extra in adapter.extra_routes():
+            route = app.router.add_route(extra.method, extra.path, extra.handler)
+            if extra.precheck is not None:
+                bodies.precheck(route, header_check(adapter, extra.precheck))
 
     async def healthz(_request: web.Request) -> web.Response:
         try:

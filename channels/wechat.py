@@ -151,8 +151,15 @@ class WeChatAdapter:
         signer.add_data(self.settings.token, timestamp, nonce)
         return hmac.compare_digest(signer.signature.encode(), signature.encode())
 
+    def verify_headers(self, request: web.Request) -> None:
+        """The plain signature is in the query string: checked before the body is read."""
+        request[ARRIVED] = asyncio.get_running_loop().time()  # the passive-reply budget starts here
+        if not self._plain_signature_ok(request):
+            raise WebhookRejected(403, "bad or missing signature")
+
     async def verify(self, request: web.Request, body: bytes) -> None:
-        request[ARRIVED] = asyncio.get_running_loop().time()
+        if ARRIVED not in request:
+            request[ARRIVED] = asyncio.get_running_loop().time()
         if not self._plain_signature_ok(request):
             raise WebhookRejected(403, "bad or missing signature")
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
