@@ -29,7 +29,7 @@ from bot.media import MediaLinks
 from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher
 from bot.sandbox import SandboxFetcher, SandboxSender
-from bot.webhooks import header_check, webhook_handler
+from bot.webhooks import count_refusals, header_check, webhook_handler
 from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
@@ -263,11 +263,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     for adapter in rt.adapters.values():
         if adapter.webhook_path:  # pollers (email) have no webhook
             route = app.router.add_post(adapter.webhook_path, webhook_handler(adapter, rt.writer, rt.metrics))
-            bodies.precheck(route, header_check(adapter))
+            bodies.guard(route, header_check(adapter), count_refusals(adapter, rt.metrics))
         for extra in adapter.extra_routes():
             route = app.router.add_route(extra.method, extra.path, extra.handler)
             if extra.precheck is not None:
-                bodies.precheck(route, header_check(adapter, extra.precheck))
+                bodies.guard(route, header_check(adapter, extra.precheck))
 
     async def healthz(_request: web.Request) -> web.Response:
         try:

@@ -34,21 +34,31 @@ class BodyLimits:
     max_bytes: int
     timeout_seconds: float
     prechecks: dict[AbstractRoute, Precheck] = field(default_factory=dict)
+    observers: dict[AbstractRoute, Callable[[int], None]] = field(default_factory=dict)
 
-    def precheck(self, route: AbstractRoute, check: Precheck | None) -> None:
-        """Run `check` on requests to `route` before their body is read."""
+    def guard(
+        self,
+        route: AbstractRoute,
+        check: Precheck | None = None,
+        on_refusal: Callable[[int], None] | None = None,
+    ) -> None:
+        """Run `check` on requests to `route` before their body is read; report refusals' status."""
         if check is not None:
             self.prechecks[route] = check
-
-
-def _closing(response: web.StreamResponse) -> web.StreamResponse:
-    # The unread rest of the body makes the connection useless; closing it also stops
-    # aiohttp from lingering to drain a body that may never come.
-    response.force_close()
-    return response
+        if on_refusal is not None:
+            self.observers[route] = on_refusal
 
 
 def body_guard(limits: BodyLimits) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def _closing(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        observer = limits.observers.get(request.match_info.route)
+        if observer is not None:
+            observer(response.status)
+        # The unread rest of the body makes the connection useless; closing it also stops
+        # aiohttp from lingering to drain a body that may never come.
+        response.force_close()
+        return response
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.body_exists or request.match_info.http_exception is not None:
@@ -57,10 +67,10 @@ def body_guard(limits: BodyLimits) -> Callable[[web.Request, Handler], Awaitable
         if check is not None:
             refusal = check(request)
             if refusal is not None:
-                return _closing(refusal)
+                return _closing(request, refusal)
         declared = request.content_length
         if declared is not None and declared > limits.max_bytes:
-            return _closing(json_error(413, f"body larger than {limits.max_bytes} bytes"))
+            return _closing(request, json_error(413, f"body larger than {limits.max_bytes} bytes"))
         try:
             async with asyncio.timeout(limits.timeout_seconds):
                 await request.read()
@@ -68,11 +78,13 @@ def body_guard(limits: BodyLimits) -> Callable[[web.Request, Handler], Awaitable
             log.warning(
                 "%s %s: body not complete within %.1fs", request.method, request.path, limits.timeout_seconds
             )
-            return _closing(json_error(408, f"body not received within {limits.timeout_seconds:g} s"))
+            return _closing(
+                request, json_error(408, f"body not received within {limits.timeout_seconds:g} s")
+            )
         except web.HTTPRequestEntityTooLarge:  # chunked, no Content-Length: found while reading
-            return _closing(json_error(413, f"body larger than {limits.max_bytes} bytes"))
+            return _closing(request, json_error(413, f"body larger than {limits.max_bytes} bytes"))
         except (ConnectionError, HttpProcessingError):  # the client went away or broke the framing
-            return _closing(json_error(400, "incomplete request body"))
+            return _closing(request, json_error(400, "incomplete request body"))
         return await handler(request)
 
     return middleware

@@ -44,6 +44,16 @@ def header_check(
     return run
 
 
+def count_refusals(adapter: ChannelAdapter, metrics: Metrics) -> Callable[[int], None]:
+    """Requests the body guard refuses (forged headers, 408, 413) count as webhooks too."""
+    channel = str(adapter.channel)
+
+    def count(status: int) -> None:
+        metrics.webhooks.labels(channel, str(status)).inc()
+
+    return count
+
+
 def webhook_handler(
     adapter: ChannelAdapter, writer: InboundWriter, metrics: Metrics
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
