@@ -59,7 +59,9 @@ def build_adapters(
     *,
     links: MediaLinks | None = None,
     delivery: DeliveryTracker | None = None,
+    secret_sink: Callable[[str, str], None] | None = None,
 ) -> dict[str, ChannelAdapter]:
+    """`secret_sink(name, value)` learns secrets adapters obtain at run time (bot.logs scrubs them)."""
     adapters: dict[str, ChannelAdapter] = {}
     if settings.telegram.enabled:
         from channels.telegram import TelegramAdapter
@@ -80,7 +82,11 @@ def build_adapters(
         from channels.wechat import WeChatAdapter
 
         adapters["wechat"] = WeChatAdapter(
-            settings.wechat, store, links=links or _links(settings), media_hosts=settings.media.allowed_hosts
+            settings.wechat,
+            store,
+            links=links or _links(settings),
+            media_hosts=settings.media.allowed_hosts,
+            secret_sink=secret_sink,
         )
     if settings.email.enabled:
         from channels.email import EmailAdapter
@@ -150,7 +156,7 @@ class Runtime:
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None] | None = None) -> Runtime:
     db = Database(settings.database.url)
     metrics = Metrics()
     store = MediaStore(settings.media.dir, settings.media.max_bytes)
@@ -161,7 +167,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.media.link_ttl_seconds,
     )
     delivery = DeliveryTracker(db, settings.whatsapp)
-    adapters = build_adapters(settings, store, links=links, delivery=delivery)
+    adapters = build_adapters(settings, store, links=links, delivery=delivery, secret_sink=secret_sink)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
 

@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from xml.parsers.expat import ExpatError
@@ -105,12 +105,15 @@ class WeChatAdapter:
         links: LinkMaker | None = None,
         media_hosts: Iterable[str] = (),
         passive_budget: float = PASSIVE_BUDGET,
+        secret_sink: Callable[[str, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.links = links
         self.media_hosts = {h.lower() for h in media_hosts}
-        self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret)
+        # The access token is a secret known only at run time: the log scrubber learns each one.
+        on_token = (lambda token: secret_sink("wechat.access_token", token)) if secret_sink else None
+        self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret, on_token=on_token)
         self.passive_budget = passive_budget
         self.passive = PassiveReplies()
         self._delivered_parts: dict[str, int] = {}
