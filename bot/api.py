@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.exc import DataError
 
+from bot.api_input import db_int, looks_numeric
 from bot.http_errors import ApiError, json_error
 from bot.media import MediaLinks
 from storage.db import Database
 from storage.models import AttachmentRow
 from storage.repos import conversations, messages
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,6 +34,16 @@ def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.St
             return await handler(request)
         except ApiError as exc:
             return json_error(exc.status, exc.error, exc.field)
+        except (DataError, OverflowError) as exc:
+            # The last line of defence: input checks (bot/api_input.py) should have caught a value
+            # the column cannot hold (PostgreSQL DataError, SQLite OverflowError); never a 500.
+            log.warning(
+                "%s %s: value out of range for the database (%s)",
+                request.method,
+                request.path,
+                type(exc).__name__,
+            )
+            return json_error(400, "a value is out of range", "request")
 
     return middleware
 
@@ -37,20 +52,27 @@ def int_param(request: web.Request, name: str, default: int, *, lo: int = 1, hi:
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer", name) from None
+    value = _signed(raw, name)
     if not lo <= value <= hi:
         raise ApiError(422, f"{name} must be between {lo} and {hi}", name)
     return value
 
 
+def _signed(raw: str, name: str) -> int:
+    """An integer query value; one too long for 64 bits is malformed (400), not merely out of bounds."""
+    text = raw.strip()
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    if not looks_numeric(digits):
+        raise ApiError(400, f"{name} must be an integer", name)
+    return -db_int(digits, name) if sign else db_int(digits, name)
+
+
 def path_id(request: web.Request, name: str = "id") -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise ApiError(404, "not found") from None
+    """A numeric path id: not a number is 404 (no such resource), too big a number 400."""
+    raw = request.match_info[name]
+    if not looks_numeric(raw):
+        raise ApiError(404, "not found")
+    return db_int(raw, name)
 
 
 class Api:
@@ -95,12 +117,7 @@ class Api:
         conv_id = path_id(request)
         limit = int_param(request, "limit", 50)
         cursor = request.query.get("cursor")
-        before = None
-        if cursor:
-            try:
-                before = int(cursor)
-            except ValueError:
-                raise ApiError(400, "invalid cursor", "cursor") from None
+        before = db_int(cursor, "cursor") if cursor else None
         async with self.db.read() as session:
             if await conversations.get_conversation(session, conv_id) is None:
                 raise ApiError(404, "no such conversation")

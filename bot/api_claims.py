@@ -6,23 +6,32 @@ commands; a refused one answers 422 naming the allowed actions and writes nothin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from bot.api import int_param
+from bot.api_input import json_object
 from bot.http_errors import ApiError
 from bot.media import MediaLinks
 from handlers import claim_workflow as wf
 from handlers.order_numbers import order_key
 from storage.db import Database
+from storage.limits import INT32_MAX
 from storage.models import ClaimEvidence
 from storage.repos import claims as repo
 from storage.repos import staff as staff_repo
 
 _EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4"}
+
+
+def claim_ref(request: web.Request) -> str:
+    """`CLM-2026-000017` or a bare sequence; more digits than any claim number has is 400."""
+    ref = request.match_info["id"]
+    if sum(c.isdigit() for c in ref) > 19 or len(ref) > 40:
+        raise ApiError(400, "id is not a claim number", "id")
+    return ref
 
 
 class ClaimsApi:
@@ -74,19 +83,15 @@ class ClaimsApi:
 
     async def get_claim(self, request: web.Request) -> web.Response:
         async with self.db.read() as session:
-            claim = await repo.find(session, request.match_info["id"])
+            claim = await repo.find(session, claim_ref(request))
             if claim is None:
                 raise ApiError(404, "no such claim")
             body = await self._one(session, claim)
         return web.json_response(body)
 
     async def transition(self, request: web.Request) -> web.Response:
-        try:
-            data: Any = json.loads(await request.read())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ApiError(400, "body must be a JSON object") from None
-        if not isinstance(data, dict):
-            raise ApiError(400, "body must be a JSON object")
+        ref = claim_ref(request)
+        data = await json_object(request)
         action = data.get("action")
         if not isinstance(action, str) or not action:
             raise ApiError(422, f"action is required: one of {', '.join(wf.ACTIONS)}", "action")
@@ -99,6 +104,8 @@ class ClaimsApi:
         qty = data.get("qty")
         if qty is not None and (not isinstance(qty, int) or isinstance(qty, bool)):
             raise ApiError(422, "qty must be an integer", "qty")
+        if qty is not None and not -INT32_MAX <= qty <= INT32_MAX:
+            raise ApiError(400, "qty is out of range", "qty")
         responsibility = data.get("responsibility")
         if responsibility is not None and not isinstance(responsibility, str):
             raise ApiError(422, "responsibility must be a string", "responsibility")
@@ -106,7 +113,7 @@ class ClaimsApi:
             member = await staff_repo.get(session, by)
             if member is None or not member.active:
                 raise ApiError(422, f"{by!r} is not registered staff", "by")
-            claim = await repo.find(session, request.match_info["id"], lock=True)
+            claim = await repo.find(session, ref, lock=True)
             if claim is None:
                 raise ApiError(404, "no such claim")
             result = await wf.transition(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.api import int_param
+from bot.api_input import json_object, looks_numeric
 from bot.http_errors import ApiError
 from escalation.runtime import EscalationRuntime
 from storage.db import Database
@@ -29,8 +30,11 @@ class EscalationApi:
         ]
 
     def _id(self, request: web.Request) -> int:
-        esc_id = repo.parse_number(request.match_info["id"])
+        raw = request.match_info["id"]
+        esc_id = repo.parse_number(raw)
         if esc_id is None:
+            if looks_numeric(raw.upper().removeprefix("ESC").removeprefix("-")):
+                raise ApiError(400, "id is out of range", "id")  # digits, too many of them
             raise ApiError(404, "not found")
         return esc_id
 
@@ -73,12 +77,7 @@ class EscalationApi:
     async def acknowledge(self, request: web.Request) -> web.Response:
         """Body `{"staff": "li"}`: who takes it (must be rota staff)."""
         esc_id = self._id(request)
-        try:
-            body = await request.json() if request.can_read_body else {}
-        except ValueError:
-            raise ApiError(400, "body is not JSON") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "body must be a JSON object")
+        body = await json_object(request, required=False)
         staff = body.get("staff")
         if not isinstance(staff, str) or staff not in self.escalation.rota.staff:
             raise ApiError(422, "staff must be a staff key from the rota", "staff")

@@ -8,13 +8,13 @@ bot/api.py guards all of `/api/`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from bot.api_input import json_object
 from bot.http_errors import ApiError
 from bot.order_writes import OrderInvalid, apply_order, parse_order
 from handlers.order_numbers import order_key
@@ -24,13 +24,6 @@ from storage.repos.clients import ContactRef
 
 CHANNELS = ("whatsapp", "telegram", "wechat", "email")
 CLIENT_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-async def _body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.read() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body must be JSON") from None
 
 
 def parse_client(data: Any) -> dict[str, Any]:
@@ -93,7 +86,7 @@ class OrdersApi:
 
     async def put_order(self, request: web.Request) -> web.Response:
         number = request.match_info["number"]
-        data = await _body(request)
+        data = await json_object(request)
         try:
             inp = parse_order(data)
             async with self.db.write() as session:
@@ -120,7 +113,7 @@ class OrdersApi:
         key = request.match_info["key"]
         if not CLIENT_KEY.match(key):
             raise ApiError(422, "key must be lower-case letters, digits, - or _", "key")
-        values = parse_client(await _body(request))
+        values = parse_client(await json_object(request))
         async with self.db.write() as session:
             existed = await clients.get_client(session, key) is not None
             await clients.upsert_client(session, key, **values)
@@ -139,8 +132,8 @@ class OrdersApi:
 
     async def add_note(self, request: web.Request) -> web.Response:
         sku = request.match_info["sku"].strip()
-        data = await _body(request)
-        note = data.get("note") if isinstance(data, dict) else None
+        data = await json_object(request)
+        note = data.get("note")
         if not isinstance(note, str) or not note.strip():
             raise ApiError(422, "note is required", "note")
         by = data.get("by") if isinstance(data.get("by"), str) and data.get("by") else "api"

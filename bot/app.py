@@ -20,6 +20,7 @@ from bot.api import Api, bearer_auth
 from bot.api_claims import ClaimsApi
 from bot.api_escalations import EscalationApi
 from bot.api_orders import OrdersApi
+from bot.body import BodyLimits, body_guard
 from bot.console import Console
 from bot.delivery import DeliveryTracker
 from bot.engine import Engine
@@ -29,7 +30,7 @@ from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher
 from bot.proxies import TrustedProxies
 from bot.sandbox import SandboxFetcher, SandboxSender
-from bot.webhooks import webhook_handler
+from bot.webhooks import count_refusals, header_check, webhook_handler
 from bot.writer import InboundWriter
 from channels.base import ChannelAdapter, MediaStore
 from config.settings import Settings
@@ -59,7 +60,9 @@ def build_adapters(
     *,
     links: MediaLinks | None = None,
     delivery: DeliveryTracker | None = None,
+    secret_sink: Callable[[str, str], None] | None = None,
 ) -> dict[str, ChannelAdapter]:
+    """`secret_sink(name, value)` learns secrets adapters obtain at run time (bot.logs scrubs them)."""
     adapters: dict[str, ChannelAdapter] = {}
     if settings.telegram.enabled:
         from channels.telegram import TelegramAdapter
@@ -88,6 +91,7 @@ def build_adapters(
             links=links or _links(settings),
             media_hosts=settings.media.allowed_hosts,
             allow_loopback=settings.media.allow_loopback,
+            secret_sink=secret_sink,
         )
     if settings.email.enabled:
         from channels.email import EmailAdapter
@@ -157,7 +161,7 @@ class Runtime:
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None] | None = None) -> Runtime:
     db = Database(settings.database.url)
     metrics = Metrics()
     store = MediaStore(settings.media.dir, settings.media.max_bytes)
@@ -168,7 +172,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.media.link_ttl_seconds,
     )
     delivery = DeliveryTracker(db, settings.whatsapp)
-    adapters = build_adapters(settings, store, links=links, delivery=delivery)
+    adapters = build_adapters(settings, store, links=links, delivery=delivery, secret_sink=secret_sink)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
 
@@ -240,8 +244,9 @@ async def request_ids(
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:
     rt = runtime or build_runtime(settings)
-    app = web.Application(
-        middlewares=[request_ids, bearer_auth(settings.server.admin_token)],
+    bodies = BodyLimits(settings.server.max_body_bytes, settings.server.body_timeout_seconds)
+    app = web.Application(  # authentication first, then the bounded body read, then the route
+        middlewares=[request_ids, bearer_auth(settings.server.admin_token), body_guard(bodies)],
         client_max_size=settings.server.max_body_bytes,
     )
     app[RUNTIME] = rt
@@ -269,12 +274,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
 
     for adapter in rt.adapters.values():
         if adapter.webhook_path:  # pollers (email) have no webhook
-            app.router.add_post(
-                adapter.webhook_path,
-                webhook_handler(adapter, rt.writer, rt.metrics, settings.server.max_body_bytes),
-            )
-        for route in adapter.extra_routes():
-            app.router.add_route(route.method, route.path, route.handler)
+            route = app.router.add_post(adapter.webhook_path, webhook_handler(adapter, rt.writer, rt.metrics))
+            bodies.guard(route, header_check(adapter), count_refusals(adapter, rt.metrics))
+        for extra in adapter.extra_routes():
+            route = app.router.add_route(extra.method, extra.path, extra.handler)
+            if extra.precheck is not None:
+                bodies.guard(route, header_check(adapter, extra.precheck))
 
     async def healthz(_request: web.Request) -> web.Response:
         try:

@@ -185,13 +185,13 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     from aiohttp import web
 
     from bot import logs
-    from bot.app import create_app
+    from bot.app import build_runtime, create_app
     from config.production import check_production_secrets
 
     check_production_secrets(settings)  # before anything listens: one line, exit 2
-    logs.configure(settings.secrets())
+    redact = logs.configure(settings.secrets())
     web.run_app(
-        create_app(settings),
+        create_app(settings, build_runtime(settings, secret_sink=redact.runtime_secret)),
         host=host or settings.server.host,
         port=port or settings.server.port,
         access_log=None,

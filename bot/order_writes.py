@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import Channel, OutboundMessage
 from handlers import order_text
 from handlers.order_numbers import order_key
+from storage.limits import INT32_MAX
 from storage.models import Client, Order, OrderEvent, OrderLine, utcnow
 from storage.repos import clients, conversations, orders, outbox
 from storage.repos import staff as staff_repo
@@ -85,6 +86,8 @@ def _whole(value: Any, name: str) -> int:
         raise OrderInvalid(name, "must be a whole number")
     if value < 0:
         raise OrderInvalid(name, f"must not be negative (got {value})")
+    if value > INT32_MAX:  # the column is a 32-bit INTEGER
+        raise OrderInvalid(name, f"must be at most {INT32_MAX}")
     return value
 
 
@@ -123,7 +126,8 @@ def _line(data: Any, at: str) -> LineInput:
     if price is None or price == "":
         values["unit_price"] = None
     else:
-        _number(price, f"{at}.unit_price")
+        if _number(price, f"{at}.unit_price") >= 1e10:  # NUMERIC(14, 4)
+            raise OrderInvalid(f"{at}.unit_price", "must be less than 10,000,000,000")
         try:
             values["unit_price"] = Decimal(str(price))
         except InvalidOperation:  # pragma: no cover - a float always converts

@@ -18,6 +18,8 @@ class SandboxSender:
         self.sent: list[OutboundMessage] = []
 
     async def send(self, out: OutboundMessage) -> str:
+        # The one place outbound text is logged, so the demo shows what would have gone out; this
+        # sender exists only with server.sandbox = true (provider libraries are kept quiet in bot.logs).
         self.sent.append(out)
         log.info("sandbox: %s to %s: %s", out.channel, out.channel_user_id, out.text[:200])
         return f"sandbox-{uuid.uuid4().hex[:12]}"

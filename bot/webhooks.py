@@ -1,4 +1,4 @@
-"""One generic webhook route per adapter: verify → parse → group-commit writer → provider's answer.
+"""One generic webhook route per adapter: headers → body → verify → parse → writer → provider's answer.
 
 Nothing slow happens here: media, handlers and provider calls all run after the
 answer, so WeChat's 5 s and Twilio's 15 s limits are never at risk.
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.body import Precheck
 from bot.http_errors import json_error
 from bot.metrics import Metrics
 from bot.writer import InboundWriter
@@ -19,25 +20,42 @@ from channels.base import ChannelAdapter, WebhookRejected
 log = logging.getLogger(__name__)
 
 
-class BodyTooLarge(Exception):
-    pass
+def header_check(
+    adapter: ChannelAdapter, check: Callable[[web.Request], None] | None = None
+) -> Precheck | None:
+    """The adapter's header-only verification as a body-guard precheck (bot/body.py).
+
+    `check` (default: the adapter's optional `verify_headers`) raises WebhookRejected; run
+    before the body is read, a wrong Telegram secret costs the attacker no buffered megabyte.
+    """
+    verify = check or getattr(adapter, "verify_headers", None)
+    if verify is None:
+        return None
+    channel = str(adapter.channel)
+
+    def run(request: web.Request) -> web.StreamResponse | None:
+        try:
+            verify(request)
+        except WebhookRejected as exc:
+            log.warning("%s webhook rejected before its body (%s): %s", channel, exc.status, exc.reason)
+            return json_error(exc.status, exc.reason)
+        return None
+
+    return run
 
 
-async def read_capped(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+def count_refusals(adapter: ChannelAdapter, metrics: Metrics) -> Callable[[int], None]:
+    """Requests the body guard refuses (forged headers, 408, 413) count as webhooks too."""
+    channel = str(adapter.channel)
+
+    def count(status: int) -> None:
+        metrics.webhooks.labels(channel, str(status)).inc()
+
+    return count
 
 
 def webhook_handler(
-    adapter: ChannelAdapter, writer: InboundWriter, metrics: Metrics, max_body: int
+    adapter: ChannelAdapter, writer: InboundWriter, metrics: Metrics
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     channel = str(adapter.channel)
 
@@ -47,10 +65,7 @@ def webhook_handler(
         return response
 
     async def _handle(request: web.Request) -> web.StreamResponse:
-        try:
-            body = await read_capped(request, max_body)
-        except BodyTooLarge:
-            return json_error(413, f"body larger than {max_body} bytes")
+        body = await request.read()  # already read by the body guard, within its size and time
         try:
             await adapter.verify(request, body)
             messages = adapter.parse(request, body)

@@ -33,6 +33,8 @@ class ExtraRoute:
     method: str
     path: str
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    # Header-only verification run before the body is read; raises WebhookRejected.
+    precheck: Callable[[web.Request], None] | None = None
 
 
 @runtime_checkable
@@ -44,7 +46,12 @@ class ChannelAdapter(Protocol):
     async def close(self) -> None: ...
 
     async def verify(self, request: web.Request, body: bytes) -> None:
-        """Raise WebhookRejected(403) unless the request provably comes from the provider."""
+        """Raise WebhookRejected(403) unless the request provably comes from the provider.
+
+        An adapter may also define `verify_headers(request) -> None`: the checks that need
+        no body (a shared secret header, a signature that must be present), run before the
+        body is read so a forged request is refused without reading it.
+        """
 
     def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
         """Raise WebhookRejected(400) on malformed payloads. An empty list: nothing to store."""

@@ -105,10 +105,14 @@ class TelegramAdapter:
 
     # ---- inbound -------------------------------------------------------------------------------
 
-    async def verify(self, request: web.Request, body: bytes) -> None:
+    def verify_headers(self, request: web.Request) -> None:
+        """The secret is a header: a forged request is refused before its body is read."""
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
             raise WebhookRejected(403, "bad or missing secret token")
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        self.verify_headers(request)
 
     def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
         try:

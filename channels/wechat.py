@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from xml.parsers.expat import ExpatError
@@ -109,6 +109,7 @@ class WeChatAdapter:
         media_hosts: Iterable[str] = (),
         passive_budget: float = PASSIVE_BUDGET,
         allow_loopback: bool = False,
+        secret_sink: Callable[[str, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -117,7 +118,9 @@ class WeChatAdapter:
         self.media = MediaFetcher(
             FetchRules.for_provider(media_hosts, settings.api_base_url, allow_loopback=allow_loopback)
         )
-        self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret)
+        # The access token is a secret known only at run time: the log scrubber learns each one.
+        on_token = (lambda token: secret_sink("wechat.access_token", token)) if secret_sink else None
+        self.api = WeChatApi(settings.api_base_url, settings.app_id, settings.app_secret, on_token=on_token)
         self.passive_budget = passive_budget
         self.passive = PassiveReplies()
         self._delivered_parts: dict[str, int] = {}
@@ -165,13 +168,20 @@ class WeChatAdapter:
         signer.add_data(self.settings.token, timestamp, nonce)
         return hmac.compare_digest(signer.signature.encode(), signature.encode())
 
+    def verify_headers(self, request: web.Request) -> None:
+        """The plain signature is in the query string: checked before the body is read."""
+        request[ARRIVED] = asyncio.get_running_loop().time()  # the passive-reply budget starts here
+        if not self._plain_signature_ok(request):
+            raise WebhookRejected(403, "bad or missing signature")
+
     async def verify(self, request: web.Request, body: bytes) -> None:
         """Signature, clock window, (safe mode) msg_signature and decryption, then the replay memory.
 
         The triple is remembered only once everything else passed, so a forged request can
         never use up the triple of a genuine one.
         """
-        request[ARRIVED] = asyncio.get_running_loop().time()
+        if ARRIVED not in request:
+            request[ARRIVED] = asyncio.get_running_loop().time()
         if not self._plain_signature_ok(request):
             raise WebhookRejected(403, "bad or missing signature")
         q = request.query

@@ -56,7 +56,16 @@ class WeChatApiError(Exception):
 
 
 class WeChatApi:
-    def __init__(self, base_url: str, app_id: str, app_secret: str, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        app_secret: str,
+        *,
+        timeout: float = 15.0,
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
+        self.on_token = on_token  # told every new access token, so the log scrubber can hide it
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.app_id = app_id
         self.app_secret = app_secret
@@ -108,6 +117,8 @@ class WeChatApi:
             token = data.get("access_token")
             if not isinstance(token, str) or not token:
                 raise WeChatApiError(None, f"token answer without access_token: {str(data)[:200]}")
+            if self.on_token is not None:
+                self.on_token(token)  # before anything can log a URL that carries it
             self._token = token
             self._expires_at = time.monotonic() + float(data.get("expires_in") or 7200)
             self.token_fetches += 1

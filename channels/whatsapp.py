@@ -163,7 +163,7 @@ class WhatsAppAdapter:
         await self.media.close()
 
     def extra_routes(self) -> list[ExtraRoute]:
-        return [ExtraRoute("POST", self.status_path, self.handle_status)]
+        return [ExtraRoute("POST", self.status_path, self.handle_status, precheck=self.verify_headers)]
 
     # ---- inbound -------------------------------------------------------------------------------
 
@@ -179,9 +179,13 @@ class WhatsAppAdapter:
         if account is not None and account != self.settings.account_sid:
             raise WebhookRejected(403, "form for another Twilio account")
 
-    async def verify(self, request: web.Request, body: bytes) -> None:
+    def verify_headers(self, request: web.Request) -> None:
+        """The signature covers the body, but a request without one is refused before reading it."""
         if not request.headers.get(SIGNATURE_HEADER):
             raise WebhookRejected(403, "missing X-Twilio-Signature")
+
+    async def verify(self, request: web.Request, body: bytes) -> None:
+        self.verify_headers(request)
         # Decoding the bytes into the raw pairs is not parsing a message: the signature covers them.
         form = decode_form(body)
         self._check_signature(request, form)
@@ -202,7 +206,7 @@ class WhatsAppAdapter:
     async def handle_status(self, request: web.Request) -> web.Response:
         """Status callback: MessageSid + MessageStatus (+ ErrorCode) → the outbound message's delivery."""
         try:
-            body = await request.read()
+            body = await request.read()  # read by the body guard, after verify_headers
             form = decode_form(body)
             self._check_signature(request, form)
             sid = form.get("MessageSid") or form.get("SmsSid") or ""

@@ -6,6 +6,7 @@ with a typo in its Telegram secret fails silently at 3 a.m. instead of loudly at
 
 from __future__ import annotations
 
+import base64
 import os
 import tomllib
 import types
@@ -146,6 +147,10 @@ class Settings:
             self.email.imap_password,
             self.email.smtp_password,
         ]
+        if self.whatsapp.account_sid and self.whatsapp.auth_token:
+            # Twilio's media downloads send `Authorization: Basic base64(sid:token)`: the token encoded.
+            pair = f"{self.whatsapp.account_sid}:{self.whatsapp.auth_token}".encode()
+            values.append(base64.b64encode(pair).decode())
         return [v for v in values if v and len(v) >= 4]
 
 

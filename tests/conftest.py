@@ -168,9 +168,9 @@ def telegram_settings(fake: FakeTelegram) -> TelegramSettings:
 class BotHarness:
     """The real app on a real 127.0.0.1 port, driven the way providers drive it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, secret_sink: Any = None) -> None:
         self.settings = settings
-        self.runtime: Runtime = build_runtime(settings)
+        self.runtime: Runtime = build_runtime(settings, secret_sink=secret_sink)
         self.server = TestServer(create_app(settings, self.runtime), host="127.0.0.1")
         self.client = TestClient(self.server)
 

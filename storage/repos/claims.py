@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from storage.limits import INT64_MAX
 from storage.models import (
     AttachmentRow,
     Claim,
@@ -294,7 +295,9 @@ def _encode_cursor(at: datetime, row_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         at, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), int(row_id)
+        if not isinstance(row_id, int) or not 0 < row_id <= INT64_MAX:  # a forged id must not reach BIGINT
+            raise ValueError("cursor id out of range")
+        return datetime.fromisoformat(at), row_id
     except Exception as exc:
         raise ValueError("invalid cursor") from exc
 
