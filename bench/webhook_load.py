@@ -166,7 +166,7 @@ async def bench_bot(rate: float, seconds: float, connections: int) -> dict[str, 
         tmp = Path(d)
         port = free_port()
         cfg = write_config(tmp, port)
-        exe = [sys.executable, "-m", "bot.cli", "--config", str(cfg)]
+        exe = [sys.executable, "-m", "bot.tools.cli", "--config", str(cfg)]
         subprocess.run([*exe, "db", "upgrade"], check=True, cwd=ROOT, capture_output=True)
         proc = subprocess.Popen(
             [*exe, "serve"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

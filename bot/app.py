@@ -15,40 +15,40 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import logs
-from bot.api import Api, bearer_auth
-from bot.api_claims import ClaimsApi
-from bot.api_escalations import EscalationApi
-from bot.api_orders import OrdersApi
-from bot.body import BodyLimits, body_guard
-from bot.console import Console
-from bot.delivery import DeliveryTracker
-from bot.engine import Engine
-from bot.http_errors import json_error
-from bot.media import MediaLinks
-from bot.metrics import Metrics
-from bot.outbox import OutboxDispatcher
-from bot.proxies import TrustedProxies
-from bot.sandbox import SandboxFetcher, SandboxSender
-from bot.webhooks import count_refusals, header_check, webhook_handler
-from bot.writer import InboundWriter
+from bot.core import logs
+from bot.core.delivery import DeliveryTracker
+from bot.core.engine import Engine
+from bot.core.media import MediaLinks
+from bot.core.metrics import Metrics
+from bot.core.outbox import OutboxDispatcher
+from bot.core.writer import InboundWriter
+from bot.web.api.base import Api, bearer_auth
+from bot.web.api.claims import ClaimsApi
+from bot.web.api.escalations import EscalationApi
+from bot.web.api.orders import OrdersApi
+from bot.web.body import BodyLimits, body_guard
+from bot.web.console import Console
+from bot.web.errors import json_error
+from bot.web.proxies import TrustedProxies
+from bot.web.webhooks import count_refusals, header_check, webhook_handler
 from channels.base import ChannelAdapter, MediaStore
+from channels.sandbox import SandboxFetcher, SandboxSender
 from config.settings import Settings
 from escalation.runtime import EscalationRuntime, read_faq, read_keywords
 from handlers.base import Handler
-from handlers.claim_commands import ClaimCommands
-from handlers.claims import ClaimIntake
-from handlers.documents import Documents
+from handlers.claims.commands import ClaimCommands
+from handlers.claims.dialog import ClaimIntake
+from handlers.escalation.relay import Relay
+from handlers.escalation.staff import StaffCommands, StaffFallback
+from handlers.escalation.urgent import Frustration, Urgent
 from handlers.faq import FaqAnswer
-from handlers.feedback import FeedbackReply
 from handlers.handoff import Handoff
 from handlers.menu import Menu, MenuChoice
-from handlers.note_command import NoteCommand
-from handlers.order_status import OrderStatus
-from handlers.relay import Relay
-from handlers.staff import StaffCommands, StaffFallback
+from handlers.orders.documents import Documents
+from handlers.orders.feedback import FeedbackReply
+from handlers.orders.note import NoteCommand
+from handlers.orders.status import OrderStatus
 from handlers.subscription import Subscription
-from handlers.urgent import Frustration, Urgent
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def build_adapters(
     delivery: DeliveryTracker | None = None,
     secret_sink: Callable[[str, str], None] | None = None,
 ) -> dict[str, ChannelAdapter]:
-    """`secret_sink(name, value)` learns secrets adapters obtain at run time (bot.logs scrubs them)."""
+    """`secret_sink(name, value)` learns secrets adapters obtain at run time (bot.core.logs scrubs them)."""
     adapters: dict[str, ChannelAdapter] = {}
     if settings.telegram.enabled:
         from channels.telegram import TelegramAdapter

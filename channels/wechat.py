@@ -91,7 +91,7 @@ PASSIVE_BUDGET = 4.0  # seconds from arrival; WeChat gives up after 5
 
 
 class LinkMaker(Protocol):
-    """What the adapter needs of bot.media.MediaLinks: a signed, expiring URL for a stored file."""
+    """What the adapter needs of bot.core.media.MediaLinks: a signed, expiring URL for a stored file."""
 
     def url(self, sha256: str, *, filename: str | None = None) -> str: ...
 

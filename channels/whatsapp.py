@@ -72,7 +72,7 @@ NOT_A_MESSAGE: Any = web.RequestKey("whatsapp_skip", str) if hasattr(web, "Reque
 
 
 class LinkMaker(Protocol):
-    """bot.media.MediaLinks: signed public links Twilio fetches our outbound files from."""
+    """bot.core.media.MediaLinks: signed public links Twilio fetches our outbound files from."""
 
     def url(self, sha256: str, *, filename: str | None = None) -> str: ...
 

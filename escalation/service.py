@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ids import candidates
 from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
 from escalation.policy import FINAL, Schedule, Step
 from escalation.rota import Policy, Rota
-from handlers.order_numbers import candidates
 from storage.models import Conversation, Escalation, OutboxRow, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import escalations as repo

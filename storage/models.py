@@ -215,7 +215,7 @@ class Order(Base):
     number: Mapped[str] = mapped_column(
         String(64), unique=True
     )  # the client's/ERP's number, e.g. PO-2026-0117
-    number_key: Mapped[str] = mapped_column(String(64), index=True)  # handlers.order_numbers.order_key
+    number_key: Mapped[str] = mapped_column(String(64), index=True)  # bot.ids.order_key
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     pi_number: Mapped[str | None] = mapped_column(String(64))

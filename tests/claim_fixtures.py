@@ -12,7 +12,7 @@ import pytest_asyncio
 from PIL import Image, ImageDraw, ImageEnhance
 from sqlalchemy import delete, select
 
-from handlers.order_numbers import order_key
+from bot.ids import order_key
 from storage.models import AuditLog, Claim, Client, Order, OrderLine
 from storage.repos import claims as claims_repo
 from storage.repos import staff as staff_repo
@@ -149,7 +149,7 @@ async def claims_bot_any_db(
     harness_factory: Any, tmp_path: Path, any_db_url: str, fake_telegram: FakeTelegram
 ) -> Any:
     """The same as `claims_bot`, on SQLite and (when configured) on PostgreSQL."""
-    from bot.demo import seed
+    from bot.tools.demo import seed
 
     settings = make_settings(tmp_path, any_db_url, telegram=telegram_settings(fake_telegram))
     bot = await harness_factory(settings)

@@ -257,7 +257,7 @@ async def tg_bot(
     harness_factory: Any, tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
 ) -> BotHarness:
     """The bot with Telegram enabled against the fake, on SQLite, demo clients seeded."""
-    from bot.demo import seed
+    from bot.tools.demo import seed
 
     settings = make_settings(tmp_path, db_url, telegram=telegram_settings(fake_telegram))
     h = await harness_factory(settings)

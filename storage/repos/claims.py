@@ -37,7 +37,7 @@ from storage.repos import audit, counters
 
 
 async def client_order(session: AsyncSession, client_id: int, number_key: str) -> Order | None:
-    """The client's own order with this key (see handlers.order_numbers.order_key), lines loaded."""
+    """The client's own order with this key (see bot.ids.order_key), lines loaded."""
     return (
         await session.execute(
             select(Order)

@@ -1,7 +1,7 @@
 """Orders, their lines and events, SKU prevention notes, client feedback, and what went wrong before.
 
 Orders are looked up by `number_key` (the number folded to letters and digits, computed by
-the caller with `handlers.order_numbers.order_key`), so "po 2026 0117" finds "PO-2026-0117".
+the caller with `bot.ids.order_key`), so "po 2026 0117" finds "PO-2026-0117".
 Every lookup a client can trigger goes through `for_client`, which filters on the client
 in SQL: a number that belongs to someone else is indistinguishable from one that does not
 exist. Claims are read here (never written) to build the repeat-order memory.

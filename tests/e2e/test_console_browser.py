@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from bot.console.passwords import set_password
+from bot.web.console.passwords import set_password
 from storage.models import Conversation, Escalation
 from storage.repos import staff as staff_repo
 from tests.conftest import BotHarness
@@ -222,8 +222,8 @@ async def test_demo_staff_signs_in_with_the_demo_password_and_logging_out_ends_i
     """The README's demo login, in the sandbox; after Log out the browser's old cookie opens nothing."""
     from dataclasses import replace
 
-    from bot.console.passwords import DEMO_PASSWORD
-    from bot.demo import seed
+    from bot.tools.demo import seed
+    from bot.web.console.passwords import DEMO_PASSWORD
     from config.settings import ServerSettings
     from tests.conftest import ADMIN_TOKEN, make_settings
 

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from config.settings import EmailSettings
 from storage.models import Contact
+from tests.channels.test_email import SUPPORT, mail
 from tests.conftest import BotHarness, make_settings, wait_until
 from tests.fakes.dovecot import Dovecot, append, dovecot_fixture  # noqa: F401  (fixture)
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.twilio import FakeTwilio, whatsapp_settings
-from tests.test_email import SUPPORT, mail
-from tests.test_orders_whatsapp import say
+from tests.handlers.orders.test_status_whatsapp import say
 
 WA_ACME = "whatsapp:+491701234567"
 MAIL_ACME = "buyer@acme.example"
@@ -26,7 +26,7 @@ MAIL_ACME = "buyer@acme.example"
 async def two_channel_bot(
     tmp_path: Path, db_url: str, dovecot: Dovecot, smtp: FakeSmtp, fake_twilio: FakeTwilio
 ) -> AsyncIterator[BotHarness]:
-    from bot.demo import seed
+    from bot.tools.demo import seed
 
     email = EmailSettings(
         enabled=True, imap_host=dovecot.host, imap_port=dovecot.port, imap_ssl=False,

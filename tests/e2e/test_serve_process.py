@@ -31,7 +31,7 @@ def free_port() -> int:
 
 def cli(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "bot.tools.cli", "--config", str(config), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -46,7 +46,7 @@ class Server:
 
     async def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "--config", str(self.config), "serve"],
+            [sys.executable, "-m", "bot.tools.cli", "--config", str(self.config), "serve"],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("ab"),

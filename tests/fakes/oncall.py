@@ -104,7 +104,7 @@ def escalation_settings(
 
 async def start_bot(settings: Settings, clock: Clock | None = None) -> BotHarness:
     """A harness whose escalation runtime runs on `clock`; demo clients seeded."""
-    from bot.demo import seed
+    from bot.tools.demo import seed
 
     h = BotHarness(settings)
     if clock is not None:

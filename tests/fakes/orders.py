@@ -44,7 +44,7 @@ async def add_closed_claim(
     resolution: str = "replacement",
 ) -> int:
     """A claim row as the claims side would leave it once closed (we only read claims)."""
-    from handlers.order_numbers import order_key
+    from bot.ids import order_key
     from storage.repos import orders
 
     async with h.db.write() as s:

@@ -1,0 +1,324 @@
+"""Per-conversation handling: contact, conversation, observers, responder, outbox rows.
+
+A message is handled in one transaction that also writes every reply it causes and
+marks it handled, so a crash at any point leaves it either fully done or untouched
+(and picked up again by the start-up sweep). One contact's messages are handled one
+at a time in arrival order; different contacts run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.flood import FloodGate
+from bot.core.impersonation import suspected_spoof
+from bot.core.metrics import Metrics
+from bot.core.writer import Stored
+from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
+from handlers.base import Context, Escalator, Handler, Outcome
+from storage.db import Database
+from storage.models import utcnow
+from storage.repos import audit, clients, conversations
+from storage.repos import messages as message_repo
+from storage.repos import staff as staff_repo
+
+log = logging.getLogger(__name__)
+
+TRICKLE_PAUSE = 0.25  # seconds between handled messages while the inbound path is busy
+
+
+class MediaFetcher(Protocol):
+    """What the engine needs of a channel adapter; typed here so the engine never imports channels."""
+
+    async def fetch_media(self, attachment: Attachment) -> Attachment: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        handlers: Sequence[Handler],
+        fetchers: Mapping[str, MediaFetcher],
+        metrics: Metrics,
+        *,
+        escalator: Escalator | None = None,
+        services: dict[str, object] | None = None,
+        after_commit: Callable[[], None] | None = None,
+        media_limit_bytes: int = 20_000_000,
+        inbound_busy: Callable[[], bool] | None = None,
+        concurrency: int = 8,
+        sweep_seconds: float = 30.0,
+        flood_per_minute: int = 0,
+    ) -> None:
+        self.db = db
+        self.handlers = list(handlers)
+        self.fetchers = fetchers
+        self.metrics = metrics
+        self.escalator = escalator
+        self.services = services or {}
+        self.after_commit = after_commit
+        self.sweep_seconds = sweep_seconds
+        self.media_limit_bytes = media_limit_bytes
+        self.inbound_busy = inbound_busy
+        self.flood = FloodGate(flood_per_minute)
+        self._trickle = asyncio.Lock()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._pending: dict[tuple[str, str], list[int]] = {}
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._known: set[int] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ---- scheduling --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.sweep()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="engine-sweeper")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let in-flight conversations finish their message; the rest wait for the next start."""
+        self._stopping = True
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for queue in self._pending.values():
+            del queue[:]
+        workers = list(self._workers.values())
+        if workers:
+            _done, pending = await asyncio.wait(workers, timeout=grace)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._workers.clear()
+
+    def submit(self, stored: Sequence[Stored]) -> None:
+        if self._stopping:
+            return
+        for item in stored:
+            if item.message_id in self._known:
+                continue
+            self._known.add(item.message_id)
+            key = (item.channel, item.channel_user_id)
+            self._pending.setdefault(key, []).append(item.message_id)
+            if key not in self._workers:
+                self._idle.clear()
+                self._workers[key] = asyncio.create_task(self._drain(key), name=f"conversation-{key[0]}")
+
+    async def sweep(self) -> None:
+        """Queue every stored-but-unhandled inbound message (after a crash, or a missed wake-up)."""
+        async with self.db.read() as session:
+            rows = await message_repo.unhandled_inbound(session)
+        self.submit([Stored(mid, True, channel, user) for mid, channel, user in rows])
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed")
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def _drain(self, key: tuple[str, str]) -> None:
+        try:
+            while self._pending.get(key) and not self._stopping:
+                message_id = self._pending[key].pop(0)
+                try:
+                    async with self._slots:
+                        if self._stopping:  # left for the start-up sweep of the next run
+                            break
+                        await self._yield_to_inbound()
+                        await self.handle(message_id)
+                except Exception:
+                    log.exception("handling message %s failed", message_id)
+                finally:
+                    self._known.discard(message_id)
+        finally:
+            self._pending.pop(key, None)
+            self._workers.pop(key, None)
+            if not self._workers:
+                self._idle.set()
+
+    async def _yield_to_inbound(self) -> None:
+        """Webhooks first: while providers are posting faster than a few hundred a second,
+        handle one message at a time with a pause between, so answering the providers
+        (whose retries are the real cost of a slow webhook) keeps the CPU. The backlog is
+        stored and is worked off at full speed once the burst is over."""
+        if self.inbound_busy is None or not self.inbound_busy():
+            return
+        async with self._trickle:
+            await asyncio.sleep(TRICKLE_PAUSE)
+
+    # ---- handling one message ---------------------------------------------------------------
+
+    async def handle(self, message_id: int) -> None:
+        started = time.perf_counter()
+        async with self.db.read() as session:
+            row = await message_repo.get_message(session, message_id)
+        if row is None or row.handled_at is not None:
+            return
+        inbound = message_repo.inbound_of(row)
+        media_problems = await self._fetch_media(inbound)
+        try:
+            await self._handle_in_transaction(message_id, inbound, media_problems, row.created_at)
+        except Exception:
+            self.metrics.handler_errors.labels(str(inbound.channel)).inc()
+            log.exception("handler failed on message %s; apologising and handing to staff", message_id)
+            await self._handle_failure(message_id, inbound)
+        self.metrics.handling_seconds.labels(str(inbound.channel)).observe(time.perf_counter() - started)
+        if self.after_commit:
+            self.after_commit()
+
+    async def _fetch_media(self, inbound: InboundMessage) -> list[Attachment]:
+        """Download attachments before the transaction (slow I/O never holds the write lock)."""
+        problems: list[Attachment] = []
+        fetcher = self.fetchers.get(str(inbound.channel))
+        for att in inbound.attachments:
+            if att.stored_path or fetcher is None:
+                continue
+            try:
+                await fetcher.fetch_media(att)
+            except MediaTooLarge:
+                att.error = "too_large"
+            except MediaRefused as exc:
+                att.error = "refused"
+                log.warning("media refused: %s", exc)
+            except Exception:
+                att.error = "fetch_failed"
+                log.exception("media fetch failed")
+            if att.error:
+                problems.append(att)
+                self.metrics.media_refused.labels(str(inbound.channel), att.error).inc()
+        return problems
+
+    async def _build_context(
+        self, session: AsyncSession, message_id: int, inbound: InboundMessage
+    ) -> Context | None:
+        row = await message_repo.get_message(session, message_id)
+        if row is None or row.handled_at is not None:
+            return None  # another worker (or process) got there first
+        contact = await clients.get_or_create_contact(
+            session, str(inbound.channel), inbound.channel_user_id, inbound.sender_name
+        )
+        contact.last_inbound_at = inbound.received_at
+        client = await clients.get_client_by_id(session, contact.client_id) if contact.client_id else None
+        staff = await staff_repo.find_by_contact(session, str(inbound.channel), inbound.channel_user_id)
+        if staff is not None and not inbound.sender_authenticated:
+            # A staff address nobody vouched for (email From is typed by the sender): an ordinary sender.
+            await suspected_spoof(session, inbound, staff, message_id)
+            staff = None
+        conv = await conversations.open_conversation(session, contact)
+        fallback = contact.language or (client.language if client else None) or conv.language
+        if inbound.is_button:
+            # A button's value ("menu:claim") is ours, not the client's words: keep the
+            # language the conversation is already in.
+            language = conv.language or fallback or "en"
+        else:
+            language = detect_language(inbound.text, fallback)
+        conv.language = language
+        conversations.touch(conv, utcnow())
+        return Context(
+            session=session,
+            message=inbound,
+            message_id=message_id,
+            contact=contact,
+            client=client,
+            conversation=conv,
+            language=language,
+            staff=staff,
+            escalator=self.escalator,
+            services=dict(self.services),
+        )
+
+    async def _handle_in_transaction(
+        self, message_id: int, inbound: InboundMessage, media_problems: list[Attachment], stored_at: datetime
+    ) -> None:
+        async with self.db.write() as session:
+            ctx = await self._build_context(session, message_id, inbound)
+            if ctx is None:
+                return
+            for att in inbound.attachments:
+                await message_repo.add_attachment(session, message_id, att)
+            await message_repo.mark_handled(session, message_id, ctx.conversation.id)
+            if inbound.extra.get("no_reply"):
+                # Auto-replies, bounces and list mail (set by the email adapter): stored, never
+                # answered, so two robots can never start a mail loop.
+                return
+            if await self.flood.admit(ctx, stored_at):  # else stored and handled, not answered
+                await self._respond(ctx, media_problems)
+        self.metrics.messages_in.labels(str(inbound.channel)).inc()
+        for hook in ctx.on_commit:
+            try:
+                await hook()
+            except Exception:
+                log.exception("post-commit hook failed")
+
+    async def _respond(self, ctx: Context, media_problems: list[Attachment]) -> None:
+        if media_problems:
+            await self._tell_media_problems(ctx, media_problems)
+            # The message's text is still handled; the failed files are no longer part of it.
+            ctx.message.attachments = [a for a in ctx.message.attachments if not a.error]
+        await self.run_handlers(ctx)
+
+    async def run_handlers(self, ctx: Context) -> None:
+        for handler in self.handlers:
+            if handler.observer and handler.matches(ctx):
+                await handler.handle(ctx)
+        owner = ctx.conversation.dialog if ctx.in_dialog(ctx.conversation.dialog or "") else None
+        ordered = sorted((h for h in self.handlers if not h.observer), key=lambda h: h.name != owner)
+        for handler in ordered:
+            if handler.matches(ctx) and await handler.handle(ctx) is Outcome.DONE:
+                return
+
+    async def _tell_media_problems(self, ctx: Context, problems: list[Attachment]) -> None:
+        too_large = [a for a in problems if a.error == "too_large"]
+        if too_large:
+            limit_mb = max(1, self.media_limit_bytes // 1_000_000)
+            await ctx.reply(
+                ctx.tr(
+                    f"Your file is too large for us to receive here (the limit is {limit_mb} MB). "
+                    "Please send a smaller photo or video; the rest of your message was received.",
+                    f"您发送的文件太大（上限为 {limit_mb} MB），我们无法在这里接收。"
+                    "请发送较小的照片或视频，或压缩后再发；您消息的其余内容我们已收到。",
+                )
+            )
+        if len(too_large) < len(problems):
+            await ctx.reply(
+                ctx.tr(
+                    "We could not download one of your files. Please send it again.",
+                    "我们未能下载您发送的某个文件，请重新发送。",
+                )
+            )
+
+    async def _handle_failure(self, message_id: int, inbound: InboundMessage) -> None:
+        """Never leave a client unanswered or a message stuck in a retry loop: apologise and flag it."""
+        try:
+            async with self.db.write() as session:
+                ctx = await self._build_context(session, message_id, inbound)
+                if ctx is None:
+                    return
+                await message_repo.mark_handled(session, message_id, ctx.conversation.id)
+                await audit.record(session, "bot", "handler_failed", f"message:{message_id}")
+                await ctx.reply(
+                    ctx.tr(
+                        "Sorry, something went wrong on our side. A colleague will follow up with you.",
+                        "抱歉，我们这边出了点问题。同事会尽快跟进您的问题。",
+                    )
+                )
+                await ctx.escalate("handler_failed", note=inbound.text)
+        except Exception:
+            log.exception("could not record the failure of message %s", message_id)

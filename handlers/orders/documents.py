@@ -1,0 +1,119 @@
+"""Logistics and customs documents on request: "send the packing list for PO-…", "装箱单", "发票", "原产地".
+
+The PDFs are generated from the order's own data (`handlers.orders.pdf`), written to
+the media directory and sent as document attachments on the client's channel; the adapter
+delivers them (Telegram sendDocument, WhatsApp via a signed /media link, WeChat media
+upload, email attachment). Only the order's own client gets them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from bot.ids import candidates, fold
+from bot.messages import Button
+from handlers.base import Context, Outcome
+from handlers.orders import access as order_access
+from handlers.orders import pdf as order_documents
+from storage.repos import audit, orders
+
+ASKS: dict[str, re.Pattern[str]] = {
+    "invoice": re.compile(r"commercial\s+invoice|\binvoices?\b|商业发票|发票", re.IGNORECASE),
+    "packing_list": re.compile(r"packing\s*list|装箱单|箱单", re.IGNORECASE),
+    "origin": re.compile(r"\borigin\b|原产地|产地证|产地", re.IGNORECASE),
+    "description": re.compile(
+        r"(product|packaging)\s+(and\s+packaging\s+)?descriptions?|产品描述|产品说明|包装说明|包装描述|包装信息|产品/包装",
+        re.IGNORECASE,
+    ),
+}
+ALL = re.compile(
+    r"\b(shipping|customs|export|all(\s+the)?)\s+(documents|docs|papers)\b|\bdocuments\b|单据|报关资料|清关资料|报关文件",
+    re.IGNORECASE,
+)
+KIND_WORDS = {
+    "invoice": ("commercial invoice", "发票"),
+    "packing_list": ("packing list", "装箱单"),
+    "origin": ("origin information", "原产地"),
+    "description": ("product description", "产品描述"),
+}
+
+
+def requested(text: str) -> list[str]:
+    folded = fold(text)
+    kinds = [kind for kind, pattern in ASKS.items() if pattern.search(folded)]
+    if not kinds and ALL.search(folded):
+        kinds = list(order_documents.KINDS)
+    return kinds
+
+
+class Documents:
+    name = "documents"
+    observer = False
+
+    def __init__(self, media_dir: str | Path, seller: order_documents.Seller | None = None) -> None:
+        self.media_dir = Path(media_dir)
+        self.seller = seller or order_documents.Seller()
+
+    def matches(self, ctx: Context) -> bool:
+        return ctx.staff is None and bool(requested(ctx.text))
+
+    async def handle(self, ctx: Context) -> Outcome:
+        kinds = requested(ctx.text)
+        if not await order_access.verified(ctx):
+            await order_access.refuse_unverified(ctx, "documents")
+            return Outcome.DONE
+        assert ctx.client is not None
+        if candidates(ctx.text):
+            order = await order_access.find_own(ctx)
+            if order is None:
+                await order_access.not_found(ctx)
+                return Outcome.DONE
+        else:
+            open_orders = await orders.open_orders(ctx.session, ctx.client.id)
+            if len(open_orders) != 1:
+                await self._ask_which(ctx, kinds, open_orders)
+                return Outcome.DONE
+            order = open_orders[0]
+        # reportlab is CPU work (tens of ms a page): off the event loop, so webhooks keep answering.
+        # The order, its lines and the client are fully loaded; nothing lazy-loads in the thread.
+        attachments = [
+            await asyncio.to_thread(
+                order_documents.document, kind, order, ctx.client, self.media_dir, seller=self.seller
+            )
+            for kind in kinds
+        ]
+        names = ", ".join(ctx.tr(*KIND_WORDS[k]) for k in kinds)
+        await ctx.reply(
+            ctx.tr(f"Here is the {names} for order {order.number}.", f"这是订单 {order.number} 的{names}。"),
+            attachments=attachments,
+        )
+        await audit.record(
+            ctx.session,
+            "bot",
+            "documents_sent",
+            f"order:{order.number}",
+            kinds=kinds,
+            contact=ctx.contact.id,
+            sha256=[a.sha256 for a in attachments],
+        )
+        return Outcome.DONE
+
+    async def _ask_which(self, ctx: Context, kinds: list[str], open_orders: list) -> None:  # type: ignore[type-arg]
+        if not open_orders:
+            await ctx.reply(
+                ctx.tr(
+                    "Which order is it for? Please send the order number (as on your PO, e.g. PO-YYYY-NNNN).",
+                    "请问是哪个订单？请发送订单号（如 PO-YYYY-NNNN）。",
+                )
+            )
+            return
+        # Telegram keeps 64 bytes of a button's value: several kinds ride as "documents".
+        words = (
+            ctx.tr("documents", "单据") if len(kinds) > 2 else " ".join(ctx.tr(*KIND_WORDS[k]) for k in kinds)
+        )
+        await ctx.reply(
+            ctx.tr("Which order are the documents for?", "请问需要哪个订单的单据？"),
+            buttons=[Button(o.number, f"{words} {o.number}") for o in open_orders],
+        )
