@@ -154,7 +154,7 @@ class Runtime:
     engine: Engine
     dispatcher: OutboxDispatcher
     sandbox: SandboxSender | None
-    escalation: EscalationRuntime | None = None
+    escalation: EscalationRuntime
     health_details: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
 
@@ -257,12 +257,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         await rt.writer.start()
         await rt.engine.start()
         await rt.dispatcher.start()
-        if rt.escalation:
-            await rt.escalation.start()
+        await rt.escalation.start()
         log.info("aftersales started: channels=%s sandbox=%s", sorted(rt.adapters), settings.server.sandbox)
         yield
-        if rt.escalation:
-            await rt.escalation.stop()
+        await rt.escalation.stop()
         await rt.dispatcher.stop()
         await rt.writer.stop()
         await rt.engine.stop()
@@ -313,8 +311,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_routes(Api(rt.db, rt.links).routes())
     app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
     app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
-    if rt.escalation:
-        app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
+    app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
     console = Console(
         rt.db,
         rt.links,

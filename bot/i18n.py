@@ -71,6 +71,6 @@ class Translator:
         return text.format(n=n, **values)
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction only"
+def N_(msgid: str) -> str:
     """Marks a msgid kept in a table, translated later where it is shown."""
     return msgid

@@ -285,8 +285,8 @@ def safe_filename(name: str | None) -> str | None:
 
 
 def _part_text(part: EmailMessage) -> str:
-    data = part.get_payload(decode=True) or b""
-    return decode_bytes(data, part.get_content_charset())
+    data = part.get_payload(decode=True)
+    return decode_bytes(data if isinstance(data, bytes) else b"", part.get_content_charset())
 
 
 def _from(msg: EmailMessage) -> tuple[str, str]:
@@ -340,10 +340,10 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
         if ctype.startswith("message/"):
             continue  # embedded mail (forwards, DSN details): its parts are walked on their own
         data = part.get_payload(decode=True)
-        if data is None:
+        if not isinstance(data, bytes):
             continue
         parts.append(MailPart(_kind(ctype, filename), ctype, filename, data))
-    in_reply_to = (_msgid_list(raw_header(msg, "In-Reply-To") or "") or [None])[0]
+    in_reply_to = next(iter(_msgid_list(raw_header(msg, "In-Reply-To") or "")), None)
     tag_match = TAG_RE.search(subject)
     date = None
     try:

@@ -263,7 +263,7 @@ class WeChatAdapter:
             time=int(time.time()),
         ).render()
         if self.crypto is None:
-            return reply
+            return str(reply)
         return str(self.crypto.encrypt_message(reply, secrets.token_hex(8)))
 
     # ---- outbound ------------------------------------------------------------------------------

@@ -110,11 +110,9 @@ def parse_faq(raw: dict[str, Any], file: str = "faq.toml") -> Faq:
         keywords: dict[str, tuple[re.Pattern[str], ...]] = {}
         questions: dict[str, tuple[str, ...]] = {}
         for lang in ("en", "zh"):
-            for name, target in (("keywords", keywords), ("questions", questions)):
-                value = body.get(f"{name}_{lang}", [])
-                if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                    raise RotaError(file, f"{entry}.{name}_{lang}", "must be a list of non-empty strings")
-                target[lang] = tuple(_word(v) for v in value) if name == "keywords" else tuple(value)  # type: ignore[assignment]
+            words = _strings(body, file, entry, f"keywords_{lang}")
+            keywords[lang] = tuple(_word(v) for v in words)
+            questions[lang] = tuple(_strings(body, file, entry, f"questions_{lang}"))
         if not any(keywords.values()) and not any(questions.values()):
             raise RotaError(file, entry, "needs keywords or questions to be matched")
         entries.append(FaqEntry(eid, keywords, questions, answers))
@@ -123,3 +121,10 @@ def parse_faq(raw: dict[str, Any], file: str = "faq.toml") -> Faq:
 
 def load_faq(path: str | Path) -> Faq:
     return parse_faq(read_config_file(path), str(path))
+
+
+def _strings(body: dict[str, Any], file: str, entry: str, key: str) -> list[str]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise RotaError(file, f"{entry}.{key}", "must be a list of non-empty strings")
+    return value

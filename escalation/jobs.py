@@ -186,9 +186,9 @@ class EscalationJobs:
                 lines.append(f" {claim.number} {claim.state}")
             recipients: list[str] = []
             for name in rota.rotations:
-                who = rota.on_call(name, now)
-                if who and who not in recipients:
-                    recipients.append(who)
+                person = rota.on_call(name, now)
+                if person and person not in recipients:
+                    recipients.append(person)
             queued = 0
             for who in recipients:
                 contact = self.service.contact_of(who)

@@ -52,6 +52,7 @@ class Schedule:
     def due_at(self, opened_at: datetime, step: Step) -> datetime:
         if step == FINAL:
             return opened_at + self.round_length * self.rounds
-        level, round_ = step  # type: ignore[misc]
+        assert not isinstance(step, str)
+        level, round_ = step
         after = timedelta(seconds=self.policy.levels[level - 1].after_seconds)
         return opened_at + self.round_length * (round_ - 1) + after

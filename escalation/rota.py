@@ -243,7 +243,7 @@ def scheduled(rot: Rotation, at: datetime) -> str | None:
 
 def handoffs_between(rot: Rotation, start: datetime, end: datetime) -> list[datetime]:
     """Scheduled hand-off instants in [start, end) (for hand-off messages)."""
-    out = []
+    out: list[datetime] = []
     first = _shift_index(rot, start)
     index = 0 if first is None else first
     while True:
@@ -361,7 +361,7 @@ def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
             handoff = handoff_raw if isinstance(handoff_raw, time) else time.fromisoformat(str(handoff_raw))
         except ValueError:
             raise RotaError(file, f"{entry}.handoff", f"bad time {handoff_raw!r} (use HH:MM)") from None
-        dates = {}
+        dates: dict[str, date | None] = {}
         for k in ("start", "end"):
             v = body.get(k)
             if v is None:
@@ -373,15 +373,17 @@ def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
                 dates[k] = v if isinstance(v, date) and not isinstance(v, datetime) else date.fromisoformat(v)
             except (TypeError, ValueError):
                 raise RotaError(file, f"{entry}.{k}", f"bad date {v!r} (use YYYY-MM-DD)") from None
-        if dates["end"] is not None and dates["end"] < dates["start"]:
+        start_day, end_day = dates["start"], dates["end"]
+        assert start_day is not None  # required above
+        if end_day is not None and end_day < start_day:
             raise RotaError(file, f"{entry}.end", "ends before it starts")
         rotations[name] = Rotation(
             name=name,
             members=tuple(members),
             period=period,
             handoff=handoff.replace(tzinfo=None),
-            start=dates["start"],  # type: ignore[arg-type]
-            end=dates["end"],
+            start=start_day,
+            end=end_day,
             timezone=_zone(file, f"{entry}.timezone", body.get("timezone", zone)),
         )
 

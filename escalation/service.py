@@ -204,7 +204,8 @@ class EscalationService:
                 esc.next_due_at = None
                 self._count_level(esc, "all")
                 break
-            level, round_ = step  # type: ignore[misc]
+            assert not isinstance(step, str)
+            level, round_ = step
             targets = list(policy.levels[level - 1].notify)
             queued += await self._page(
                 session, esc, targets, level, round_, now, cause_message_id=cause_message_id

@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -127,3 +127,14 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """`postgresql` or `sqlite`: the few statements that differ (SKIP LOCKED, upserts) ask this."""
+    bind = session.get_bind()
+    return str(bind.dialect.name)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE touched (SQLAlchemy types `execute` as a plain Result)."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)

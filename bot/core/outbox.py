@@ -41,7 +41,7 @@ FailureHook = Callable[
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Full jitter: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    ceiling = min(cap, base * (2.0 ** max(0, attempt - 1)))
     r = (rng or random).random()
     return max(base / 2, ceiling * r)
 

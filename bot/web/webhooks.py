@@ -80,7 +80,8 @@ def webhook_handler(
         # request and the stored rows; it must still answer within the provider's deadline.
         respond = getattr(adapter, "respond", None)
         if respond is not None:
-            return await respond(request, messages, stored)
+            response: web.StreamResponse = await respond(request, messages, stored)
+            return response
         return adapter.webhook_response(messages)
 
     return handle

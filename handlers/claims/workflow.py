@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -218,7 +219,7 @@ async def _step(
     now: datetime,
     cause: int | None,
     also: ClaimEvent | None = None,
-    **details: object,
+    **details: Any,
 ) -> ClaimEvent:
     event = await repo.add_event(
         session, claim, by=by, to_state=to_state, note=note or None, now=now, **details

@@ -371,7 +371,7 @@ def render(
         body += _origin(order, seller)
     else:
         body += _description(order)
-    doc.build(body)  # type: ignore[arg-type]
+    doc.build(body)
     return buf.getvalue()
 
 

@@ -230,7 +230,7 @@ async def evidence_elsewhere(
     for number, other_sha, other_phash in rows:
         if other_sha == sha256:
             found[number] = Duplicate(number, other_sha, 0)
-        elif number not in found and phash and near(phash, other_phash):
+        elif number not in found and phash and other_phash and near(phash, other_phash):
             bits = (int(phash, 16) ^ int(other_phash, 16)).bit_count()
             found[number] = Duplicate(number, other_sha, bits)
     return list(found.values())

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.messages import Channel, OutboundMessage
+from storage.db import rowcount
 from storage.models import (
     Claim,
     Client,
@@ -134,7 +135,7 @@ async def acknowledge(session: AsyncSession, escalation_id: int, staff_key: str)
         .where(Escalation.id == escalation_id, Escalation.state == "open")
         .values(state="acknowledged", acknowledged_by=staff_key, acknowledged_at=now, next_due_at=None)
     )
-    if not result.rowcount:
+    if not rowcount(result):
         return False
     await audit.record(
         session,

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from storage.db import dialect_of
 from storage.models import Alert, Claim, Escalation, Message, Order, OutboxRow, RotaOverride
 
 ACTIVE = ("open", "acknowledged")
@@ -54,7 +55,7 @@ async def due_ids(session: AsyncSession, now: datetime, limit: int = 50) -> list
         .order_by(Escalation.next_due_at, Escalation.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list((await session.execute(query)).scalars())
 
@@ -62,7 +63,7 @@ async def due_ids(session: AsyncSession, now: datetime, limit: int = 50) -> list
 async def lock(session: AsyncSession, esc_id: int) -> Escalation | None:
     """Re-read one escalation under a row lock (PostgreSQL); SQLite's writer lock already serialises."""
     query = select(Escalation).where(Escalation.id == esc_id).options(selectinload(Escalation.alerts))
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         query = query.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(query)).scalar_one_or_none()
 

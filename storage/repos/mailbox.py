@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rowcount
 from storage.models import Counter, Message
 
 
@@ -32,7 +33,7 @@ async def advance_uid(session: AsyncSession, name: str, uid: int) -> None:
     result = await session.execute(
         update(Counter).where(Counter.name == name, Counter.value < uid).values(value=uid)
     )
-    if result.rowcount == 0 and await last_uid(session, name) is None:
+    if rowcount(result) == 0 and await last_uid(session, name) is None:
         session.add(Counter(name=name, value=uid))
         await session.flush()
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.messages import Attachment, InboundMessage
+from storage.db import dialect_of
 from storage.models import AttachmentRow, Message, utcnow
 
 
@@ -44,8 +45,8 @@ async def insert_inbound_batch(
                 "payload": m.to_json(),
                 "created_at": now,
             }
-    table = Message.__table__
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, Message.__table__)
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     # executemany form: SQLAlchemy's "insertmanyvalues" sends one multi-row statement
     # and, unlike .values([...]), compiles it once per process, not once per batch.
     stmt = (

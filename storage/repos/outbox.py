@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import OutboundMessage
+from storage.db import dialect_of, rowcount
 from storage.models import Message, OutboxRow, utcnow
 
 
@@ -75,7 +76,7 @@ async def claim_due(
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list((await session.execute(query)).scalars())
     for row in rows:
@@ -91,7 +92,7 @@ async def release_all_leases(session: AsyncSession) -> int:
     result = await session.execute(
         update(OutboxRow).where(OutboxRow.state == "sending").values(state="pending", locked_until=None)
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 async def mark_sent(session: AsyncSession, row_id: int, provider_id: str | None) -> None:
