@@ -23,7 +23,7 @@ from email import errors
 from email.message import EmailMessage
 from typing import Any
 
-import authres  # type: ignore[import-untyped]  # no type information shipped
+import authres  # no type information shipped (ignored in pyproject)
 
 
 @dataclass(frozen=True)

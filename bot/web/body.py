@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from bot.web.errors import json_error
@@ -49,7 +50,7 @@ class BodyLimits:
             self.observers[route] = on_refusal
 
 
-def body_guard(limits: BodyLimits) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def body_guard(limits: BodyLimits) -> Middleware:
     def _closing(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
         observer = limits.observers.get(request.match_info.route)
         if observer is not None:

@@ -136,7 +136,8 @@ class OrdersApi:
         note = data.get("note")
         if not isinstance(note, str) or not note.strip():
             raise ApiError(422, "note is required", "note")
-        by = data.get("by") if isinstance(data.get("by"), str) and data.get("by") else "api"
+        given = data.get("by")
+        by = given if isinstance(given, str) and given else "api"
         if not sku or len(sku) > 64:
             raise ApiError(422, "sku must be 1–64 characters", "sku")
         async with self.db.write() as session:
