@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/demo.toml
 
-.PHONY: install run test lint bench clean
+LOCALE := config/locale
+
+.PHONY: install run test lint bench clean catalogs
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +17,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	touch $@
 
 install: $(VENV)/.installed
+	$(BIN)/pybabel -q compile -d $(LOCALE) -D aftersales
+
+# After changing texts in the code: re-extract the msgids, merge them into every language's
+# catalog (new ones untranslated, changed ones fuzzy: tests/bot/test_i18n.py fails until a
+# translator has filled them in), then compile.
+catalogs: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k ngettext:1,2 -k N_ --no-default-keywords \
+		--add-location=file --sort-output --width=110 --project aftersales --copyright-holder aftersales \
+		-o $(LOCALE)/aftersales.pot .
+	$(BIN)/pybabel -q update -i $(LOCALE)/aftersales.pot -d $(LOCALE) -D aftersales --ignore-obsolete \
+		--width=110 --ignore-pot-creation-date
+	$(BIN)/pybabel -q compile -d $(LOCALE) -D aftersales
 
 run: install
 	mkdir -p var

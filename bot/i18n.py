@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,8 +29,14 @@ def available_languages() -> list[str]:
 
 def normalise(language: str | None) -> str:
     """`zh-CN`, `zh_Hans`, `ZH` → `zh`; anything without a catalog → English."""
-    base = (language or SOURCE_LANGUAGE).replace("_", "-").split("-")[0].lower()
-    return base if base in available_languages() else SOURCE_LANGUAGE
+    base = (language or SOURCE_LANGUAGE).strip().replace("_", "-").split("-")[0].lower()
+    return base if base in _available() else SOURCE_LANGUAGE
+
+
+@cache
+def _available() -> frozenset[str]:
+    """The languages looked up once a process: `normalise` runs for every message."""
+    return frozenset(available_languages())
 
 
 @cache
@@ -63,12 +70,25 @@ class Translator:
         return cls(normalise(language))
 
     def _(self, msgid: str, /, **values: object) -> str:
-        text = _translations(self.language).gettext(msgid)
+        # gettext("") is the catalog's header, never a text anybody should read
+        text = _translations(self.language).gettext(msgid) if msgid else ""
         return text.format(**values) if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, /, **values: object) -> str:
         text = _translations(self.language).ngettext(singular, plural, n)
         return text.format(n=n, **values)
+
+
+ENGLISH = Translator(SOURCE_LANGUAGE)
+
+
+def side_by_side(msgid: str, languages: Iterable[str], sep: str = " / ") -> str:
+    """One text in several languages at once, for a reader whose language nobody knows yet.
+
+    A new WeChat follower has written nothing; customs documents are read on both ends
+    of the shipment. `msgid` is marked with `N_()` where it is written.
+    """
+    return sep.join(Translator.for_language(lang)._(msgid) for lang in languages)
 
 
 def N_(msgid: str) -> str:

@@ -29,6 +29,7 @@ import aioimaplib
 import aiosmtplib
 from aiohttp import web
 
+from bot.i18n import N_, side_by_side
 from bot.messages import (
     Attachment,
     AttachmentKind,
@@ -424,7 +425,7 @@ class EmailAdapter:
         if thread.get("message_id") or thread.get("in_reply_to"):
             subject = reply_subject(str(thread.get("subject") or ""), tag)
         else:  # a new thread (an alert, a document to an address that never wrote): no "Re:"
-            subject = str(out.extra.get("subject") or "After-sales / 售后服务")
+            subject = str(out.extra.get("subject") or side_by_side(N_("After-sales"), ("en", "zh")))
             if tag and f"[{tag}]" not in subject:
                 subject = f"{subject} [{tag}]"
         return build_mail(

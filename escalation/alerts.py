@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.i18n import ENGLISH, N_, Translator
 from bot.messages import Button, Channel, OutboundMessage
 from escalation.rota import StaffMember
 from storage.models import Conversation, Escalation, Message
@@ -23,15 +24,21 @@ CONTACT_CHANNELS = (
     ("wechat", "wechat"),
 )
 REASONS = {
-    "urgent": "URGENT message",
-    "handoff": "Client asks for a person",
-    "faq": "Question the bot could not answer",
-    "repeat": "Client repeating / upset",
-    "handler_failed": "Bot failed on a message",
-    "delivery_failed": "Message to client could not be delivered",
-    "claim": "Claim",
-    "flood": "Message flood (an autoresponder?): the bot paused its replies",
+    "urgent": N_("URGENT message"),
+    "handoff": N_("Client asks for a person"),
+    "faq": N_("Question the bot could not answer"),
+    "repeat": N_("Client repeating / upset"),
+    "handler_failed": N_("Bot failed on a message"),
+    "delivery_failed": N_("Message to client could not be delivered"),
+    "claim": N_("Claim"),
+    "flood": N_("Message flood (an autoresponder?): the bot paused its replies"),
 }
+TAP_ACKNOWLEDGE = N_("Tap Acknowledge, or ")  # dropped where a page moves to a channel without buttons
+
+
+def reason_title(reason: str, tr: Translator) -> str:
+    title = REASONS.get(reason)
+    return tr._(title) if title else reason
 
 
 def contacts_of(member: StaffMember, enabled: set[str] | None = None) -> list[tuple[str, str]]:
@@ -52,10 +59,11 @@ def contact_for(member: StaffMember, enabled: set[str] | None = None) -> tuple[s
     return found[0] if found else None
 
 
-def buttons_for(esc_id: int, acknowledged: bool = False) -> list[Button]:
+def buttons_for(esc_id: int, acknowledged: bool = False, tr: Translator = ENGLISH) -> list[Button]:
+    resolve = Button(tr._("Resolve"), f"esc:resolve:{esc_id}")
     if acknowledged:
-        return [Button("Resolve", f"esc:resolve:{esc_id}")]
-    return [Button("Acknowledge", f"esc:ack:{esc_id}"), Button("Resolve", f"esc:resolve:{esc_id}")]
+        return [resolve]
+    return [Button(tr._("Acknowledge"), f"esc:ack:{esc_id}"), resolve]
 
 
 def alert_text(
@@ -69,51 +77,68 @@ def alert_text(
     claim_number: str | None = None,
     buttons: bool = True,
     orders: list[str] | None = None,
+    tr: Translator = ENGLISH,
 ) -> str:
     head = "🚨" if esc.priority == "urgent" else "🔔"
-    title = REASONS.get(esc.reason, esc.reason)
-    lines = [f"{head} {number(esc.id)} · {title} · priority {esc.priority}"]
+    title = reason_title(esc.reason, tr)
+    lines = [f"{head} {number(esc.id)} · {title} · " + tr._("priority {priority}", priority=esc.priority)]
     if final:
-        lines.append("Nobody has acknowledged after every level and round: alerting everyone in the policy.")
+        lines.append(
+            tr._("Nobody has acknowledged after every level and round: alerting everyone in the policy.")
+        )
     else:
-        lines.append(f"Level {level}, round {round_} ({esc.policy} policy)")
+        lines.append(
+            tr._(
+                "Level {level}, round {round} ({policy} policy)", level=level, round=round_, policy=esc.policy
+            )
+        )
     if conv is not None:
         contact = conv.contact
-        client = contact.client.name if contact.client else "unverified contact"
+        client = contact.client.name if contact.client else tr._("unverified contact")
         who = f"{contact.name} · " if contact.name else ""
-        lines.append(f"Client: {who}{client} · {contact.channel} {contact.channel_user_id}")
+        reached = f"{who}{client} · {contact.channel} {contact.channel_user_id}"
+        lines.append(tr._("Client: {client}", client=reached))
     if orders:
-        lines.append(f"Order: {', '.join(orders)}")
+        lines.append(tr._("Order: {orders}", orders=", ".join(orders)))
     if claim_number:
-        lines.append(f"Claim: {claim_number}")
+        lines.append(tr._("Claim: {claim}", claim=claim_number))
     if esc.note:
-        lines.append(f"Note: {esc.note[:300]}")
+        lines.append(tr._("Note: {note}", note=esc.note[:300]))
     if recent:
-        lines.append("Last messages:")
+        lines.append(tr._("Last messages:"))
         for m in recent:
             arrow = "›" if m.direction == "in" else "‹"
-            text = (m.text or "[attachment]").replace("\n", " ")
+            text = (m.text or tr._("[attachment]")).replace("\n", " ")
             lines.append(f" {arrow} {text[:200]}")
     n = esc.id
     lines.append(
-        f"Answer: reply to this message (text or photo) or /r {n} <text>. "
-        + ("Tap Acknowledge, or " if buttons else "")
-        + f'reply "ack" or /ack {n} to take it; /close {n} when done.'
+        tr._("Answer: reply to this message (text or photo) or /r {id} <text>.", id=n)
+        + " "
+        + (tr._(TAP_ACKNOWLEDGE) if buttons else "")
+        + tr._('reply "ack" or /ack {id} to take it; /close {id} when done.', id=n)
     )
     return "\n".join(lines)
 
 
 def alert_message(
-    esc: Escalation, channel: str, chat_id: str, text: str, *, staff_key: str, level: int, round_: int
+    esc: Escalation,
+    channel: str,
+    chat_id: str,
+    text: str,
+    *,
+    staff_key: str,
+    level: int,
+    round_: int,
+    tr: Translator = ENGLISH,
 ) -> OutboundMessage:
     return OutboundMessage(
         channel=Channel(channel),
         channel_user_id=chat_id,
         text=text,
-        buttons=buttons_for(esc.id) if channel == "telegram" else [],
+        buttons=buttons_for(esc.id, tr=tr) if channel == "telegram" else [],
         # opened_at changes when an escalation is raised to urgent, so the new climb's pages are new messages
         idempotency_key=f"esc:{esc.id}:alert:{esc.opened_at:%Y%m%d%H%M%S%f}:r{round_}:l{level}:{staff_key}",
-        extra={"subject": f"{REASONS.get(esc.reason, esc.reason)} [{number(esc.id)}]", "tag": number(esc.id)},
+        extra={"subject": f"{reason_title(esc.reason, tr)} [{number(esc.id)}]", "tag": number(esc.id)},
     )
 
 
@@ -126,13 +151,14 @@ def edited_alert(
     *,
     resolved: bool,
     key: str,
+    tr: Translator = ENGLISH,
 ) -> OutboundMessage:
     """The Telegram alert rewritten in place to show who took it (buttons shrink accordingly)."""
     return OutboundMessage(
         channel=Channel.TELEGRAM,
         channel_user_id=chat_id,
         text=f"{original}\n\n{status}",
-        buttons=[] if resolved else buttons_for(esc_id, acknowledged=True),
+        buttons=[] if resolved else buttons_for(esc_id, acknowledged=True, tr=tr),
         idempotency_key=key,
         extra={"edit_message_id": provider_message_id},
     )

@@ -19,11 +19,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.i18n import Translator
 from bot.messages import Channel, OutboundMessage
 from escalation.alerts import local_time
 from escalation.service import EscalationService
 from storage.db import Database
-from storage.models import utcnow
+from storage.models import Claim, Escalation, utcnow
 from storage.repos import escalations as repo
 from storage.repos import outbox
 from storage.repos.escalations import number
@@ -151,11 +152,12 @@ class EscalationJobs:
                 if contact is None:
                     continue
                 zone = rota.staff[who].timezone or rota.timezone
-                text = (
-                    f"You are on call ({name}) from {local_time(span[0], zone)} "
-                    f"until {local_time(span[1], zone)}. "
-                    'Pages arrive here; reply "ack" to take one. /oncall shows the rota.\n'
-                    f"您现在值班（{name}），至 {local_time(span[1], zone)}。"
+                text = self.service.translator_of(who)._(
+                    "You are on call ({rotation}) from {start} until {end}. "
+                    'Pages arrive here; reply "ack" to take one. /oncall shows the rota.',
+                    rotation=name,
+                    start=local_time(span[0], zone),
+                    end=local_time(span[1], zone),
                 )
                 out = OutboundMessage(
                     channel=Channel(contact[0]),
@@ -176,14 +178,6 @@ class EscalationJobs:
         async with self.db.write() as session:
             active = await repo.active_list(session)
             claims = await repo.open_claims(session)
-            lines = [f"Morning digest · {local_time(now, rota.timezone)}"]
-            lines.append(f"Open escalations: {len(active)}")
-            for esc in active[:20]:
-                who = f" · {esc.acknowledged_by}" if esc.acknowledged_by else " · NOT acknowledged"
-                lines.append(f" {number(esc.id)} {esc.reason} {esc.priority} {esc.state}{who}")
-            lines.append(f"Open claims: {len(claims)}")
-            for claim in claims[:20]:
-                lines.append(f" {claim.number} {claim.state}")
             recipients: list[str] = []
             for name in rota.rotations:
                 person = rota.on_call(name, now)
@@ -197,7 +191,9 @@ class EscalationJobs:
                 out = OutboundMessage(
                     channel=Channel(contact[0]),
                     channel_user_id=contact[1],
-                    text="\n".join(lines),
+                    text=digest_text(
+                        self.service.translator_of(who), local_time(now, rota.timezone), active, claims
+                    ),
                     idempotency_key=f"digest:{now.astimezone(rota.rotations[next(iter(rota.rotations))].zone).date()}:{who}"
                     if rota.rotations
                     else f"digest:{now.date()}:{who}",
@@ -207,3 +203,16 @@ class EscalationJobs:
         if queued and self.wake:
             self.wake()
         return queued
+
+
+def digest_text(tr: Translator, when: str, active: list[Escalation], claims: list[Claim]) -> str:
+    """The morning digest in one staff member's language."""
+    lines = [tr._("Morning digest · {when}", when=when)]
+    lines.append(tr._("Open escalations: {n}", n=len(active)))
+    for esc in active[:20]:
+        who = esc.acknowledged_by or tr._("NOT acknowledged")
+        lines.append(f" {number(esc.id)} {esc.reason} {esc.priority} {esc.state} · {who}")
+    lines.append(tr._("Open claims: {n}", n=len(claims)))
+    for claim in claims[:20]:
+        lines.append(f" {claim.number} {claim.state}")
+    return "\n".join(lines)

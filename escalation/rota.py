@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.i18n import SOURCE_LANGUAGE, available_languages
+
 CONTACT_FIELDS = ("telegram_chat_id", "whatsapp", "email", "wechat")
 
 
@@ -39,6 +41,7 @@ class StaffMember:
     wechat: str | None = None
     roles: tuple[str, ...] = ()
     timezone: str | None = None
+    language: str = "en"  # what their alerts, notices and command answers are written in
     order: tuple[str, ...] = CONTACT_FIELDS  # contact fields in the file's order: the first is paged first
 
     def contact_fields(self) -> dict[str, Any]:
@@ -299,6 +302,14 @@ def _instant(file: str, entry: str, value: Any, zone: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def _language(file: str, entry: str, value: object) -> str:
+    """A language staff read must have a catalog: a typo would silently page them in English."""
+    known = available_languages()
+    if not isinstance(value, str) or value not in known:
+        raise RotaError(file, entry, f"unknown language {value!r}; one of {', '.join(known)}")
+    return value
+
+
 def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
     known = {"timezone", "staff", "rotations", "overrides", "policies", "routing"}
     for key in raw:
@@ -311,7 +322,7 @@ def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
         entry = f"staff.{key}"
         if not isinstance(body, dict):
             raise RotaError(file, entry, "must be a table")
-        unknown = set(body) - {"name", "roles", "timezone", *CONTACT_FIELDS}
+        unknown = set(body) - {"name", "roles", "timezone", "language", *CONTACT_FIELDS}
         if unknown:
             raise RotaError(file, entry, f"unknown key {sorted(unknown)[0]!r}")
         if not any(body.get(f) for f in CONTACT_FIELDS):
@@ -334,6 +345,7 @@ def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
             wechat=body.get("wechat"),
             roles=tuple(roles),
             timezone=_zone(file, f"{entry}.timezone", body["timezone"]) if body.get("timezone") else None,
+            language=_language(file, f"{entry}.language", body.get("language", SOURCE_LANGUAGE)),
             order=tuple(k for k in body if k in CONTACT_FIELDS),
         )
     if not staff:

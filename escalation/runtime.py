@@ -114,6 +114,7 @@ class EscalationRuntime:
                     name=member.name,
                     roles=list(member.roles),
                     timezone=member.timezone,
+                    language=member.language,
                     active=True,
                     **member.contact_fields(),
                 )

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import Translator
 from bot.ids import candidates
 from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
@@ -247,12 +248,10 @@ class EscalationService:
         )
         recent = await repo.recent_messages(session, conv.id, 5) if conv else []
         claim = await repo.claim_number(session, esc.claim_id)
-        orders: list[str] = []
+        named = []
         if conv is not None and conv.contact.client_id is not None:
             order_keys = [k for m in recent if m.direction == "in" for k in candidates(m.text or "")]
-            for order in await repo.client_orders(session, conv.contact.client_id, order_keys):
-                eta = f", ETA {order.eta}" if order.eta else ""
-                orders.append(f"{order.number} ({order.status}{eta})")
+            named = await repo.client_orders(session, conv.contact.client_id, order_keys)
         queued = 0
         for key in keys:
             member = self.rota.staff.get(key)
@@ -264,6 +263,13 @@ class EscalationService:
             alert = await repo.add_alert(session, esc, key, channel, level, round_, now)
             if alert is None:
                 continue  # already paged for this step (a retried tick)
+            tr = self.translator_of(key)
+            orders = [
+                tr._("{order} ({status}, ETA {eta})", order=o.number, status=o.status, eta=o.eta)
+                if o.eta
+                else f"{o.number} ({o.status})"
+                for o in named
+            ]
             text = alerts.alert_text(
                 esc,
                 conv,
@@ -274,8 +280,11 @@ class EscalationService:
                 claim_number=claim,
                 orders=orders,
                 buttons=channel == "telegram",
+                tr=tr,
             )
-            out = alerts.alert_message(esc, channel, chat_id, text, staff_key=key, level=level, round_=round_)
+            out = alerts.alert_message(
+                esc, channel, chat_id, text, staff_key=key, level=level, round_=round_, tr=tr
+            )
             row = await outbox.enqueue(session, out, kind="alert", cause_message_id=cause_message_id)
             alert.outbox_id = row.id
             queued += 1
@@ -303,7 +312,10 @@ class EscalationService:
             conv = await conversations.get_conversation(session, esc.conversation_id)
             if conv is not None and conv.state != "closed":
                 self._assign(conv, staff_key, now)
-        await self._show_status(session, esc, f"✅ Acknowledged by {self._name(staff_key)}", resolved=False)
+        name = self._name(staff_key)
+        await self._show_status(
+            session, esc, lambda tr: "✅ " + tr._("Acknowledged by {who}", who=name), resolved=False
+        )
         return True
 
     async def acknowledge_id(self, session: AsyncSession, esc_id: int, staff_key: str, *, via: str) -> bool:
@@ -335,16 +347,29 @@ class EscalationService:
             conv = await conversations.get_conversation(session, esc.conversation_id)
             if conv is not None and conv.state == "with_staff":
                 release(conv)
-        await self._show_status(session, esc, f"✔️ Resolved by {self._name(staff_key)}", resolved=True)
+        name = self._name(staff_key)
+        await self._show_status(
+            session, esc, lambda tr: "✔️ " + tr._("Resolved by {who}", who=name), resolved=True
+        )
         return True
 
     async def _show_status(
-        self, session: AsyncSession, esc: Escalation, status: str, *, resolved: bool
+        self,
+        session: AsyncSession,
+        esc: Escalation,
+        status_in: Callable[[Translator], str],
+        *,
+        resolved: bool,
     ) -> None:
-        """Edit each delivered Telegram alert in place; tell staff on other channels in a short notice."""
+        """Edit each delivered Telegram alert in place; tell staff on other channels in a short notice.
+
+        Each in the language of the staff member it was paged to.
+        """
         told: set[str] = set()
         suffix = "resolve" if resolved else "ack"
         for alert, row in await repo.alert_deliveries(session, esc.id):
+            tr = self.translator_of(alert.staff_key)
+            status = status_in(tr)
             if alert.channel == "telegram" and row.provider_message_id:
                 out = alerts.edited_alert(
                     esc.id,
@@ -354,6 +379,7 @@ class EscalationService:
                     status,
                     resolved=resolved,
                     key=f"esc:{esc.id}:edit:{alert.id}:{suffix}",
+                    tr=tr,
                 )
                 await outbox.enqueue(session, out, kind="notice")
             elif alert.channel != "telegram" and alert.staff_key not in told:
@@ -389,13 +415,14 @@ class EscalationService:
             return
         channel, chat_id = later[0]
         text = str(row.payload.get("text", ""))
+        tr = self.translator_of(alert.staff_key)
         if channel != "telegram":
-            text = text.replace("Tap Acknowledge, or ", "")
+            text = text.replace(tr._(alerts.TAP_ACKNOWLEDGE), "")
         out = OutboundMessage(
             channel=Channel(channel),
             channel_user_id=chat_id,
             text=text,
-            buttons=alerts.buttons_for(alert.escalation_id) if channel == "telegram" else [],
+            buttons=alerts.buttons_for(alert.escalation_id, tr=tr) if channel == "telegram" else [],
             idempotency_key=f"{row.idempotency_key}:via:{channel}",
             extra=dict(row.payload.get("extra") or {}),
         )
@@ -476,6 +503,11 @@ class EscalationService:
     def _name(self, staff_key: str) -> str:
         member = self.rota.staff.get(staff_key)
         return member.name if member else staff_key
+
+    def translator_of(self, staff_key: str) -> Translator:
+        """A staff member's texts (pages, notices, forwarded messages) in the language the rota gives them."""
+        member = self.rota.staff.get(staff_key)
+        return Translator.for_language(member.language if member else None)
 
     def contact_of(self, staff_key: str) -> tuple[str, str] | None:
         member = self.rota.staff.get(staff_key)

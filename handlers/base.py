@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import Translator
 from bot.messages import Attachment, Button, InboundMessage, OutboundMessage
 from storage.models import Client, Contact, Conversation, Staff, utcnow
 from storage.repos import audit, conversations, outbox
@@ -42,10 +43,6 @@ class Escalator(Protocol):
     ) -> Any: ...
 
 
-def t(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
-
-
 @dataclass
 class Context:
     session: AsyncSession
@@ -71,8 +68,18 @@ class Context:
         """A contact linked to a client may see that client's orders; nobody else sees any."""
         return self.client is not None
 
-    def tr(self, en: str, zh: str) -> str:
-        return t(self.language, en, zh)
+    @property
+    def translator(self) -> Translator:
+        """The reader's texts: staff read their own language, a client the conversation's."""
+        if self.staff is not None:
+            return Translator.for_language(self.staff.language)
+        return Translator.for_language(self.language)
+
+    def _(self, msgid: str, /, **values: object) -> str:
+        return self.translator._(msgid, **values)
+
+    def ngettext(self, singular: str, plural: str, n: int, /, **values: object) -> str:
+        return self.translator.ngettext(singular, plural, n, **values)
 
     async def reply(
         self,

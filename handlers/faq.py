@@ -33,10 +33,9 @@ class FaqAnswer:
             return Outcome.DONE
         await ctx.escalate("faq", note=ctx.text)
         await ctx.reply(
-            ctx.tr(
+            ctx._(
                 "That is a good question and I don't want to guess. I have passed it to a colleague, "
                 "who will answer you here shortly.",
-                "这个问题我不想随便回答，已转给同事，他们会尽快在这里答复您。",
             )
         )
         return Outcome.DONE

@@ -27,10 +27,9 @@ class Handoff:
         ctx.end_dialog()
         await ctx.escalate("handoff", note=ctx.text)
         await ctx.reply(
-            ctx.tr(
+            ctx._(
                 "A colleague has been notified and will answer you here shortly. "
                 "You can keep writing; everything you send reaches them.",
-                "已通知我们的同事，他们会尽快在这里回复您。您可以继续留言，所有信息都会转给他们。",
             )
         )
         return Outcome.DONE

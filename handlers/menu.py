@@ -10,32 +10,27 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.i18n import N_, Translator
 from bot.messages import Button
-from handlers.base import Context, Outcome, t
+from handlers.base import Context, Outcome
 
 CHOICES = ("order_status", "claim", "documents", "handoff")
 LABELS = {
-    "order_status": ("Order status", "订单状态"),
-    "claim": ("Report a defect", "报告质量问题"),
-    "documents": ("Shipping documents", "物流/报关单据"),
-    "handoff": ("Talk to a person", "转人工客服"),
+    "order_status": N_("Order status"),
+    "claim": N_("Report a defect"),
+    "documents": N_("Shipping documents"),
+    "handoff": N_("Talk to a person"),
 }
 PROMPTS = {
-    "order_status": (
-        "Please send your order number (for example PO-2026-0117).",
-        "请发送您的订单号（例如 PO-2026-0117）。",
-    ),
-    "claim": (
-        "Please send photos or a video of the defect, with the order number and what is wrong.",
-        "请发送问题产品的照片或视频，并注明订单号和具体问题。",
-    ),
-    "documents": (
+    "order_status": N_("Please send your order number (for example PO-2026-0117)."),
+    "claim": N_("Please send photos or a video of the defect, with the order number and what is wrong."),
+    "documents": N_(
         "Which order, and which document: commercial invoice, packing list, origin information "
-        "or product/packaging description?",
-        "请告诉我们订单号以及所需单据：商业发票、装箱单、原产地信息或产品/包装说明。",
+        "or product/packaging description?"
     ),
-    "handoff": ("", ""),
+    "handoff": "",
 }
+REPLY_WITH_NUMBER = N_("Reply with a number or just tell us what you need.")
 GREETING = re.compile(
     r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|menu|help|start|/start|/help"
     r"|你好|您好|菜单|帮助|在吗)\b",
@@ -43,19 +38,18 @@ GREETING = re.compile(
 )
 
 
-def menu_buttons(lang: str) -> list[Button]:
-    return [Button(t(lang, *LABELS[c]), f"menu:{c}") for c in CHOICES]
+def menu_buttons(tr: Translator) -> list[Button]:
+    return [Button(tr._(LABELS[c]), f"menu:{c}") for c in CHOICES]
 
 
-def menu_text(lang: str, name: str | None = None) -> str:
-    who = f" {name}" if name else ""
+def menu_text(tr: Translator, name: str | None = None) -> str:
     lines = [
-        t(lang, f"Hello{who}! How can we help you today?", f"您好{who}！请问有什么可以帮您？"),
+        tr._("Hello {name}! How can we help you today?", name=name)
+        if name
+        else tr._("Hello! How can we help you today?")
     ]
-    lines += [f"{i}. {t(lang, *LABELS[c])}" for i, c in enumerate(CHOICES, 1)]
-    lines.append(
-        t(lang, "Reply with a number or just tell us what you need.", "请回复数字，或直接告诉我们您的需求。")
-    )
+    lines += [f"{i}. {tr._(LABELS[c])}" for i, c in enumerate(CHOICES, 1)]
+    lines.append(tr._(REPLY_WITH_NUMBER))
     return "\n".join(lines)
 
 
@@ -83,7 +77,7 @@ class MenuChoice:
     async def handle(self, ctx: Context) -> Outcome:
         choice = chosen(ctx) or ""
         ctx.end_dialog()
-        await ctx.reply(ctx.tr(*PROMPTS[choice]))
+        await ctx.reply(ctx._(PROMPTS[choice]))
         return Outcome.DONE
 
 
@@ -98,10 +92,8 @@ class Menu:
 
     async def handle(self, ctx: Context) -> Outcome:
         greeting = bool(GREETING.match(ctx.text)) or not ctx.text
-        prefix = (
-            "" if greeting else ctx.tr("Sorry, I did not understand that.\n", "抱歉，我没有理解您的意思。\n")
-        )
+        prefix = "" if greeting else ctx._("Sorry, I did not understand that.") + "\n"
         name = ctx.contact.name if greeting else None
-        await ctx.reply(prefix + menu_text(ctx.language, name), buttons=menu_buttons(ctx.language))
+        await ctx.reply(prefix + menu_text(ctx.translator, name), buttons=menu_buttons(ctx.translator))
         ctx.start_dialog(MenuChoice.name, ttl=timedelta(minutes=30))
         return Outcome.DONE

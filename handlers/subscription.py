@@ -10,23 +10,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.i18n import N_, Translator, side_by_side
 from handlers.base import Context, Outcome
-from handlers.menu import CHOICES, LABELS, MenuChoice
+from handlers.menu import CHOICES, LABELS, REPLY_WITH_NUMBER, MenuChoice
 from storage.repos import audit
+
+WELCOME_LANGUAGES = ("zh", "en")  # most followers of a Chinese factory's account read Chinese first
+WELCOME = N_("Hello and thank you for following us! This is your bag factory's after-sales service.")
 
 
 def welcome_text() -> str:
     lines = [
-        "您好，感谢关注！我们是您的箱包工厂售后服务。",
-        "Hello and thank you for following us! This is your bag factory's after-sales service.",
+        *(Translator.for_language(lang)._(WELCOME) for lang in WELCOME_LANGUAGES),
         "",
     ]
-    lines += [f"{i}. {LABELS[c][1]} / {LABELS[c][0]}" for i, c in enumerate(CHOICES, 1)]
-    lines += [
-        "",
-        "请回复数字，或直接告诉我们您的需求。",
-        "Reply with a number or just tell us what you need.",
-    ]
+    lines += [f"{i}. {side_by_side(LABELS[c], WELCOME_LANGUAGES)}" for i, c in enumerate(CHOICES, 1)]
+    lines += ["", *(Translator.for_language(lang)._(REPLY_WITH_NUMBER) for lang in WELCOME_LANGUAGES)]
     return "\n".join(lines)
 
 

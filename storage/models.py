@@ -392,6 +392,7 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Set by `demo seed`: a password published in the README, refused when server.sandbox = false.
     demo_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")  # alerts, answers
 
 
 class Escalation(Base):

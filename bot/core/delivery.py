@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import Translator
 from bot.messages import Channel, OutboundMessage, SendError
 from config.settings import WhatsAppSettings
 from storage.db import Database
@@ -121,7 +122,6 @@ class DeliveryTracker:
                 kind="notice",
             )
         recipients = await self._staff_for(session, conv)
-        text = self._alert_text(row, conv, name, reason, template is not None)
         told = []
         for member in recipients:
             contact_point = staff_repo.preferred_contact(member)
@@ -133,7 +133,14 @@ class DeliveryTracker:
                 OutboundMessage(
                     channel=Channel(channel),
                     channel_user_id=address,
-                    text=text,
+                    text=self._alert_text(
+                        Translator.for_language(member.language),
+                        row,
+                        conv,
+                        name,
+                        reason,
+                        template is not None,
+                    ),
                     idempotency_key=f"window-closed:{row.id}:{member.key}",
                 ),
                 cause_message_id=row.cause_message_id,
@@ -184,25 +191,23 @@ class DeliveryTracker:
 
     @staticmethod
     def _alert_text(
-        row: OutboxRow, conv: Conversation | None, name: str, reason: str, template_sent: bool
+        tr: Translator, row: OutboxRow, conv: Conversation | None, name: str, reason: str, template_sent: bool
     ) -> str:
-        where = f"conversation {conv.id}" if conv else "no conversation"
+        where = tr._("conversation {id}", id=conv.id) if conv else tr._("no conversation")
         undelivered = (row.payload.get("text") or "").strip()
         if len(undelivered) > 300:
             undelivered = undelivered[:300] + "…"
-        follow_en = (
-            "A template message was sent inviting them to write again; answer once they do."
+        follow = (
+            tr._("A template message was sent inviting them to write again; answer once they do.")
             if template_sent
-            else "No template is configured: reach them another way."
+            else tr._("No template is configured: reach them another way.")
         )
-        follow_zh = (
-            "已发送模板消息邀请客户再次来信，客户回复后请跟进。"
-            if template_sent
-            else "未配置模板消息，请通过其他方式联系客户。"
+        lead = tr._(
+            "Not delivered to {name} ({address}) on {channel}, {where}: {reason}.",
+            name=name,
+            address=row.channel_user_id,
+            channel=row.channel,
+            where=where,
+            reason=reason,
         )
-        return (
-            f"⚠ Not delivered to {name} ({row.channel_user_id}) on {row.channel}, {where}: {reason}.\n"
-            f"{follow_en}\n"
-            f"⚠ 发给 {name} 的 {row.channel} 消息未送达（{where}）：客户的消息窗口已关闭。{follow_zh}\n"
-            f"— {undelivered}"
-        )
+        return f"⚠ {lead}\n{follow}\n— {undelivered}"

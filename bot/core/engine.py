@@ -289,18 +289,16 @@ class Engine:
         if too_large:
             limit_mb = max(1, self.media_limit_bytes // 1_000_000)
             await ctx.reply(
-                ctx.tr(
-                    f"Your file is too large for us to receive here (the limit is {limit_mb} MB). "
+                ctx._(
+                    "Your file is too large for us to receive here (the limit is {limit_mb} MB). "
                     "Please send a smaller photo or video; the rest of your message was received.",
-                    f"您发送的文件太大（上限为 {limit_mb} MB），我们无法在这里接收。"
-                    "请发送较小的照片或视频，或压缩后再发；您消息的其余内容我们已收到。",
+                    limit_mb=limit_mb,
                 )
             )
         if len(too_large) < len(problems):
             await ctx.reply(
-                ctx.tr(
+                ctx._(
                     "We could not download one of your files. Please send it again.",
-                    "我们未能下载您发送的某个文件，请重新发送。",
                 )
             )
 
@@ -314,9 +312,8 @@ class Engine:
                 await message_repo.mark_handled(session, message_id, ctx.conversation.id)
                 await audit.record(session, "bot", "handler_failed", f"message:{message_id}")
                 await ctx.reply(
-                    ctx.tr(
+                    ctx._(
                         "Sorry, something went wrong on our side. A colleague will follow up with you.",
-                        "抱歉，我们这边出了点问题。同事会尽快跟进您的问题。",
                     )
                 )
                 await ctx.escalate("handler_failed", note=inbound.text)

@@ -37,10 +37,9 @@ class FloodGate:
             return True
         if count == self.limit + 1:
             await ctx.reply(
-                ctx.tr(
+                ctx._(
                     "You have sent many messages in a short time, so I am pausing my replies for a "
-                    "minute. Everything you send is still saved, and a colleague has been told.",
-                    "您在短时间内发送了很多消息，我将暂停回复一分钟。您发送的所有内容仍会保存，我们已通知同事。",
+                    "minute. Everything you send is still saved, and a colleague has been told."
                 )
             )
             await ctx.escalate(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import Translator
 from bot.messages import Channel, InboundMessage, OutboundMessage
 from storage.models import Staff, utcnow
 from storage.repos import audit, outbox, throttle
@@ -55,16 +56,21 @@ async def suspected_spoof(
     if not await throttle.take(session, THROTTLE, now or utcnow(), ALERT_EVERY):
         return False
     who = claimed.name or claimed.key
-    text = (
-        f"⚠ Possible impersonation: a mail From {inbound.channel_user_id} (staff {who}) "
-        f"was not authenticated by our mail server ({reason}). It was handled as an unknown sender: "
-        "no staff command, reply or acknowledgement in it was carried out. Further such mails in the "
-        f"next hour are only recorded (audit log, action {ACTION})."
-    )
     for member in await staff_repo.all_active(session):
         contact = staff_repo.preferred_contact(member)
         if contact is None:
             continue
+        tr = Translator.for_language(member.language)
+        text = tr._(
+            "⚠ Possible impersonation: a mail From {address} (staff {who}) was not authenticated by our "
+            "mail server ({reason}). It was handled as an unknown sender: no staff command, reply or "
+            "acknowledgement in it was carried out. Further such mails in the next hour are only "
+            "recorded (audit log, action {action}).",
+            address=inbound.channel_user_id,
+            who=who,
+            reason=reason,
+            action=ACTION,
+        )
         await outbox.enqueue(
             session,
             OutboundMessage(
@@ -72,7 +78,7 @@ async def suspected_spoof(
                 channel_user_id=contact[1],
                 text=text,
                 idempotency_key=f"staff-spoof:{message_id}:{member.key}",
-                extra={"subject": "Possible impersonation of a staff address"},
+                extra={"subject": tr._("Possible impersonation of a staff address")},
             ),
             cause_message_id=message_id,
             kind="alert",

@@ -39,21 +39,25 @@ def keep_files(kept: list[int], new: list[int]) -> tuple[list[int], int]:
 
 
 def description_notice(ctx: Context) -> str:
-    return ctx.tr(
-        f"Your description is long; I kept the first {MAX_DESCRIPTION:,} characters. "
+    return ctx._(
+        "Your description is long; I kept the first {limit} characters. "
         "If something important is missing, a colleague can add it for you.",
-        f"您的描述较长，我们保留了前 {MAX_DESCRIPTION} 个字符。如有重要内容未包含，同事可以帮您补充。",
+        limit=f"{MAX_DESCRIPTION:,}",
     )
 
 
 def files_notice(ctx: Context, claim_number: str | None = None) -> str:
-    this = f"Claim {claim_number}" if claim_number else "This claim"
-    this_zh = f"索赔 {claim_number}" if claim_number else "此索赔"
-    return ctx.tr(
-        f"{this} already has {MAX_FILES} files, so I did not add the further ones. "
+    if claim_number:
+        return ctx._(
+            "Claim {claim} already has {limit} files, so I did not add the further ones. "
+            "Please send further photos as a new claim, or ask our staff.",
+            claim=claim_number,
+            limit=MAX_FILES,
+        )
+    return ctx._(
+        "This claim already has {limit} files, so I did not add the further ones. "
         "Please send further photos as a new claim, or ask our staff.",
-        f"{this_zh} 已有 {MAX_FILES} 个文件，后续文件未添加。"
-        "如需发送更多照片，请新建索赔，或联系我们的工作人员。",
+        limit=MAX_FILES,
     )
 
 

@@ -15,6 +15,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from bot.i18n import N_
 from bot.ids import candidates, fold, order_key
 from bot.messages import Button
 from handlers.base import Context, Outcome
@@ -30,6 +31,11 @@ COLLECT_TTL = timedelta(hours=2)
 ATTACH_TTL = timedelta(minutes=30)
 QUIET_SECONDS = 120  # photo-only messages this soon after a question get no second copy of it
 MAX_ASKS = {"order": 2, "sku": 1, "qty": 1, "unused": 1}
+EXCLUDED_BECAUSE = {  # why a report looks excluded by the replacement policy, as the client reads it
+    "used": N_("the goods were used"),
+    "misuse": N_("the damage may come from misuse or improper handling"),
+    "carrier": N_("the damage happened during shipping by a carrier"),
+}
 _NUMBERISH = re.compile(r"[A-Za-z]{0,5}[\s\-_#/.:]{0,3}\d[\d\s\-_/.]*\d")
 
 
@@ -90,7 +96,7 @@ class ClaimIntake:
             if parse.CANCEL.match(text):
                 ctx.end_dialog()
                 if state.get("step") not in ("attach", "info"):
-                    await ctx.reply(ctx.tr("OK, nothing was submitted.", "好的，已取消，未提交任何内容。"))
+                    await ctx.reply(ctx._("OK, nothing was submitted."))
                     return Outcome.DONE
                 return Outcome.CONTINUE
             if text.startswith("menu:") or GREETING.match(text) or ASK_FOR_HUMAN.search(text):
@@ -127,7 +133,7 @@ class ClaimIntake:
     async def _start_from_menu(self, ctx: Context) -> Outcome:
         draft: dict[str, Any] = {"step": "start", "asked": {}, "evidence": [], "texts": []}
         buttons = await self._order_buttons(ctx, draft)
-        await ctx.reply(ctx.tr(*PROMPTS["claim"]), buttons=buttons)
+        await ctx.reply(ctx._(PROMPTS["claim"]), buttons=buttons)
         ctx.start_dialog(DIALOG, draft, COLLECT_TTL)
         return Outcome.DONE
 
@@ -259,43 +265,36 @@ class ClaimIntake:
         draft.update(asked=asked, step=what, asked_step=what, asked_at=ctx.now.timestamp(), options=[])
         buttons: list[Button] = []
         if what == "order":
-            text = ctx.tr(
+            text = ctx._(
                 "Which order is this about? Please send the order number (for example PO-2026-0117).",
-                "请问是哪个订单？请发送订单号（例如 PO-2026-0117）。",
             )
             buttons = await self._order_buttons(ctx, draft)
             if buttons:
-                text += ctx.tr(" Or choose one of your recent orders:", "也可以从您最近的订单中选择：")
+                text += ctx._(" Or choose one of your recent orders:")
         elif what == "sku":
             lines = order.lines if order else []
             draft["options"] = [ln.sku for ln in lines]
             buttons = [Button(f"{ln.sku} {ln.description}"[:60], ln.sku) for ln in lines]
-            text = ctx.tr(
-                f"Which item of {draft.get('order_number')} is affected?",
-                f"订单 {draft.get('order_number')} 中哪一款产品有问题？",
-            )
+            text = ctx._("Which item of {order} is affected?", order=draft.get("order_number"))
         elif what == "qty":
-            text = ctx.tr("How many pieces are affected?", "请问有多少件受影响？")
+            text = ctx._("How many pieces are affected?")
         elif what == "description":
-            text = ctx.tr(
+            text = ctx._(
                 "What is wrong with the goods? (for example: strap torn, zipper broken, stitching loose)",
-                "请描述具体问题（例如：肩带撕裂、拉链坏了、开线）。",
             )
         elif what == "unused":
-            text = ctx.tr(
+            text = ctx._(
                 "Are the affected goods unused (not used since delivery)?",
-                "受影响的货物是否未使用过（到货后未使用）？",
             )
             buttons = [
-                Button(ctx.tr("Yes, unused", "是，未使用"), "claim:unused:yes"),
-                Button(ctx.tr("No, they were used", "否，已使用"), "claim:unused:no"),
+                Button(ctx._("Yes, unused"), "claim:unused:yes"),
+                Button(ctx._("No, they were used"), "claim:unused:no"),
             ]
             draft["options"] = [b.value for b in buttons]  # "1"/"2" where buttons are numbered lines
         else:
-            text = ctx.tr(
+            text = ctx._(
                 "Please send at least one photo or video of the defect. Our replacement policy needs visual "
                 "evidence, so the claim is opened as soon as we have it.",
-                "请至少发送一张问题产品的照片或一段视频。根据我们的更换政策，需要有图片或视频证据，收到后即为您建立索赔。",
             )
         await ctx.reply(text, buttons=buttons)
 
@@ -327,7 +326,7 @@ class ClaimIntake:
         await wf.notify_qc(
             ctx.session,
             claim,
-            headline=f"New claim {claim.number}",
+            headline=lambda tr: tr._("New claim {claim}", claim=claim.number),
             files=added.rows,
             duplicates=added.duplicates,
             tag="new",
@@ -344,66 +343,60 @@ class ClaimIntake:
     def _opened_text(self, ctx: Context, claim: Claim, excluded: str | None, files: int) -> str:
         n = claim.number
         parts = [
-            ctx.tr(
-                f"Your claim number is {n}. We received your report and {files} photo/video file(s).",
-                f"您的索赔编号是 {n}。我们已收到您的报告和 {files} 个照片/视频文件。",
+            ctx.ngettext(
+                "Your claim number is {claim}. We received your report and {n} photo/video file.",
+                "Your claim number is {claim}. We received your report and {n} photo/video files.",
+                files,
+                claim=n,
             )
         ]
         if claim.order_number and claim.order_id is None:
             parts.append(
-                ctx.tr(
-                    f"We could not match order {claim.order_number} to your account; we recorded it as you "
+                ctx._(
+                    "We could not match order {order} to your account; we recorded it as you "
                     "gave it and our team will check it.",
-                    f"我们未能在您的账户中找到订单 {claim.order_number}，"
-                    "已按您提供的号码记录，我们的团队会核实。",
+                    order=claim.order_number,
                 )
             )
         if excluded:
-            why = {
-                "used": ("the goods were used", "货物已被使用"),
-                "misuse": (
-                    "the damage may come from misuse or improper handling",
-                    "损坏可能源于使用不当或搬运不当",
-                ),
-                "carrier": ("the damage happened during shipping by a carrier", "损坏发生在承运商运输途中"),
-            }[excluded]
+            why = EXCLUDED_BECAUSE[excluded]
             parts.append(
-                ctx.tr(
+                ctx._(
                     "Please note: our replacement policy covers manufacturing or material defects on unused "
                     "goods; it excludes used goods, misuse or improper handling, and shipping damage not "
-                    f"caused by our factory. From your description, {why[0]}, so this may not be covered. "
+                    "caused by our factory. From your description, {why}, so this may not be covered. "
                     "We have still "
                     "recorded your claim and our team will review it and tell you the outcome.",
-                    "请注意：我们的更换政策适用于未使用产品的生产或材料缺陷，不包括已使用的货物、使用或搬运不当，"
-                    f"以及非工厂原因造成的运输损坏。根据您的描述，{why[1]}，因此可能不在更换范围内。"
-                    "我们仍已记录您的索赔，团队会审核并告知您结果。",
+                    why=ctx._(why),
                 )
             )
         parts.append(
-            ctx.tr(
+            ctx._(
                 "Next steps: 1) our QC team checks your photos and details; 2) we confirm responsibility; "
                 "3) we arrange a replacement or a follow-up solution. "
                 "You will get a message here at each step.",
-                "后续流程：1）质检团队审核您的照片和信息；2）确认责任；3）安排更换或后续解决方案。每一步我们都会在这里通知您。",
             )
         )
         missing = []
         if claim.quantity_affected is None:
-            missing.append(ctx.tr("how many pieces are affected", "受影响的数量"))
+            missing.append(ctx._("how many pieces are affected"))
         if claim.unused is None:
-            missing.append(ctx.tr("whether the goods are unused", "货物是否未使用"))
-        if missing:
+            missing.append(ctx._("whether the goods are unused"))
+        if len(missing) == 2:
             parts.append(
-                ctx.tr(
-                    f"If you can, please also tell us {' and '.join(missing)}.",
-                    f"如方便，请同时告诉我们{'和'.join(missing)}。",
+                ctx._(
+                    "If you can, please also tell us {first} and {second}.",
+                    first=missing[0],
+                    second=missing[1],
                 )
             )
+        elif missing:
+            parts.append(ctx._("If you can, please also tell us {what}.", what=missing[0]))
         parts.append(
-            ctx.tr(
-                f"To add photos later, send them with “more photos for {n}”; "
-                f"to check progress, send “status {n}”.",
-                f"如需补充照片，请发送照片并注明“补充 {n}”；查询进度请发送“{n} 状态”。",
+            ctx._(
+                "To add photos later, send them with “more photos for {claim}”; "
+                "to check progress, send “status {claim}”.",
+                claim=n,
             )
         )
         return "\n".join(parts)
@@ -449,7 +442,9 @@ class ClaimIntake:
             await wf.notify_qc(
                 ctx.session,
                 claim,
-                headline=f"Client answered on {claim.number}: {caps.clip(text, 500)}",
+                headline=lambda tr: tr._(
+                    "Client answered on {claim}: {text}", claim=claim.number, text=caps.clip(text, 500)
+                ),
                 brief=True,
                 files=[],
                 duplicates=[],
@@ -457,10 +452,10 @@ class ClaimIntake:
                 cause_message_id=ctx.message_id,
             )
             await ctx.reply(
-                ctx.tr(
-                    f"Thank you, we passed your answer to our QC team ({claim.number}). "
+                ctx._(
+                    "Thank you, we passed your answer to our QC team ({claim}). "
                     "Photos or a video help the most if you have them.",
-                    f"谢谢，您的回复已转给质检团队（{claim.number}）。如有照片或视频，会更有帮助。",
+                    claim=claim.number,
                 )
             )
             return Outcome.DONE
@@ -475,9 +470,7 @@ class ClaimIntake:
                 now=ctx.now,
                 action="claim_details",
             )
-            await ctx.reply(
-                ctx.tr(f"Thank you, we added this to {claim.number}.", f"谢谢，已补充到索赔 {claim.number}。")
-            )
+            await ctx.reply(ctx._("Thank you, we added this to {claim}.", claim=claim.number))
             return Outcome.DONE
         ctx.end_dialog()
         return None
@@ -506,12 +499,7 @@ class ClaimIntake:
             full_told = True
         if not added.rows:
             if not silent and not added.refused:
-                await ctx.reply(
-                    ctx.tr(
-                        f"We already have these files on {claim.number}.",
-                        f"索赔 {claim.number} 已有这些文件。",
-                    )
-                )
+                await ctx.reply(ctx._("We already have these files on {claim}.", claim=claim.number))
             return full_told
         if claim.state == "needs_info":
             await wf.transition(
@@ -526,16 +514,19 @@ class ClaimIntake:
         elif not silent:
             await repo.get(ctx.session, claim.id)
             await ctx.reply(
-                ctx.tr(
-                    f"Added to {claim.number}: {len(added.rows)} file(s), {len(claim.evidence)} in total.",
-                    f"已添加到索赔 {claim.number}：{len(added.rows)} 个文件，共 {len(claim.evidence)} 个。",
+                ctx.ngettext(
+                    "Added to {claim}: {n} file, {total} in total.",
+                    "Added to {claim}: {n} files, {total} in total.",
+                    len(added.rows),
+                    claim=claim.number,
+                    total=len(claim.evidence),
                 )
             )
         await repo.get(ctx.session, claim.id)
         await wf.notify_qc(
             ctx.session,
             claim,
-            headline=f"More evidence for {claim.number}",
+            headline=lambda tr: tr._("More evidence for {claim}", claim=claim.number),
             brief=True,
             files=added.rows,
             duplicates=added.duplicates,
@@ -548,14 +539,13 @@ class ClaimIntake:
         mine = await repo.of_contact(ctx.session, ctx.contact, ctx.client.id if ctx.client else None)
         if not mine:
             await ctx.reply(
-                ctx.tr(
+                ctx._(
                     "We have no claim from you yet. "
                     "To report a defect, send photos of it with the order number.",
-                    "目前没有您的索赔记录。如需报告质量问题，请发送问题照片并注明订单号。",
                 )
             )
         else:
-            await ctx.reply(wf.status_text(mine[0], ctx.language))
+            await ctx.reply(wf.status_text(mine[0], ctx.translator))
         return Outcome.DONE
 
     async def _about_claim(self, ctx: Context, ref: str, media: list[AttachmentRow], text: str) -> Outcome:
@@ -566,10 +556,7 @@ class ClaimIntake:
         )
         if claim is None or not mine:
             await ctx.reply(
-                ctx.tr(
-                    f"We could not find claim {ref} for you. Please check the number.",
-                    f"未找到您的索赔 {ref}，请核对编号。",
-                )
+                ctx._("We could not find claim {claim} for you. Please check the number.", claim=ref)
             )
             return Outcome.DONE
         if media:
@@ -588,11 +575,10 @@ class ClaimIntake:
         if parse.MORE_EVIDENCE.search(parse.without_claim_refs(text)):
             ctx.start_dialog(DIALOG, {"step": "attach", "claim": claim.number}, ATTACH_TTL)
             await ctx.reply(
-                ctx.tr(
-                    f"Please send the photos or videos now; they will be added to {claim.number}.",
-                    f"请现在发送照片或视频，我们会添加到索赔 {claim.number}。",
+                ctx._(
+                    "Please send the photos or videos now; they will be added to {claim}.", claim=claim.number
                 )
             )
             return Outcome.DONE
-        await ctx.reply(wf.status_text(claim, ctx.language))
+        await ctx.reply(wf.status_text(claim, ctx.translator))
         return Outcome.DONE

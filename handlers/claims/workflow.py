@@ -10,14 +10,15 @@ channel they used, in their language, through the outbox in the same transaction
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import ENGLISH, N_, Translator
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
-from handlers.base import t
 from handlers.claims import caps
 from handlers.claims.phash import near_duplicate, phash_of
 from storage.models import AttachmentRow, Claim, ClaimEvent, Conversation, utcnow
@@ -65,14 +66,19 @@ INFO_TTL = timedelta(days=3)
 FEEDBACK_DIALOG = "feedback"  # handlers/feedback.py (orders side) records the 1–5 answer
 FEEDBACK_TTL = timedelta(days=7)
 STATE_LABELS = {
-    "submitted": ("submitted, waiting for QC", "已提交，等待质检"),
-    "qc_review": ("under QC review", "质检审核中"),
-    "qc_confirmed": ("defect confirmed by QC", "质检已确认缺陷"),
-    "qc_rejected": ("defect not confirmed by QC", "质检未确认缺陷"),
-    "responsibility_confirmed": ("responsibility confirmed", "责任已确认"),
-    "resolved": ("resolved", "已处理"),
-    "closed": ("closed", "已结案"),
-    "needs_info": ("waiting for more information from you", "等待您补充信息"),
+    "submitted": N_("submitted, waiting for QC"),
+    "qc_review": N_("under QC review"),
+    "qc_confirmed": N_("defect confirmed by QC"),
+    "qc_rejected": N_("defect not confirmed by QC"),
+    "responsibility_confirmed": N_("responsibility confirmed"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+    "needs_info": N_("waiting for more information from you"),
+}
+NEEDS = {  # what an action that must say something lacks, as the staff member reads it
+    "reject": N_("reject needs a reason"),
+    "info": N_("info needs a question for the client"),
+    "follow_up": N_("follow_up needs a note"),
 }
 
 
@@ -89,9 +95,9 @@ def allowed_commands(claim: Claim) -> list[str]:
     return [f"/claim {short(claim)} {SYNTAX[a]}" for a in allowed_actions(claim.state)]
 
 
-def state_label(state: str, lang: str) -> str:
-    en, zh = STATE_LABELS.get(state, (state, state))
-    return t(lang, en, zh)
+def state_label(state: str, tr: Translator) -> str:
+    label = STATE_LABELS.get(state)
+    return tr._(label) if label else state
 
 
 @dataclass
@@ -118,45 +124,68 @@ async def transition(
     responsibility: str | None = None,
     now: datetime | None = None,
     cause_message_id: int | None = None,
+    tr: Translator = ENGLISH,
 ) -> Result:
-    """Apply one staff action, or refuse it naming what is allowed; nothing is written on refusal."""
+    """Apply one staff action, or refuse it naming what is allowed; nothing is written on refusal.
+
+    `tr` is the acting staff member's language, for `Result.message` only: what the client
+    is told is in the claim's language.
+    """
     now = now or utcnow()
     note = (note or "").strip()
     if action not in ACTIONS:
-        return _refuse(claim, f"unknown action {action!r}; one of: {', '.join(ACTIONS)}", "action")
+        return _refuse(
+            claim,
+            tr._(
+                "unknown action {action}; one of: {actions}", action=repr(action), actions=", ".join(ACTIONS)
+            ),
+            "action",
+        )
     sources, target = ACTIONS[action]
     if claim.state not in sources:
         allowed = allowed_actions(claim.state)
         return _refuse(
             claim,
-            f"{claim.number} is {claim.state}: cannot {action}. Allowed now: "
-            + (", ".join(SYNTAX[a] for a in allowed) or "nothing (the claim is closed)"),
+            tr._(
+                "{claim} is {state}: cannot {action}. Allowed now: {allowed}",
+                claim=claim.number,
+                state=claim.state,
+                action=action,
+                allowed=", ".join(SYNTAX[a] for a in allowed) or tr._("nothing (the claim is closed)"),
+            ),
             "action",
         )
     if action == "resp" and responsibility not in RESPONSIBILITIES:
-        return _refuse(claim, "responsibility must be factory, client or carrier", "responsibility")
-    if action in {"reject", "info", "follow_up"} and not note:
-        what = {"reject": "a reason", "info": "a question for the client", "follow_up": "a note"}[action]
-        return _refuse(claim, f"{action} needs {what}", "note")
+        return _refuse(claim, tr._("responsibility must be factory, client or carrier"), "responsibility")
+    if action in NEEDS and not note:
+        return _refuse(claim, tr._(NEEDS[action]), "note")
     line = None
     if action == "replace":
         if claim.responsibility != "factory":
             return _refuse(
                 claim,
-                f"a replacement is for defects of factory responsibility; {claim.number} is "
-                f"{claim.responsibility or 'unassigned'}: use follow_up or reject",
+                tr._(
+                    "a replacement is for defects of factory responsibility; {claim} is "
+                    "{responsibility}: use follow_up or reject",
+                    claim=claim.number,
+                    responsibility=claim.responsibility or tr._("unassigned"),
+                ),
                 "action",
             )
         if qty is None or qty < 1:
-            return _refuse(claim, "replace needs a quantity of at least 1", "qty")
+            return _refuse(claim, tr._("replace needs a quantity of at least 1"), "qty")
         if claim.order_line_id is not None:
             order = await repo.order_with_lines(session, claim.order_id) if claim.order_id else None
             line = next((ln for ln in (order.lines if order else []) if ln.id == claim.order_line_id), None)
             if line is not None and qty > line.quantity - (line.replaced_qty or 0):
                 return _refuse(
                     claim,
-                    f"{qty} is more than the line's {line.quantity} pcs less {line.replaced_qty or 0} "
-                    "already replaced",
+                    tr._(
+                        "{qty} is more than the line's {quantity} pcs less {replaced} already replaced",
+                        qty=qty,
+                        quantity=line.quantity,
+                        replaced=line.replaced_qty or 0,
+                    ),
                     "qty",
                 )
 
@@ -198,14 +227,22 @@ async def transition(
             conversations.set_dialog(
                 conv, CLIENT_DIALOG, {"step": "info", "claim": claim.number}, now + INFO_TTL
             )
-    msg = f"{claim.number}: {target}" + (f" ({note})" if note else "") + ". Client notified."
+    msg = (
+        tr._("{claim}: {state} ({note}). Client notified.", claim=claim.number, state=target, note=note)
+        if note
+        else tr._("{claim}: {state}. Client notified.", claim=claim.number, state=target)
+    )
     if action == "replace":
         booked = (
-            f" Booked on the order line: {qty} replaced, {extra['spares_used']} from spare units."
+            tr._(
+                "Booked on the order line: {qty} replaced, {spares} from spare units.",
+                qty=qty,
+                spares=extra["spares_used"],
+            )
             if line is not None
-            else " No order line is known: nothing booked against an order."
+            else tr._("No order line is known: nothing booked against an order.")
         )
-        msg += booked
+        msg += " " + booked
     return Result(True, claim, msg, allowed_actions(claim.state))
 
 
@@ -232,116 +269,119 @@ async def _step(
 
 
 def client_notice(claim: Claim, event: ClaimEvent) -> str:
-    n, lang, note = claim.number, claim.language, (event.note or "").strip()
+    tr, n, note = Translator.for_language(claim.language), claim.number, (event.note or "").strip()
     state = event.to_state
     if state == "qc_review":
         if event.from_state == "needs_info":
-            return t(
-                lang,
-                f"Thank you. We added your new evidence to claim {n}; "
+            return tr._(
+                "Thank you. We added your new evidence to claim {claim}; "
                 "it is back with our QC team for review.",
-                f"谢谢！您补充的照片/视频已加入索赔 {n}，已重新交给质检团队审核。",
+                claim=n,
             )
-        return t(
-            lang,
-            f"Update on your claim {n}: our QC team is now reviewing your photos and details.",
-            f"您的索赔 {n} 进展：我们的质检团队正在审核您提供的照片和信息。",
+        return tr._(
+            "Update on your claim {claim}: our QC team is now reviewing your photos and details.", claim=n
         )
     if state == "qc_confirmed":
-        return t(
-            lang,
-            f"Update on your claim {n}: our QC team confirmed the defect. "
+        return tr._(
+            "Update on your claim {claim}: our QC team confirmed the defect. "
             "Next we confirm responsibility, then arrange a replacement or follow-up solution.",
-            f"您的索赔 {n} 进展：质检团队已确认该缺陷。接下来我们将确认责任，然后安排更换或后续解决方案。",
+            claim=n,
         )
     if state == "qc_rejected":
-        return t(
-            lang,
-            f"Update on your claim {n}: our QC team could not confirm a manufacturing or material defect "
-            f"from the evidence{': ' + note if note else ''}. We will confirm responsibility and tell you "
-            "the outcome.",
-            f"您的索赔 {n} 进展：根据现有证据，质检团队未能确认存在生产或材料缺陷"
-            f"{'：' + note if note else ''}。"
-            "我们将确认责任并告知您处理结果。",
+        if note:
+            return tr._(
+                "Update on your claim {claim}: our QC team could not confirm a manufacturing or material "
+                "defect from the evidence: {note}. We will confirm responsibility and tell you the outcome.",
+                claim=n,
+                note=note,
+            )
+        return tr._(
+            "Update on your claim {claim}: our QC team could not confirm a manufacturing or material defect "
+            "from the evidence. We will confirm responsibility and tell you the outcome.",
+            claim=n,
         )
     if state == "responsibility_confirmed":
-        who = claim.responsibility
-        if who == "factory":
-            return t(
-                lang,
-                f"Update on your claim {n}: we confirmed this is a manufacturing responsibility of our "
-                "factory. "
-                "We are now arranging a replacement or follow-up solution.",
-                f"您的索赔 {n} 进展：经确认，该问题属于我方工厂的生产责任。我们正在安排更换或后续解决方案。",
-            )
-        if who == "carrier":
-            return t(
-                lang,
-                f"Update on your claim {n}: the damage was caused in transport by the carrier, which our "
-                "replacement policy does not cover. We will help with documents for a claim with the carrier "
-                "and tell you our final decision shortly.",
-                f"您的索赔 {n} 进展：经确认，损坏发生在承运商运输途中，不属于我们的更换政策范围。"
-                "我们会协助提供向承运商索赔所需的单据，并尽快告知最终处理决定。",
-            )
-        return t(
-            lang,
-            f"Update on your claim {n}: our assessment is that the problem comes from use or handling after "
-            "delivery, which our replacement policy does not cover. "
-            "We will tell you our final decision shortly.",
-            f"您的索赔 {n} 进展：经评估，该问题源于交货后的使用或搬运，不属于我们的更换政策范围。"
-            "我们会尽快告知最终处理决定。",
-        )
+        return _responsibility_notice(tr, claim)
     if state == "resolved":
-        if claim.resolution == "replacement":
-            qty = claim.replacement_qty or 0
-            item = f" of {claim.sku}" if claim.sku else ""
-            order = f" (order {claim.order_number})" if claim.order_number else ""
-            spares_en = (
-                f" {claim.spares_used} of them are covered by the spare units of your order."
-                if claim.spares_used
-                else ""
-            )
-            spares_zh = f"其中 {claim.spares_used} 件由您订单的备品承担。" if claim.spares_used else ""
-            return t(
-                lang,
-                f"Decision on your claim {n}: a replacement of {qty} pcs{item}{order} is approved."
-                f"{spares_en} We will confirm the shipping details with you.",
-                f"您的索赔 {n} 处理结果：已批准更换 {qty} 件"
-                f"{(' ' + claim.sku) if claim.sku else ''}"
-                f"{f'（订单 {claim.order_number}）' if claim.order_number else ''}。"
-                f"{spares_zh}我们将与您确认发货细节。",
-            )
-        if claim.resolution == "follow_up":
-            return t(
-                lang,
-                f"Decision on your claim {n}: we will follow up as follows: {note}",
-                f"您的索赔 {n} 处理结果：我们将按以下方式跟进：{note}",
-            )
-        return t(
-            lang,
-            f"Decision on your claim {n}: we cannot offer a replacement. Reason: {note}. "
-            "If you have more information, please reply here.",
-            f"您的索赔 {n} 处理结果：很抱歉，我们无法提供更换。原因：{note}。如您有更多信息，请在此回复。",
-        )
+        return _decision_notice(tr, claim, note)
     if state == "needs_info":
-        return t(
-            lang,
-            f"About your claim {n}, our QC team needs more information: {note}\n"
+        return tr._(
+            "About your claim {claim}, our QC team needs more information: {note}\n"
             "Please reply here with photos or a video (and any details).",
-            f"关于您的索赔 {n}，质检团队需要补充信息：{note}\n请在此回复照片或视频（以及相关说明）。",
+            claim=n,
+            note=note,
         )
     if state == "closed":
-        return t(
-            lang,
-            f"Your claim {n} is now closed. Thank you for your patience and for helping us improve.\n"
+        return tr._(
+            "Your claim {claim} is now closed. Thank you for your patience and for helping us improve.\n"
             "How did we do? Reply with a score from 1 (poor) to 5 (excellent).",
-            f"您的索赔 {n} 已结案。感谢您的耐心，也感谢您帮助我们改进产品。\n"
-            "请为本次售后服务打分：回复 1（差）到 5（很好）。",
+            claim=n,
         )
-    return t(
-        lang,
-        f"Update on your claim {n}: {state_label(state, 'en')}.",
-        f"您的索赔 {n} 进展：{state_label(state, 'zh')}。",
+    return tr._("Update on your claim {claim}: {state}.", claim=n, state=state_label(state, tr))
+
+
+def _responsibility_notice(tr: Translator, claim: Claim) -> str:
+    n = claim.number
+    if claim.responsibility == "factory":
+        return tr._(
+            "Update on your claim {claim}: we confirmed this is a manufacturing responsibility of our "
+            "factory. We are now arranging a replacement or follow-up solution.",
+            claim=n,
+        )
+    if claim.responsibility == "carrier":
+        return tr._(
+            "Update on your claim {claim}: the damage was caused in transport by the carrier, which our "
+            "replacement policy does not cover. We will help with documents for a claim with the carrier "
+            "and tell you our final decision shortly.",
+            claim=n,
+        )
+    return tr._(
+        "Update on your claim {claim}: our assessment is that the problem comes from use or handling after "
+        "delivery, which our replacement policy does not cover. "
+        "We will tell you our final decision shortly.",
+        claim=n,
+    )
+
+
+def _decision_notice(tr: Translator, claim: Claim, note: str) -> str:
+    n = claim.number
+    if claim.resolution == "replacement":
+        values = {"qty": claim.replacement_qty or 0, "sku": claim.sku, "order": claim.order_number}
+        if claim.sku and claim.order_number:
+            what = tr._("{qty} pcs of {sku} (order {order})", **values)
+        elif claim.sku:
+            what = tr._("{qty} pcs of {sku}", **values)
+        elif claim.order_number:
+            what = tr._("{qty} pcs (order {order})", **values)
+        else:
+            what = tr._("{qty} pcs", **values)
+        if claim.spares_used:
+            return tr.ngettext(
+                "Decision on your claim {claim}: a replacement of {what} is approved. "
+                "{n} of them is covered by the spare units of your order. "
+                "We will confirm the shipping details with you.",
+                "Decision on your claim {claim}: a replacement of {what} is approved. "
+                "{n} of them are covered by the spare units of your order. "
+                "We will confirm the shipping details with you.",
+                claim.spares_used,
+                claim=n,
+                what=what,
+            )
+        return tr._(
+            "Decision on your claim {claim}: a replacement of {what} is approved. "
+            "We will confirm the shipping details with you.",
+            claim=n,
+            what=what,
+        )
+    if claim.resolution == "follow_up":
+        return tr._(
+            "Decision on your claim {claim}: we will follow up as follows: {note}", claim=n, note=note
+        )
+    return tr._(
+        "Decision on your claim {claim}: we cannot offer a replacement. Reason: {note}. "
+        "If you have more information, please reply here.",
+        claim=n,
+        note=note,
     )
 
 
@@ -387,24 +427,17 @@ async def _ask_feedback(session: AsyncSession, claim: Claim, out: OutboundMessag
         conversations.set_dialog(conv, FEEDBACK_DIALOG, {"claim_id": claim.id}, utcnow() + FEEDBACK_TTL)
 
 
-def status_text(claim: Claim, lang: str) -> str:
-    lines = [
-        t(
-            lang,
-            f"Claim {claim.number}: {state_label(claim.state, lang)}.",
-            f"索赔 {claim.number}：{state_label(claim.state, lang)}。",
-        )
-    ]
+def status_text(claim: Claim, tr: Translator) -> str:
+    lines = [tr._("Claim {claim}: {state}.", claim=claim.number, state=state_label(claim.state, tr))]
     if claim.order_number:
         lines.append(
-            t(lang, f"Order {claim.order_number}", f"订单 {claim.order_number}")
-            + (f" · {claim.sku}" if claim.sku else "")
+            tr._("Order {order}", order=claim.order_number) + (f" · {claim.sku}" if claim.sku else "")
         )
-    lines.append(t(lang, "History:", "处理记录："))
+    lines.append(tr._("History:"))
     for ev in claim.events:
         if ev.from_state == ev.to_state:
             continue
-        lines.append(f"- {ev.at:%Y-%m-%d %H:%M} UTC {state_label(ev.to_state, lang)}")
+        lines.append(f"- {ev.at:%Y-%m-%d %H:%M} UTC {state_label(ev.to_state, tr)}")
     return "\n".join(lines)
 
 
@@ -475,85 +508,133 @@ def _files(atts: list[AttachmentRow]) -> list[Attachment]:
     ]
 
 
-def staff_summary(claim: Claim, *, client_name: str | None, channel: str | None, evidence_count: int) -> str:
-    yes_no = {True: "yes", False: "NO (used)", None: "not stated"}
+def staff_summary(
+    claim: Claim,
+    *,
+    client_name: str | None,
+    channel: str | None,
+    evidence_count: int,
+    tr: Translator = ENGLISH,
+) -> str:
+    yes_no = {True: tr._("yes"), False: tr._("NO (used)"), None: tr._("not stated")}
+    client = client_name or tr._("unverified contact")
+    order = claim.order_number or "?"
+    if claim.order_number and not claim.order_id:
+        order += " " + tr._("(not found)")
     lines = [
         f"{claim.number} · {claim.state}",
-        f"Client: {client_name or 'unverified contact'}" + (f" via {channel}" if channel else ""),
-        f"Order: {claim.order_number or '?'}"
-        f"{'' if claim.order_id or not claim.order_number else ' (not found)'}"
-        f" · SKU: {claim.sku or '?'} · Qty affected: {claim.quantity_affected or '?'}"
-        f" · Unused: {yes_no[claim.unused]}",
-        f"Eligibility: {claim.eligibility}" + ("" if claim.eligibility == "eligible" else " — staff review"),
-        f"Problem: {claim.description or '?'}",
-        f"Evidence: {evidence_count} file(s)",
+        tr._("Client: {client} via {channel}", client=client, channel=channel)
+        if channel
+        else tr._("Client: {client}", client=client),
+        tr._(
+            "Order: {order} · SKU: {sku} · Qty affected: {qty} · Unused: {unused}",
+            order=order,
+            sku=claim.sku or "?",
+            qty=claim.quantity_affected or "?",
+            unused=yes_no[claim.unused],
+        ),
+        tr._("Eligibility: {eligibility}", eligibility=claim.eligibility)
+        + ("" if claim.eligibility == "eligible" else " — " + tr._("staff review")),
+        tr._("Problem: {problem}", problem=claim.description or "?"),
+        tr.ngettext("Evidence: {n} file", "Evidence: {n} files", evidence_count),
     ]
     if claim.responsibility or claim.resolution:
-        lines.append(f"Responsibility: {claim.responsibility or '-'} · Resolution: {claim.resolution or '-'}")
+        lines.append(
+            tr._(
+                "Responsibility: {responsibility} · Resolution: {resolution}",
+                responsibility=claim.responsibility or "-",
+                resolution=claim.resolution or "-",
+            )
+        )
     return "\n".join(lines)
 
 
-def _staff_buttons(claim: Claim, channel: str) -> list[Button]:
+def _staff_buttons(claim: Claim, channel: str, tr: Translator) -> list[Button]:
     """One-tap commands where the channel has real buttons; elsewhere the text lists the commands."""
     if channel != "telegram" or claim.state not in {"submitted", "qc_review"}:
         return []
-    return [Button("QC pass", f"/claim {short(claim)} qc pass"), Button("Summary", f"/claim {short(claim)}")]
+    return [
+        Button(tr._("QC pass"), f"/claim {short(claim)} qc pass"),
+        Button(tr._("Summary"), f"/claim {short(claim)}"),
+    ]
+
+
+Headline = Callable[[Translator], str]  # a page's first line, written in each recipient's language
 
 
 async def notify_qc(
     session: AsyncSession,
     claim: Claim,
     *,
-    headline: str,
+    headline: Headline,
     files: list[AttachmentRow],
     duplicates: list[repo.Duplicate],
     tag: str,
     cause_message_id: int | None = None,
-    extra_lines: list[str] | None = None,
     brief: bool = False,
 ) -> int:
-    """Page every QC staff member on their preferred channel; returns how many were paged.
+    """Page every QC staff member on their preferred channel, in their language; returns how many were paged.
 
     `brief` pages (more photos for a claim they already have) skip the full summary: an
     album of five must not bury the phone under five copies of it.
     """
-    body = [headline]
-    if brief:
-        body.append(f"{claim.number} · {claim.state} · {len(claim.evidence)} file(s) in total")
-    else:
-        client = await repo.client_of(session, claim)
-        contact = await repo.contact_of(session, claim)
-        body.append(
-            staff_summary(
-                claim,
-                client_name=f"{client.name} ({client.key})" if client else None,
-                channel=contact.channel if contact else None,
-                evidence_count=len(claim.evidence),
-            )
-        )
-    body += extra_lines or []
-    if len(files) > MAX_PAGE_FILES:
-        body.append(f"{len(files) - MAX_PAGE_FILES} more file(s): GET /api/claims/{claim.number}")
-        files = files[:MAX_PAGE_FILES]
-    for dup in duplicates:
-        how = "identical file" if dup.distance == 0 else f"near-duplicate, {dup.distance} bits differ"
-        body.append(f"⚠ Same photo as {dup.claim_number} ({how}): possibly reused evidence.")
-    body.append("Act: " + " | ".join(allowed_commands(claim)))
-    text = "\n".join(body)
+    client = None if brief else await repo.client_of(session, claim)
+    contact = None if brief else await repo.contact_of(session, claim)
+    listed = files[:MAX_PAGE_FILES]
     paged = 0
     for member in await staff_repo.with_role(session, "qc"):
         target = staff_repo.preferred_contact(member)
         if target is None:
             continue
         channel, user_id = target
+        tr = Translator.for_language(member.language)
+        body = [headline(tr)]
+        if brief:
+            body.append(
+                f"{claim.number} · {claim.state} · "
+                + tr.ngettext("{n} file in total", "{n} files in total", len(claim.evidence))
+            )
+        else:
+            body.append(
+                staff_summary(
+                    claim,
+                    client_name=f"{client.name} ({client.key})" if client else None,
+                    channel=contact.channel if contact else None,
+                    evidence_count=len(claim.evidence),
+                    tr=tr,
+                )
+            )
+        if len(files) > MAX_PAGE_FILES:
+            body.append(
+                tr.ngettext(
+                    "{n} more file: GET /api/claims/{claim}",
+                    "{n} more files: GET /api/claims/{claim}",
+                    len(files) - MAX_PAGE_FILES,
+                    claim=claim.number,
+                )
+            )
+        for dup in duplicates:
+            how = (
+                tr._("identical file")
+                if dup.distance == 0
+                else tr._("near-duplicate, {bits} bits differ", bits=dup.distance)
+            )
+            body.append(
+                tr._(
+                    "⚠ Same photo as {claim} ({how}): possibly reused evidence.",
+                    claim=dup.claim_number,
+                    how=how,
+                )
+            )
+        body.append(tr._("Act: {commands}", commands=" | ".join(allowed_commands(claim))))
         out = OutboundMessage(
             channel=Channel(channel),
             channel_user_id=user_id,
-            text=text,
-            attachments=_files(files),
-            buttons=_staff_buttons(claim, channel),
+            text="\n".join(body),
+            attachments=_files(listed),
+            buttons=_staff_buttons(claim, channel, tr),
             idempotency_key=f"claim:{claim.id}:qc:{tag}:{member.key}",
-            extra={"subject": headline, "tag": claim.number},
+            extra={"subject": body[0], "tag": claim.number},
         )
         await outbox.enqueue(session, out, cause_message_id=cause_message_id, kind="alert")
         paged += 1

@@ -52,18 +52,19 @@ class Relay:
             release(conv)
             return Outcome.CONTINUE
         who = ctx.contact.name or ctx.contact.channel_user_id
-        client = ctx.client.name if ctx.client else "unverified"
-        tag = number(esc.id) if esc else f"conversation {conv.id}"
         prefix = f"esc:{esc.id}" if esc else f"conv:{conv.id}"  # a quoted reply finds its way back by it
-        text = f"[{tag} · {who} · {client} · {ctx.contact.channel}]\n{ctx.message.text}".rstrip()
         for key, (channel, chat_id) in recipients:
+            tr = service.translator_of(key)
+            client = ctx.client.name if ctx.client else tr._("unverified")
+            tag = number(esc.id) if esc else tr._("conversation {id}", id=conv.id)
+            text = f"[{tag} · {who} · {client} · {ctx.contact.channel}]\n{ctx.message.text}".rstrip()
             out = OutboundMessage(
                 channel=Channel(channel),
                 channel_user_id=chat_id,
                 text=text,
                 attachments=[a for a in ctx.message.attachments if a.stored_path],
                 idempotency_key=f"{prefix}:fwd:{ctx.message_id}:{key}",
-                extra={"subject": f"[{tag}] message from {who}"},
+                extra={"subject": f"[{tag}] " + tr._("message from {who}", who=who)},
             )
             await ctx.send_to(out, kind="relay")
         conv.staff_since = now

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.i18n import N_
 from escalation.rota import Override
 from escalation.service import EscalationService
 from handlers.base import Context, Outcome
@@ -26,7 +27,7 @@ COMMAND = re.compile(
 BUTTON = re.compile(r"^esc:(ack|resolve):(\d+)$")
 SUBJECT_TAG = re.compile(r"\[ESC-(\d{1,12})\]", re.IGNORECASE)  # email replies keep "[ESC-000042]"
 ACK_WORDS = {"ack", "ok ack", "acknowledged", "ok", "收到", "确认", "好的"}
-HELP = (
+HELP = N_(
     "Staff commands:\n"
     '/ack 42 — take escalation ESC-000042 (or reply "ack" to its alert)\n'
     "/r 42 <text> — answer the client (or reply to the alert; photos too)\n"
@@ -70,7 +71,7 @@ class StaffCommands:
         if button:
             esc = await esc_repo.lock(ctx.session, int(button.group(2)))
             if esc is None:
-                await ctx.reply("That escalation no longer exists.")
+                await ctx.reply(ctx._("That escalation no longer exists."))
             elif button.group(1) == "ack":
                 await self._ack(ctx, service, esc, via="button")
             else:
@@ -115,11 +116,15 @@ class StaffCommands:
         ref, _, rest = args.partition(" ")
         esc_id = esc_repo.parse_number(ref) if ref else None
         if esc_id is None:
-            await ctx.reply(f"Which escalation? For example /{cmd} 42 or /{cmd} ESC-000042.\n\n{HELP}")
+            await ctx.reply(
+                ctx._("Which escalation? For example /{cmd} 42 or /{cmd} ESC-000042.", cmd=cmd)
+                + "\n\n"
+                + ctx._(HELP)
+            )
             return Outcome.DONE
         esc = await esc_repo.lock(ctx.session, esc_id)
         if esc is None:
-            await ctx.reply(f"There is no {number(esc_id)}.")
+            await ctx.reply(ctx._("There is no {escalation}.", escalation=number(esc_id)))
             return Outcome.DONE
         if cmd == "ack":
             await self._ack(ctx, service, esc, via="command")
@@ -127,7 +132,7 @@ class StaffCommands:
             await self._close(ctx, service, esc, via="command")
         else:  # /r, /reply
             if not rest.strip() and not ctx.message.attachments:
-                await ctx.reply(f"What should the client get? /r {esc_id} <text>")
+                await ctx.reply(ctx._("What should the client get? /r {id} <text>", id=esc_id))
             else:
                 await self._relay(ctx, service, esc, rest.strip())
         return Outcome.DONE
@@ -141,7 +146,7 @@ class StaffCommands:
         if conv is None:
             return Outcome.CONTINUE
         if conv.state != "with_staff":
-            await ctx.reply("That conversation is back with the bot; nothing was sent.")
+            await ctx.reply(ctx._("That conversation is back with the bot; nothing was sent."))
             return Outcome.DONE
         await service.answer_in_conversation(
             ctx.session,
@@ -157,25 +162,48 @@ class StaffCommands:
         assert ctx.staff is not None
         if await service.acknowledge(ctx.session, esc, ctx.staff.key, via=via):
             await ctx.reply(
-                f"You have {number(esc.id)}. Reply to the alert or /r {esc.id} <text> to answer the client; "
-                f"/close {esc.id} when done."
+                ctx._(
+                    "You have {escalation}. Reply to the alert or /r {id} <text> to answer the client; "
+                    "/close {id} when done.",
+                    escalation=number(esc.id),
+                    id=esc.id,
+                )
             )
         elif esc.state == "resolved":
-            await ctx.reply(f"{number(esc.id)} is already resolved (by {esc.resolved_by}).")
+            await ctx.reply(
+                ctx._(
+                    "{escalation} is already resolved (by {who}).",
+                    escalation=number(esc.id),
+                    who=esc.resolved_by,
+                )
+            )
         else:
-            await ctx.reply(f"{number(esc.id)} was already acknowledged by {esc.acknowledged_by}.")
+            await ctx.reply(
+                ctx._(
+                    "{escalation} was already acknowledged by {who}.",
+                    escalation=number(esc.id),
+                    who=esc.acknowledged_by,
+                )
+            )
 
     async def _close(self, ctx: Context, service: EscalationService, esc: Escalation, *, via: str) -> None:
         assert ctx.staff is not None
         if await service.resolve(ctx.session, esc, ctx.staff.key, via=via):
-            await ctx.reply(f"{number(esc.id)} resolved; the bot answers the client again.")
+            await ctx.reply(
+                ctx._("{escalation} resolved; the bot answers the client again.", escalation=number(esc.id))
+            )
         else:
-            await ctx.reply(f"{number(esc.id)} was already resolved.")
+            await ctx.reply(ctx._("{escalation} was already resolved.", escalation=number(esc.id)))
 
     async def _relay(self, ctx: Context, service: EscalationService, esc: Escalation, text: str) -> None:
         assert ctx.staff is not None
         if esc.state == "resolved":
-            await ctx.reply(f"{number(esc.id)} is resolved; nothing was sent. The client can write again.")
+            await ctx.reply(
+                ctx._(
+                    "{escalation} is resolved; nothing was sent. The client can write again.",
+                    escalation=number(esc.id),
+                )
+            )
             return
         conv = await service.relay_to_client(
             ctx.session,
@@ -186,7 +214,9 @@ class StaffCommands:
             cause_message_id=ctx.message_id,
         )
         if conv is None:
-            await ctx.reply(f"{number(esc.id)} has no client conversation to answer.")
+            await ctx.reply(
+                ctx._("{escalation} has no client conversation to answer.", escalation=number(esc.id))
+            )
 
 
 class StaffFallback:
@@ -199,20 +229,23 @@ class StaffFallback:
         return ctx.staff is not None
 
     async def handle(self, ctx: Context) -> Outcome:
-        await ctx.reply(HELP)
+        await ctx.reply(ctx._(HELP))
         return Outcome.DONE
 
 
 def oncall_text(service: EscalationService, ctx: Context) -> str:
     rota = service.rota
     now = service.clock()
-    lines = ["On call now:"]
+    lines = [ctx._("On call now:")]
     for name in rota.rotations:
         key = rota.on_call(name, now)
         span = rota.shift(name, now)
-        until = f" until {span[1].astimezone(rota.rotations[name].zone):%a %H:%M}" if span else ""
-        who = rota.staff[key].name if key else "NOBODY (coverage gap)"
-        lines.append(f" {name}: {who}{until}")
+        who = rota.staff[key].name if key else ctx._("NOBODY (coverage gap)")
+        if span:
+            until = f"{span[1].astimezone(rota.rotations[name].zone):%a %H:%M}"
+            lines.append(" " + ctx._("{rotation}: {who} until {until}", rotation=name, who=who, until=until))
+        else:
+            lines.append(f" {name}: {who}")
     return "\n".join(lines)
 
 
@@ -221,15 +254,18 @@ async def mine_text(ctx: Context) -> str:
     rows, _ = await esc_repo.list_escalations(ctx.session, limit=50, staff=ctx.staff.key)
     mine = [e for e in rows if e.state in esc_repo.ACTIVE]
     if not mine:
-        return "You have no open escalations."
-    lines = ["Your open escalations:"]
+        return ctx._("You have no open escalations.")
+    lines = [ctx._("Your open escalations:")]
     for e in mine:
-        lines.append(f" {number(e.id)} {e.reason} {e.priority} {e.state} (conversation {e.conversation_id})")
+        lines.append(
+            f" {number(e.id)} {e.reason} {e.priority} {e.state} "
+            + ctx._("(conversation {id})", id=e.conversation_id)
+        )
     return "\n".join(lines)
 
 
 async def override(ctx: Context, service: EscalationService, args: str) -> str:
-    usage = "Usage: /override <staff> <hours> [rotation], e.g. /override anna 4"
+    usage = ctx._("Usage: /override <staff> <hours> [rotation], e.g. /override anna 4")
     parts = args.split()
     rota = service.rota
     if len(parts) < 2:
@@ -237,19 +273,30 @@ async def override(ctx: Context, service: EscalationService, args: str) -> str:
     key, hours_raw = parts[0].lower(), parts[1]
     rotation = parts[2] if len(parts) > 2 else next(iter(rota.rotations), "")
     if key not in rota.staff:
-        return f"Unknown staff {key!r}. Known: {', '.join(sorted(rota.staff))}"
+        return ctx._(
+            "Unknown staff {key}. Known: {known}", key=repr(key), known=", ".join(sorted(rota.staff))
+        )
     if rotation not in rota.rotations:
-        return f"Unknown rotation {rotation!r}. Known: {', '.join(rota.rotations)}"
+        return ctx._(
+            "Unknown rotation {rotation}. Known: {known}",
+            rotation=repr(rotation),
+            known=", ".join(rota.rotations),
+        )
     try:
         hours = float(hours_raw)
     except ValueError:
         return usage
     if not 0 < hours <= 24 * 14:
-        return "Hours must be between 0 and 336."
+        return ctx._("Hours must be between 0 and 336.")
     assert ctx.staff is not None
     start = service.clock()
     end = start + timedelta(hours=hours)
     await esc_repo.add_override(ctx.session, rotation, key, start, end, by=f"staff:{ctx.staff.key}")
     rota.live_overrides.append(Override(rotation, key, start, end))
-    zone = rota.rotations[rotation].zone
-    return f"{rota.staff[key].name} is on call for {rotation} until {end.astimezone(zone):%a %d %b %H:%M %Z}."
+    until = f"{end.astimezone(rota.rotations[rotation].zone):%a %d %b %H:%M %Z}"
+    return ctx._(
+        "{who} is on call for {rotation} until {until}.",
+        who=rota.staff[key].name,
+        rotation=rotation,
+        until=until,
+    )

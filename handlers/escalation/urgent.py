@@ -44,10 +44,9 @@ class Urgent:
         await ctx.escalate("urgent", priority="urgent", note=ctx.text)
         if not already and ctx.conversation.state != "with_staff":
             await ctx.reply(
-                ctx.tr(
+                ctx._(
                     "We have marked this as urgent and alerted the colleague on call right now; "
                     "they will contact you here shortly.",
-                    "我们已将此标记为紧急，并已立即通知值班同事，他们会尽快在这里联系您。",
                 )
             )
         return Outcome.CONTINUE
@@ -75,10 +74,9 @@ class Frustration:
             return Outcome.CONTINUE
         await ctx.escalate("repeat", note=" | ".join(reversed(texts)))
         await ctx.reply(
-            ctx.tr(
+            ctx._(
                 "I'm sorry I haven't been able to help. I have asked a colleague to step in; "
                 "they will answer you here.",
-                "很抱歉没能帮到您。我已请同事介入，他们会在这里回复您。",
             )
         )
         return Outcome.CONTINUE

@@ -63,13 +63,11 @@ async def refuse_unverified(ctx: Context, purpose: str) -> None:
         purpose=purpose,
     )
     await ctx.reply(
-        ctx.tr(
+        ctx._(
             "For your security we can only share order details and documents with contacts linked to "
             "your company account, and this chat is not linked yet. A colleague will verify and link it "
             "— please reply with your company name. If you write from your company email address, "
             "we can link it automatically.",
-            "为保障信息安全，我们只向已绑定公司账户的联系人提供订单信息和单据，此会话尚未绑定。"
-            "我们的同事会核实并为您绑定——请回复您的公司名称。如使用公司邮箱联系我们，可自动完成绑定。",
         )
     )
 
@@ -77,10 +75,9 @@ async def refuse_unverified(ctx: Context, purpose: str) -> None:
 async def not_found(ctx: Context) -> None:
     """The same words for "not yours" and "does not exist", and the number is not echoed."""
     await ctx.reply(
-        ctx.tr(
+        ctx._(
             "We could not find that order number on your account. Please check the number "
             "(as on your PO, e.g. PO-YYYY-NNNN), or ask us to connect you with a colleague.",
-            "您的账户下未找到该订单号。请核对订单号（如 PO-YYYY-NNNN），或联系我们的同事协助。",
         )
     )
 

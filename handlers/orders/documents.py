@@ -12,6 +12,7 @@ import asyncio
 import re
 from pathlib import Path
 
+from bot.i18n import N_
 from bot.ids import candidates, fold
 from bot.messages import Button
 from handlers.base import Context, Outcome
@@ -33,10 +34,10 @@ ALL = re.compile(
     re.IGNORECASE,
 )
 KIND_WORDS = {
-    "invoice": ("commercial invoice", "发票"),
-    "packing_list": ("packing list", "装箱单"),
-    "origin": ("origin information", "原产地"),
-    "description": ("product description", "产品描述"),
+    "invoice": N_("commercial invoice"),
+    "packing_list": N_("packing list"),
+    "origin": N_("origin information"),
+    "description": N_("product description"),
 }
 
 
@@ -84,9 +85,9 @@ class Documents:
             )
             for kind in kinds
         ]
-        names = ", ".join(ctx.tr(*KIND_WORDS[k]) for k in kinds)
+        names = ", ".join(ctx._(KIND_WORDS[k]) for k in kinds)
         await ctx.reply(
-            ctx.tr(f"Here is the {names} for order {order.number}.", f"这是订单 {order.number} 的{names}。"),
+            ctx._("Here is the {documents} for order {order}.", documents=names, order=order.number),
             attachments=attachments,
         )
         await audit.record(
@@ -103,17 +104,14 @@ class Documents:
     async def _ask_which(self, ctx: Context, kinds: list[str], open_orders: list) -> None:  # type: ignore[type-arg]
         if not open_orders:
             await ctx.reply(
-                ctx.tr(
+                ctx._(
                     "Which order is it for? Please send the order number (as on your PO, e.g. PO-YYYY-NNNN).",
-                    "请问是哪个订单？请发送订单号（如 PO-YYYY-NNNN）。",
                 )
             )
             return
         # Telegram keeps 64 bytes of a button's value: several kinds ride as "documents".
-        words = (
-            ctx.tr("documents", "单据") if len(kinds) > 2 else " ".join(ctx.tr(*KIND_WORDS[k]) for k in kinds)
-        )
+        words = ctx._("documents") if len(kinds) > 2 else " ".join(ctx._(KIND_WORDS[k]) for k in kinds)
         await ctx.reply(
-            ctx.tr("Which order are the documents for?", "请问需要哪个订单的单据？"),
+            ctx._("Which order are the documents for?"),
             buttons=[Button(o.number, f"{words} {o.number}") for o in open_orders],
         )

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 
+from bot.i18n import Translator
 from bot.ids import fold
-from handlers.base import Context, Outcome, t
+from handlers.base import Context, Outcome
 from storage.repos import orders
 
 DIALOG = "feedback"
@@ -60,10 +61,8 @@ class FeedbackReply:
         if ctx.text.startswith("feedback:"):  # a pressed star says nothing about the client's language
             lang = ctx.contact.language or (ctx.client.language if ctx.client else None) or lang
         await ctx.reply(
-            t(
-                lang,
-                f"Thank you for your feedback ({score}/5). It helps us improve future production.",
-                f"感谢您的评价（{score}/5）！您的反馈将帮助我们改进后续生产。",
+            Translator.for_language(lang)._(
+                "Thank you for your feedback ({score}/5). It helps us improve future production.", score=score
             )
         )
         return Outcome.DONE

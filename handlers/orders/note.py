@@ -27,7 +27,7 @@ class NoteCommand:
         sku, note = (match.group(1), match.group(2)) if match else (None, None)
         if not sku or not note or not note.strip():
             await ctx.reply(
-                "Usage: /note SKU text — e.g. /note BP-220 use YKK #5 zippers, check pull strength"
+                ctx._("Usage: /note SKU text — e.g. /note BP-220 use YKK #5 zippers, check pull strength")
             )
             return Outcome.DONE
         row = await orders.add_sku_note(ctx.session, sku, note, by=f"staff:{ctx.staff.key}")
@@ -35,6 +35,9 @@ class NoteCommand:
             ctx.session, f"staff:{ctx.staff.key}", "sku_note_added", f"sku:{row.sku}", note=row.note
         )
         await ctx.reply(
-            f"Prevention note saved for {row.sku}. It will be in the brief of every new order of {row.sku}."
+            ctx._(
+                "Prevention note saved for {sku}. It will be in the brief of every new order of {sku}.",
+                sku=row.sku,
+            )
         )
         return Outcome.DONE

@@ -36,6 +36,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from bot.i18n import N_, side_by_side
 from bot.messages import Attachment, AttachmentKind
 from storage.models import Client, Order, OrderLine
 from storage.repos.orders import spare_units
@@ -43,11 +44,20 @@ from storage.repos.orders import spare_units
 CJK_FONT = "STSong-Light"
 KINDS = ("invoice", "packing_list", "origin", "description")
 TITLES = {
-    "invoice": ("Commercial Invoice", "商业发票"),
-    "packing_list": ("Packing List", "装箱单"),
-    "origin": ("Origin Information", "原产地信息"),
-    "description": ("Product and Packaging Description", "产品及包装说明"),
+    "invoice": N_("Commercial Invoice"),
+    "packing_list": N_("Packing List"),
+    "origin": N_("Origin Information"),
+    "description": N_("Product and Packaging Description"),
 }
+# Export papers are read at both ends of the shipment: English for the buyer and customs, Chinese for
+# the factory and the forwarder, whatever language the client chats in.
+DOCUMENT_LANGUAGES = ("en", "zh")
+
+
+def both(msgid: str) -> str:
+    return side_by_side(msgid, DOCUMENT_LANGUAGES)
+
+
 FILE_NAMES = {
     "invoice": "commercial-invoice",
     "packing_list": "packing-list",
@@ -134,7 +144,7 @@ def packing_rows(order: Order) -> list[PackRow]:
             rows.append(
                 PackRow(
                     line.sku,
-                    f"{line.description} (spare units / 备品)",
+                    line.description + " (" + both(N_("spare units")) + ")",
                     line.packaging or "",
                     spare,
                     spare_cartons,
@@ -184,36 +194,35 @@ def _table(data: list[list[Paragraph]], widths: list[float] | None = None) -> Ta
 
 
 def _header(kind: str, order: Order, client: Client, seller: Seller, today: date) -> list[object]:
-    en, zh = TITLES[kind]
     parties = [
-        [para("Seller / 卖方", bold=True), para("Buyer / 买方", bold=True)],
+        [para(both(N_("Seller")), bold=True), para(both(N_("Buyer")), bold=True)],
         [para(f"{seller.name}\n{seller.address}"), para(client.name)],
     ]
     refs = [
         [
-            para("Order / 订单号", bold=True),
+            para(both(N_("Order")), bold=True),
             para(order.number),
-            para("PI No. / 形式发票号", bold=True),
+            para(both(N_("PI No.")), bold=True),
             para(order.pi_number or "-"),
         ],
         [
-            para("Incoterm / 贸易术语", bold=True),
+            para(both(N_("Incoterm")), bold=True),
             para(order.incoterm or "-"),
-            para("Date / 日期", bold=True),
+            para(both(N_("Date")), bold=True),
             para(today.isoformat()),
         ],
     ]
     if order.carrier or order.tracking:
         refs.append(
             [
-                para("Carrier / 承运商", bold=True),
+                para(both(N_("Carrier")), bold=True),
                 para(order.carrier or "-"),
-                para("Tracking / 运单号", bold=True),
+                para(both(N_("Tracking")), bold=True),
                 para(order.tracking or "-"),
             ]
         )
     return [
-        para(f"{en} / {zh}", bold=True, size=15),
+        para(both(TITLES[kind]), bold=True, size=15),
         Spacer(1, 4 * mm),
         _table(parties),
         Spacer(1, 3 * mm),
@@ -224,10 +233,10 @@ def _header(kind: str, order: Order, client: Client, seller: Seller, today: date
 
 def _invoice(order: Order) -> list[object]:
     rows, totals = invoice_amounts(order)
-    head = ["SKU", "Description / 品名", "HS code", "Origin", "Qty (pcs)", "Unit price", "Amount", "Cur."]
+    head = ["SKU", both(N_("Description")), "HS code", "Origin", "Qty (pcs)", "Unit price", "Amount", "Cur."]
     data = [[para(h, bold=True) for h in head]]
     for line, pieces, price, amount, spare in rows:
-        desc = f"{line.description} — spare units, no charge / 备品，免费" if spare else line.description
+        desc = line.description + " — " + both(N_("spare units, no charge")) if spare else line.description
         if line.material and not spare:
             desc += f"\n{line.material}"
         data.append(
@@ -247,9 +256,9 @@ def _invoice(order: Order) -> list[object]:
         _table(data, [22 * mm, 62 * mm, 18 * mm, 13 * mm, 18 * mm, 18 * mm, 22 * mm, 12 * mm])
     ]
     out.append(Spacer(1, 4 * mm))
-    out.append(para(f"Total quantity / 总数量: {pieces_total:,} pcs", bold=True, size=10))
+    out.append(para(both(N_("Total quantity")) + f": {pieces_total:,} pcs", bold=True, size=10))
     for cur, total in totals.items():
-        out.append(para(f"Total amount / 总金额: {cur} {money(total)}", bold=True, size=10))
+        out.append(para(both(N_("Total amount")) + f": {cur} {money(total)}", bold=True, size=10))
     if order.spare_ratio:
         out.append(
             para(f"Spare units ({order.spare_ratio * 100:g}%, agreed in the PI) are supplied free of charge.")
@@ -261,8 +270,8 @@ def _packing(order: Order) -> list[object]:
     rows = packing_rows(order)
     head = [
         "SKU",
-        "Description / 品名",
-        "Packaging / 包装",
+        both(N_("Description")),
+        both(N_("Packaging")),
         "Pcs",
         "Cartons",
         "Carton cm",
@@ -286,7 +295,7 @@ def _packing(order: Order) -> list[object]:
             ]
         )
     total = [
-        para("TOTAL / 合计", bold=True),
+        para(both(N_("TOTAL")), bold=True),
         para(""),
         para(""),
         para(f"{sum(r.pieces for r in rows):,}", bold=True),
@@ -302,7 +311,7 @@ def _packing(order: Order) -> list[object]:
 
 
 def _origin(order: Order, seller: Seller) -> list[object]:
-    head = ["SKU", "Description / 品名", "HS code", "Country of origin / 原产国", "Material / 材质"]
+    head = ["SKU", both(N_("Description")), "HS code", both(N_("Country of origin")), both(N_("Material"))]
     data = [[para(h, bold=True) for h in head]]
     for line in order.lines:
         data.append(
@@ -326,7 +335,14 @@ def _origin(order: Order, seller: Seller) -> list[object]:
 
 
 def _description(order: Order) -> list[object]:
-    head = ["SKU", "Product / 产品", "Material / 材质", "Packaging / 包装", "Carton cm", "Pcs/carton"]
+    head = [
+        "SKU",
+        both(N_("Product")),
+        both(N_("Material")),
+        both(N_("Packaging")),
+        "Carton cm",
+        "Pcs/carton",
+    ]
     data = [[para(h, bold=True) for h in head]]
     for line in order.lines:
         per = f"{line.quantity / line.cartons:g}" if line.cartons else "-"
@@ -359,7 +375,7 @@ def render(
         rightMargin=12 * mm,
         topMargin=12 * mm,
         bottomMargin=12 * mm,
-        title=f"{TITLES[kind][0]} {order.number}",
+        title=f"{TITLES[kind]} {order.number}",
         author=seller.name,
     )
     body: list[object] = _header(kind, order, client, seller, today)

@@ -76,22 +76,21 @@ class OrderStatus:
             if order is None:
                 await order_access.not_found(ctx)
             else:
-                await ctx.reply(order_text.status_answer(ctx.language, order))
+                await ctx.reply(order_text.status_answer(ctx.translator, order))
             return Outcome.DONE
         open_orders = await orders.open_orders(ctx.session, ctx.client.id)
         if not open_orders:
             await ctx.reply(
-                ctx.tr(
+                ctx._(
                     "There are no open orders on your account. If you are asking about a delivered order, "
                     "please send its number (as on your PO, e.g. PO-YYYY-NNNN).",
-                    "您的账户下目前没有进行中的订单。如需查询已完成的订单，请发送订单号（如 PO-YYYY-NNNN）。",
                 )
             )
         elif len(open_orders) == 1:
-            await ctx.reply(order_text.status_answer(ctx.language, open_orders[0]))
+            await ctx.reply(order_text.status_answer(ctx.translator, open_orders[0]))
         else:
-            lines = [ctx.tr("Which order do you mean?", "请问您要查询哪个订单？")]
-            lines += [f"- {o.number}: {order_text.stage(ctx.language, o.status)}" for o in open_orders]
+            lines = [ctx._("Which order do you mean?")]
+            lines += [f"- {o.number}: {order_text.stage(ctx.translator, o.status)}" for o in open_orders]
             await ctx.reply("\n".join(lines), buttons=[Button(o.number, o.number) for o in open_orders])
         return Outcome.DONE
 
@@ -100,7 +99,7 @@ class OrderStatus:
         for key in candidates(ctx.text):
             order = await orders.by_key(ctx.session, key)
             if order is not None:
-                await ctx.reply(order_text.status_answer(ctx.language, order))
+                await ctx.reply(order_text.status_answer(ctx.translator, order))
                 return Outcome.DONE
-        await ctx.reply(ctx.tr("No order with that number.", "没有该订单号。"))
+        await ctx.reply(ctx._("No order with that number."))
         return Outcome.DONE

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import ENGLISH, Translator
 from bot.ids import order_key
 from bot.messages import Channel, OutboundMessage
 from handlers.orders import text as order_text
@@ -319,18 +320,18 @@ async def _notify_client(
     session: AsyncSession, client: Client, order: Order, events: list[OrderEvent], old: dict[str, Any]
 ) -> int:
     """Queue the notices a client should get without asking: shipped, delivered, ETA moved."""
-    lang = client.language or "en"
+    tr = Translator.for_language(client.language)
     notices: list[tuple[OrderEvent, str]] = []
     shipped = False
     for event in events:
         if event.kind == "status" and event.to_value == "shipped" and event.from_value is not None:
-            notices.append((event, order_text.shipped_notice(lang, order)))
+            notices.append((event, order_text.shipped_notice(tr, order)))
             shipped = True
         elif event.kind == "status" and event.to_value == "delivered" and event.from_value is not None:
-            notices.append((event, order_text.delivered_notice(lang, order)))
+            notices.append((event, order_text.delivered_notice(tr, order)))
     for event in events:
         if event.kind == "eta" and event.from_value and event.to_value and not shipped:
-            notices.append((event, order_text.eta_notice(lang, order, event.from_value, event.to_value)))
+            notices.append((event, order_text.eta_notice(tr, order, event.from_value, event.to_value)))
     if not notices:
         return 0
     contacts = await clients.contacts_of_client(session, client.id)
@@ -341,7 +342,7 @@ async def _notify_client(
                 channel = Channel(contact.channel)
             except ValueError:
                 continue
-            extra = {"subject": f"{order.number}: {order_text.stage(lang, order.status)}"}
+            extra = {"subject": f"{order.number}: {order_text.stage(tr, order.status)}"}
             # kept in the contact's conversation, so staff see it in the history and replies thread on
             conv = await conversations.open_conversation(session, contact)
             await outbox.enqueue(
@@ -363,26 +364,42 @@ async def _notify_client(
 # ---- repeat-order memory ---------------------------------------------------------------------------
 
 
-def brief_text(client: Client, order: Order, prior: list[dict[str, Any]]) -> str:
+def brief_text(client: Client, order: Order, prior: list[dict[str, Any]], tr: Translator = ENGLISH) -> str:
     lines = [
-        f"Repeat-order brief / 返单提醒: {order.number} ({client.name})",
-        "Earlier problems with these SKUs — check before production and shipment:",
+        tr._("Repeat-order brief: {order} ({client})", order=order.number, client=client.name),
+        tr._("Earlier problems with these SKUs — check before production and shipment:"),
     ]
     for item in prior:
         cats = ", ".join(f"{k} ×{v}" for k, v in item["categories"].items()) or "-"
         res = ", ".join(f"{k} ×{v}" for k, v in item["resolutions"].items()) or "-"
         lines.append(
-            f"{item['sku']}: {item['claims_same_client']} claim(s) from this client, "
-            f"{item['claims_other_clients']} from others; defects: {cats}; resolutions: {res}"
+            f"{item['sku']}: "
+            + tr.ngettext(
+                "{n} claim from this client, {others} from others; "
+                "defects: {defects}; resolutions: {resolutions}",
+                "{n} claims from this client, {others} from others; "
+                "defects: {defects}; resolutions: {resolutions}",
+                item["claims_same_client"],
+                others=item["claims_other_clients"],
+                defects=cats,
+                resolutions=res,
+            )
         )
         for claim in item["claims"][:5]:
-            who = "this client" if claim["same_client"] else "other client"
+            who = tr._("this client") if claim["same_client"] else tr._("other client")
             lines.append(
-                f"  · {claim['id']} ({who}, order {claim['order'] or '-'}): {claim['category'] or '-'}"
-                f" — {claim['resolution'] or claim['state']}"
+                "  · "
+                + tr._(
+                    "{claim} ({who}, order {order}): {category} — {outcome}",
+                    claim=claim["id"],
+                    who=who,
+                    order=claim["order"] or "-",
+                    category=claim["category"] or "-",
+                    outcome=claim["resolution"] or claim["state"],
+                )
             )
         for note in item["notes"]:
-            lines.append(f"  ▸ prevention note ({note['by']}): {note['note']}")
+            lines.append("  ▸ " + tr._("prevention note ({by}): {note}", by=note["by"], note=note["note"]))
     return "\n".join(lines)
 
 
@@ -392,7 +409,6 @@ async def send_repeat_brief(session: AsyncSession, client: Client, order: Order)
     )
     if not prior:
         return 0
-    text = brief_text(client, order, prior)
     sent = 0
     seen: set[str] = set()
     for role in BRIEF_ROLES:
@@ -408,7 +424,7 @@ async def send_repeat_brief(session: AsyncSession, client: Client, order: Order)
                 OutboundMessage(
                     channel=Channel(contact[0]),
                     channel_user_id=contact[1],
-                    text=text,
+                    text=brief_text(client, order, prior, Translator.for_language(member.language)),
                     idempotency_key=f"repeat-brief:{order.id}:{member.key}",
                 ),
                 kind="alert",

@@ -71,7 +71,7 @@ async def test_feedback_after_closing_and_the_brief_for_the_next_order(
     await fake_telegram.wait_for(lambda f: len(f.texts_to(QC_CHAT)) > before)
     brief = fake_telegram.texts_to(QC_CHAT)[-1]
     assert "Repeat-order brief" in brief and "PO-2026-0300" in brief
-    assert "DF-50: 1 claim(s) from this client" in brief
+    assert "DF-50: 1 claim from this client" in brief
     assert f"{NUMBER} (this client, order PO-2026-0200)" in brief and "replacement" in brief
     prior = (await (await claims_bot.api("GET", "/api/orders/PO-2026-0300")).json())["prior_issues"]
     assert prior[0]["claims"][0]["id"] == NUMBER and prior[0]["resolutions"] == {"replacement": 1}

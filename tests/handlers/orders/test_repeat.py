@@ -58,7 +58,7 @@ async def test_staff_note_then_repeat_order_brief_reaches_sales_and_qc(
     for chat in (LI, ANNA):
         brief = fake_telegram.texts_to(chat)[-1]
         assert "Repeat-order brief" in brief and "PO-2026-0400" in brief and "Acme Bags GmbH" in brief
-        assert "BP-220: 1 claim(s) from this client, 1 from others" in brief
+        assert "BP-220: 1 claim from this client, 1 from others" in brief
         assert "zipper ×1" in brief and "stitching ×1" in brief and "replacement ×1" in brief
         assert "CLM-2026-000001 (this client, order PO-2026-0098)" in brief
         assert "use YKK #5 zippers" in brief
@@ -84,7 +84,7 @@ async def test_sku_alone_history_and_no_brief_without_history(
     )
     assert resp.status == 201
     await fake_telegram.wait_for(lambda f: f.texts_to(LI))
-    assert "BP-220: 1 claim(s) from this client, 1 from others" in fake_telegram.texts_to(LI)[0]
+    assert "BP-220: 1 claim from this client, 1 from others" in fake_telegram.texts_to(LI)[0]
     resp = await tg_bot.api(
         "PUT", "/api/orders/HL-2026-0501", json=order("hailang", "HL-2026-0501", ["ZZ-9"])
     )
