@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,11 @@ def test_coverage_gaps_in_the_next_14_days() -> None:
         ),
         ({"routing": {"urgent": "missing"}}, "routing.urgent", "unknown policy"),
         (
+            {"staff": {"li": {"name": "Li", "telegram_chat_id": 1, "language": "cn"}}},
+            "staff.li.language",
+            "unknown language 'cn'; one of en, zh",
+        ),
+        (
             {"policies": {"urgent": {"levels": [{"notify": ["staff:li"]}], "rounds": 0}}},
             "policies.urgent.rounds",
             ">= 1",
@@ -169,6 +175,15 @@ def test_invalid_rota_names_file_entry_and_reason(change: dict[str, Any], entry:
     assert info.value.file == "config/rota.toml"
     assert info.value.entry == entry
     assert reason in info.value.reason
+
+
+def test_staff_language_is_optional_and_defaults_to_english() -> None:
+    raw = rota()
+    raw["staff"]["li"]["language"] = "zh"
+    r = parse_rota(raw)
+    assert (r.staff["li"].language, r.staff["anna"].language) == ("zh", "en")
+    demo = parse_rota(tomllib.loads(Path("config/rota.toml").read_text()))
+    assert demo.staff["boss"].language == "zh"  # the demo's manager reads Chinese
 
 
 def test_bad_keyword_pattern_is_reported() -> None:
