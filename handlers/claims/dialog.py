@@ -19,7 +19,7 @@ from bot.i18n import N_
 from bot.ids import candidates, fold, order_key
 from bot.messages import Button
 from handlers.base import Context, Outcome
-from handlers.claims import caps, parse
+from handlers.claims import caps, notices, parse
 from handlers.claims import workflow as wf
 from handlers.handoff import ASK_FOR_HUMAN
 from handlers.menu import GREETING, PROMPTS, chosen
@@ -545,7 +545,7 @@ class ClaimIntake:
                 )
             )
         else:
-            await ctx.reply(wf.status_text(mine[0], ctx.translator))
+            await ctx.reply(notices.status_text(mine[0], ctx.translator))
         return Outcome.DONE
 
     async def _about_claim(self, ctx: Context, ref: str, media: list[AttachmentRow], text: str) -> Outcome:
@@ -580,5 +580,5 @@ class ClaimIntake:
                 )
             )
             return Outcome.DONE
-        await ctx.reply(wf.status_text(claim, ctx.translator))
+        await ctx.reply(notices.status_text(claim, ctx.translator))
         return Outcome.DONE

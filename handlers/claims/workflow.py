@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import ENGLISH, N_, Translator
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
 from handlers.claims import caps
+from handlers.claims.notices import client_notice
 from handlers.claims.phash import near_duplicate, phash_of
 from storage.models import AttachmentRow, Claim, ClaimEvent, Conversation, utcnow
 from storage.repos import audit, conversations, outbox
@@ -65,16 +66,6 @@ CLIENT_DIALOG = "claim"  # the client-side dialog (handlers/claims.py) a staff q
 INFO_TTL = timedelta(days=3)
 FEEDBACK_DIALOG = "feedback"  # handlers/feedback.py (orders side) records the 1–5 answer
 FEEDBACK_TTL = timedelta(days=7)
-STATE_LABELS = {
-    "submitted": N_("submitted, waiting for QC"),
-    "qc_review": N_("under QC review"),
-    "qc_confirmed": N_("defect confirmed by QC"),
-    "qc_rejected": N_("defect not confirmed by QC"),
-    "responsibility_confirmed": N_("responsibility confirmed"),
-    "resolved": N_("resolved"),
-    "closed": N_("closed"),
-    "needs_info": N_("waiting for more information from you"),
-}
 NEEDS = {  # what an action that must say something lacks, as the staff member reads it
     "reject": N_("reject needs a reason"),
     "info": N_("info needs a question for the client"),
@@ -93,11 +84,6 @@ def short(claim: Claim) -> int:
 
 def allowed_commands(claim: Claim) -> list[str]:
     return [f"/claim {short(claim)} {SYNTAX[a]}" for a in allowed_actions(claim.state)]
-
-
-def state_label(state: str, tr: Translator) -> str:
-    label = STATE_LABELS.get(state)
-    return tr._(label) if label else state
 
 
 @dataclass
@@ -265,124 +251,7 @@ async def _step(
     return event
 
 
-# ---- what the client is told ------------------------------------------------------------------------
-
-
-def client_notice(claim: Claim, event: ClaimEvent) -> str:
-    tr, n, note = Translator.for_language(claim.language), claim.number, (event.note or "").strip()
-    state = event.to_state
-    if state == "qc_review":
-        if event.from_state == "needs_info":
-            return tr._(
-                "Thank you. We added your new evidence to claim {claim}; "
-                "it is back with our QC team for review.",
-                claim=n,
-            )
-        return tr._(
-            "Update on your claim {claim}: our QC team is now reviewing your photos and details.", claim=n
-        )
-    if state == "qc_confirmed":
-        return tr._(
-            "Update on your claim {claim}: our QC team confirmed the defect. "
-            "Next we confirm responsibility, then arrange a replacement or follow-up solution.",
-            claim=n,
-        )
-    if state == "qc_rejected":
-        if note:
-            return tr._(
-                "Update on your claim {claim}: our QC team could not confirm a manufacturing or material "
-                "defect from the evidence: {note}. We will confirm responsibility and tell you the outcome.",
-                claim=n,
-                note=note,
-            )
-        return tr._(
-            "Update on your claim {claim}: our QC team could not confirm a manufacturing or material defect "
-            "from the evidence. We will confirm responsibility and tell you the outcome.",
-            claim=n,
-        )
-    if state == "responsibility_confirmed":
-        return _responsibility_notice(tr, claim)
-    if state == "resolved":
-        return _decision_notice(tr, claim, note)
-    if state == "needs_info":
-        return tr._(
-            "About your claim {claim}, our QC team needs more information: {note}\n"
-            "Please reply here with photos or a video (and any details).",
-            claim=n,
-            note=note,
-        )
-    if state == "closed":
-        return tr._(
-            "Your claim {claim} is now closed. Thank you for your patience and for helping us improve.\n"
-            "How did we do? Reply with a score from 1 (poor) to 5 (excellent).",
-            claim=n,
-        )
-    return tr._("Update on your claim {claim}: {state}.", claim=n, state=state_label(state, tr))
-
-
-def _responsibility_notice(tr: Translator, claim: Claim) -> str:
-    n = claim.number
-    if claim.responsibility == "factory":
-        return tr._(
-            "Update on your claim {claim}: we confirmed this is a manufacturing responsibility of our "
-            "factory. We are now arranging a replacement or follow-up solution.",
-            claim=n,
-        )
-    if claim.responsibility == "carrier":
-        return tr._(
-            "Update on your claim {claim}: the damage was caused in transport by the carrier, which our "
-            "replacement policy does not cover. We will help with documents for a claim with the carrier "
-            "and tell you our final decision shortly.",
-            claim=n,
-        )
-    return tr._(
-        "Update on your claim {claim}: our assessment is that the problem comes from use or handling after "
-        "delivery, which our replacement policy does not cover. "
-        "We will tell you our final decision shortly.",
-        claim=n,
-    )
-
-
-def _decision_notice(tr: Translator, claim: Claim, note: str) -> str:
-    n = claim.number
-    if claim.resolution == "replacement":
-        values = {"qty": claim.replacement_qty or 0, "sku": claim.sku, "order": claim.order_number}
-        if claim.sku and claim.order_number:
-            what = tr._("{qty} pcs of {sku} (order {order})", **values)
-        elif claim.sku:
-            what = tr._("{qty} pcs of {sku}", **values)
-        elif claim.order_number:
-            what = tr._("{qty} pcs (order {order})", **values)
-        else:
-            what = tr._("{qty} pcs", **values)
-        if claim.spares_used:
-            return tr.ngettext(
-                "Decision on your claim {claim}: a replacement of {what} is approved. "
-                "{n} of them is covered by the spare units of your order. "
-                "We will confirm the shipping details with you.",
-                "Decision on your claim {claim}: a replacement of {what} is approved. "
-                "{n} of them are covered by the spare units of your order. "
-                "We will confirm the shipping details with you.",
-                claim.spares_used,
-                claim=n,
-                what=what,
-            )
-        return tr._(
-            "Decision on your claim {claim}: a replacement of {what} is approved. "
-            "We will confirm the shipping details with you.",
-            claim=n,
-            what=what,
-        )
-    if claim.resolution == "follow_up":
-        return tr._(
-            "Decision on your claim {claim}: we will follow up as follows: {note}", claim=n, note=note
-        )
-    return tr._(
-        "Decision on your claim {claim}: we cannot offer a replacement. Reason: {note}. "
-        "If you have more information, please reply here.",
-        claim=n,
-        note=note,
-    )
+# ---- telling the client -----------------------------------------------------------------------------
 
 
 async def notify_client(
@@ -425,20 +294,6 @@ async def _ask_feedback(session: AsyncSession, claim: Claim, out: OutboundMessag
     conv = await session.get(Conversation, claim.conversation_id) if claim.conversation_id else None
     if conv is not None:
         conversations.set_dialog(conv, FEEDBACK_DIALOG, {"claim_id": claim.id}, utcnow() + FEEDBACK_TTL)
-
-
-def status_text(claim: Claim, tr: Translator) -> str:
-    lines = [tr._("Claim {claim}: {state}.", claim=claim.number, state=state_label(claim.state, tr))]
-    if claim.order_number:
-        lines.append(
-            tr._("Order {order}", order=claim.order_number) + (f" · {claim.sku}" if claim.sku else "")
-        )
-    lines.append(tr._("History:"))
-    for ev in claim.events:
-        if ev.from_state == ev.to_state:
-            continue
-        lines.append(f"- {ev.at:%Y-%m-%d %H:%M} UTC {state_label(ev.to_state, tr)}")
-    return "\n".join(lines)
 
 
 # ---- evidence, duplicates and what QC staff are told ------------------------------------------------
