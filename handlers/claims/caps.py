@@ -39,10 +39,11 @@ def keep_files(kept: list[int], new: list[int]) -> tuple[list[int], int]:
 
 
 def description_notice(ctx: Context) -> str:
+    limit = f"{MAX_DESCRIPTION:,}"
     return ctx._(
         "Your description is long; I kept the first {limit} characters. "
         "If something important is missing, a colleague can add it for you.",
-        limit=f"{MAX_DESCRIPTION:,}",
+        limit=limit,
     )
 
 
