@@ -26,6 +26,7 @@ from bot.web.api.base import Api, bearer_auth
 from bot.web.api.claims import ClaimsApi
 from bot.web.api.escalations import EscalationApi
 from bot.web.api.orders import OrdersApi
+from bot.web.api.reports import ReportsApi
 from bot.web.body import BodyLimits, body_guard
 from bot.web.console import Console
 from bot.web.errors import json_error
@@ -312,6 +313,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
     app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
     app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
+    app.router.add_routes(ReportsApi(rt.db).routes())
     console = Console(
         rt.db,
         rt.links,
