@@ -84,8 +84,10 @@ def build_parser() -> Parser:
     who.add_argument("--json", action="store_true", help="print JSON")
     report = sub.add_parser("report", help="reports")
     report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=Parser)
-    quality = report_sub.add_parser("quality", help="defect statistics per SKU, category and month")
-    quality.add_argument("--since", type=_date, help="only claims opened on or after this date (YYYY-MM-DD)")
+    quality = report_sub.add_parser("quality", help="defect statistics, response times and claim cycle times")
+    quality.add_argument(
+        "--since", type=_date, help="only claims and escalations opened on or after this date (YYYY-MM-DD)"
+    )
     quality.add_argument("--out", type=Path, help="write an HTML report with charts to this file")
     staff = sub.add_parser("staff", help="staff accounts")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=Parser)
@@ -157,20 +159,23 @@ def _date(value: str) -> datetime:
 
 
 async def _quality_report(settings: Settings, since: datetime | None, out: Path | None) -> int:
-    from bot.tools.reports import render_html, render_text
+    from bot.tools.reports import render_html, render_response_text, render_text
     from storage.db import Database
     from storage.repos.quality import quality_stats
+    from storage.repos.reports import claim_report, escalation_report
 
     db = Database(settings.database.url)
     try:
         async with db.read() as session:
             stats = await quality_stats(session, since)
+            escalations = await escalation_report(session, since)
+            claims = await claim_report(session, since)
     finally:
         await db.dispose()
     if out is None:
-        print(render_text(stats))
+        print(render_text(stats) + "\n\n" + render_response_text(escalations, claims))
     else:
-        out.write_text(render_html(stats), encoding="utf-8")
+        out.write_text(render_html(stats, escalations, claims), encoding="utf-8")
         print(f"wrote {out} ({stats.total} claims)")
     return 0
 

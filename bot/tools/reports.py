@@ -1,12 +1,16 @@
-"""`aftersales report quality`: defect statistics per SKU, category and month, as text or as an
-HTML page with inline SVG charts (no scripts, no external assets: it opens from a file or an email)."""
+"""`aftersales report quality`: defect statistics per SKU, category and month, response times of
+escalations and claim cycle times, as text or as an HTML page with inline SVG charts (no scripts,
+no external assets: it opens from a file or an email)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
 
+from bot.web.charts import bar_chart
+from bot.web.report_html import claims_section, days, duration, per_thousand, response_section
 from storage.repos.quality import QualityStats
+from storage.repos.reports import ClaimReport, EscalationReport, ResponseTimes
 
 
 def _sorted(counts: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -45,31 +49,42 @@ def render_text(stats: QualityStats) -> str:
     return "\n".join(lines)
 
 
-def bar_chart(title: str, items: list[tuple[str, int]], *, width: int = 560) -> str:
-    """A horizontal bar chart as inline SVG."""
-    if not items:
-        return f"<h2>{html.escape(title)}</h2><p>No claims.</p>"
-    top = max(v for _, v in items) or 1
-    row, label_w = 26, 150
-    height = row * len(items) + 10
-    bars = []
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * row
-        w = max(2, int((width - label_w - 50) * value / top))
-        bars.append(
-            f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">{html.escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{row - 8}" fill="#3b6ea5"><title>'
-            f"{html.escape(label)}: {value}</title></rect>"
-            f'<text x="{label_w + w + 6}" y="{y + 17}">{value}</text>'
-        )
-    return (
-        f"<h2>{html.escape(title)}</h2>"
-        f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
-        f'font-family="sans-serif" font-size="13">{"".join(bars)}</svg>'
+def _times_row(name: str, t: ResponseTimes) -> str:
+    spans = (t.mtta_seconds.p50, t.mtta_seconds.p90, t.mttr_seconds.p50, t.mttr_seconds.p90)
+    return f"{name:<16}{t.count:>7}{t.acknowledged:>7}{t.resolved:>9}" + "".join(
+        f"{duration(v):>10}" for v in spans
     )
 
 
-def render_html(stats: QualityStats) -> str:
+def render_response_text(escalations: EscalationReport, claims: ClaimReport) -> str:
+    """The contract's figures: MTTA/MTTR p50/p90 by reason, cycle days, claims per unit shipped."""
+    since = escalations.since.date().isoformat() if escalations.since else "the beginning"
+    lines = [f"Response times since {since} (nearest-rank percentiles)", ""]
+    lines.append(
+        f"{'reason':<16}{'opened':>7}{'acked':>7}{'resolved':>9}"
+        f"{'MTTA p50':>10}{'MTTA p90':>10}{'MTTR p50':>10}{'MTTR p90':>10}"
+    )
+    lines.append(_times_row("all", escalations.total))
+    lines += [_times_row(reason, t) for reason, t in escalations.by_reason.items()]
+    cycle = claims.cycle_days
+    lines += [
+        "",
+        f"Claim cycle time (opened to closed): p50 {days(cycle.p50)}, p90 {days(cycle.p90)} "
+        f"({claims.closed} of {claims.count} closed)",
+        "Claims by state: " + ", ".join(f"{k} {v}" for k, v in claims.by_state.items()),
+        "",
+        f"{'SKU':<16}{'claims':>8}{'shipped':>10}{'per 1,000 shipped':>19}",
+    ]
+    lines += [
+        f"{sku:<16}{d.claims:>8}{d.units_shipped:>10}{per_thousand(d.rate):>19}"
+        for sku, d in claims.by_sku.items()
+    ]
+    return "\n".join(lines)
+
+
+def render_html(
+    stats: QualityStats, escalations: EscalationReport | None = None, claims: ClaimReport | None = None
+) -> str:
     since = stats.since.date().isoformat() if stats.since else "the beginning"
     rows = "".join(
         f"<tr><td>{html.escape(sku)}</td><td>{n}</td><td>{stats.affected_units.get(sku, 0)}</td>"
@@ -94,5 +109,7 @@ td:first-child,th:first-child{{text-align:left}}</style></head>
 {bar_chart("Claims per defect category", _sorted(stats.by_category))}
 {bar_chart("Claims per month", sorted(stats.by_month.items()))}
 {bar_chart("Resolutions", _sorted(stats.by_resolution))}
+{response_section(escalations) if escalations else ""}
+{claims_section(claims, categories=False) if claims else ""}
 </body></html>
 """

@@ -11,6 +11,7 @@ from bot.tools.reports import render_html, render_text
 from storage.db import Database
 from storage.models import Claim, Client, Order, OrderLine
 from storage.repos.quality import quality_stats
+from tests.report_fixtures import SINCE
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -94,3 +95,44 @@ def test_cli_writes_html_and_refuses_a_bad_date(tmp_path: Path, db_url: str) -> 
     assert "3 claims" in done.stdout and "<svg" in out.read_text()
     bad = subprocess.run([*run, "--since", "yesterday"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a date" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+async def seed_response_times(url: str) -> None:
+    from bot.tools.demo import seed
+    from tests.report_fixtures import seed_claims as seed_fixture_claims
+    from tests.report_fixtures import seed_escalations
+
+    db = Database(url)
+    try:
+        await seed(db)
+        await seed_fixture_claims(db)
+        await seed_escalations(db)
+    finally:
+        await db.dispose()
+
+
+def test_cli_shows_response_times_and_claim_figures(tmp_path: Path, db_url: str) -> None:
+    import asyncio
+
+    asyncio.run(seed_response_times(db_url))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\nurl = "{db_url}"\n')
+    run = [sys.executable, "-m", "bot.tools.cli", "--config", str(cfg), "report", "quality", "--since", SINCE]
+    done = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines() if line.strip()}
+    # opened, acked, resolved, MTTA p50/p90, MTTR p50/p90 (as "2 min", "10 min", ...)
+    assert rows["all"] == ["4", "3", "2", "2", "min", "10", "min", "1", "h", "2", "h"]
+    assert rows["urgent"] == ["2", "2", "2", "1", "min", "2", "min", "1", "h", "2", "h"]
+    assert rows["handoff"] == ["1", "0", "0", "–", "–", "–", "–"]
+    assert "Claim cycle time (opened to closed): p50 2 d, p90 5 d (3 of 5 closed)" in done.stdout
+    assert rows["BP-220"][-3:] == ["3", "2000", "1.50"] and rows["TB-105"][-3:] == ["1", "800", "1.25"]
+
+    out = tmp_path / "q.html"
+    done = subprocess.run([*run, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    assert 'aria-label="Time to acknowledge, per reason"' in page
+    assert 'aria-label="Claims per 1,000 units shipped"' in page
+    assert "<title>urgent p90: 2 min</title>" in page and "<title>BP-220: 1.50</title>" in page
+    assert "<td>BP-220</td><td>3</td><td>2000</td><td>1.50</td>" in page
