@@ -97,7 +97,7 @@ def render_html(
 <title>Quality report since {since}</title>
 <style>body{{font-family:sans-serif;max-width:720px;margin:1em auto;padding:0 1em}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}</style></head>
+td:first-child,th:first-child{{text-align:left}}svg{{max-width:100%;height:auto}}</style></head>
 <body>
 <h1>Quality report since {since}</h1>
 <p>{stats.total} claims, {stats.excluded} outside the policy (used goods, misuse, carrier damage),

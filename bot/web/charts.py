@@ -2,7 +2,7 @@
 
 No scripts, no styles, no external assets: the markup opens from a file or an email and passes
 the console's Content-Security-Policy (presentation attributes only). Every label is escaped.
-`viewBox` with a relative width lets the chart shrink to a phone's screen.
+With `viewBox`, CSS `max-width: 100%; height: auto` shrinks a chart to a phone's screen.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def _svg(title: str, height: int, parts: list[str], heading: bool) -> str:
     t = html.escape(title)
     return (
         (f"<h2>{t}</h2>" if heading else "")
-        + f'<svg role="img" aria-label="{t}" viewBox="0 0 {WIDTH} {height}" width="100%" '
-        f'font-family="sans-serif" font-size="13">{"".join(parts)}</svg>'
+        + f'<svg role="img" aria-label="{t}" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">{"".join(parts)}</svg>'
     )
 
 

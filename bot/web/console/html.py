@@ -36,6 +36,7 @@ NAV = (
     ("conversations", "/console/conversations", "Chats", "会话"),
     ("claims", "/console/claims", "Claims", "索赔"),
     ("escalations", "/console/escalations", "Alerts", "升级"),
+    ("reports", "/console/reports", "Reports", "报表"),
 )
 
 PAGE = """<!doctype html>

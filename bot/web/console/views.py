@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.media import MediaLinks
 from bot.core.media_types import INLINE_TYPES
+from bot.web.console import reports as report_page
 from bot.web.console.auth import Auth
 from bot.web.console.formats import default_name, path_int, preview, when
 from bot.web.console.html import Safe, join, page, render
@@ -79,6 +80,7 @@ class Console:
             web.get("/console/claims/{ref}", a(self.claim)),
             web.get("/console/escalations", a(self.escalations)),
             web.post("/console/escalations/{id}/ack", a(self.acknowledge)),
+            web.get("/console/reports", a(self.reports)),
         ]
 
     # ---- public -----------------------------------------------------------------------------------------
@@ -392,3 +394,11 @@ $claims<h2>Messages <small>消息</small></h2>
         if done and self.wake:
             self.wake()
         return redirect("/console/escalations?done=" + ("acked" if done else "taken"))
+
+    async def reports(self, request: web.Request, who: Who) -> web.StreamResponse:
+        """Response times and claim figures since a date (default: the last 30 days)."""
+        async with self.db.read() as s:
+            body, ok = await report_page.build(s, request.query.get("since"))
+        resp = self._page("Reports", body, who, "reports")
+        resp.set_status(200 if ok else 400)
+        return resp
