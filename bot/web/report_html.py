@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.web.charts import bar_chart, paired_chart
 from storage.repos.reports import ClaimReport, EscalationReport, ResponseTimes
 
@@ -63,7 +63,8 @@ def _row(label: str, t: ResponseTimes) -> str:
 
 
 def response_section(report: EscalationReport, label: Label = english) -> str:
-    heads = ["Reason", "Opened", "Acknowledged", "Resolved", "MTTA p50", "MTTA p90", "MTTR p50", "MTTR p90"]
+    heads = [N_("Reason"), N_("Opened"), N_("Acknowledged"), N_("Resolved")]
+    heads += [N_("MTTA p50"), N_("MTTA p90"), N_("MTTR p50"), N_("MTTR p90")]
     rows = [_row(label("All"), report.total)]
     rows += [_row(html.escape(reason), t) for reason, t in report.by_reason.items()]
     acks = [(r, t.mtta_seconds.p50, t.mtta_seconds.p90) for r, t in report.by_reason.items()]

@@ -35,7 +35,9 @@ def parse_since(raw: str | None, today: date) -> tuple[datetime, str | None]:
     try:
         return datetime.combine(date.fromisoformat(raw), time.min, tzinfo=UTC), None
     except ValueError:
-        return default, _EN._("Not a date: {value}. Use YYYY-MM-DD.", value=raw[:40])
+        msgid, value = "Not a date: {value}. Use YYYY-MM-DD.", raw[:40]
+        en, zh = _EN._(msgid, value=value), _ZH._(msgid, value=value)
+        return default, en if zh == en else f"{en} {zh}"
 
 
 PAGE = """<h1>$title</h1>
