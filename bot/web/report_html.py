@@ -14,6 +14,27 @@ from bot.i18n import N_, Translator
 from bot.web.charts import bar_chart, paired_chart
 from storage.repos.reports import ClaimReport, EscalationReport, ResponseTimes
 
+# Every heading shown through `label()`, marked here because Babel cannot see calls inside f-strings.
+_HEADINGS = (
+    N_("All"),
+    N_("No escalations."),
+    N_("Response times"),
+    N_("MTTA: time from an escalation opened to its acknowledgement; MTTR: to its resolution."),
+    N_("Time to acknowledge, per reason"),
+    N_("Time to resolve, per reason"),
+    N_("No claims."),
+    N_("Claims"),
+    N_("Claims opened"),
+    N_("closed"),
+    N_("cycle time (opened to closed)"),
+    N_("SKU"),
+    N_("Units shipped"),
+    N_("Claims per 1,000 units shipped"),
+    N_("Claims by state"),
+    N_("Claims by category"),
+)
+
+
 Label = Callable[[str], str]
 _EN = Translator.for_language("en")
 

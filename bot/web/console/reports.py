@@ -11,11 +11,20 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.web.console.html import Safe, esc, render
 from bot.web.report_html import claims_section, response_section
 from storage.models import utcnow
 from storage.repos.reports import ClaimReport, EscalationReport, claim_report, escalation_report
+
+# Every heading shown through `label()`, marked here because Babel cannot see calls inside f-strings.
+_HEADINGS = (
+    N_("Reports"),
+    N_("Since"),
+    N_("Show"),
+    N_("Not a date: {value}. Use YYYY-MM-DD."),
+)
+
 
 DEFAULT_DAYS = 30
 _EN, _ZH = Translator.for_language("en"), Translator.for_language("zh")
