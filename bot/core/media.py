@@ -36,6 +36,9 @@ def safe_name(filename: str | None) -> str:
     return _UNSAFE_NAME.sub("_", filename)[:100] if filename else ""
 
 
+EXPIRY_STEP = 300
+
+
 class MediaLinks:
     def __init__(self, root: str | Path, public_url: str, key: str, ttl_seconds: int) -> None:
         self.root = Path(root)
@@ -49,7 +52,10 @@ class MediaLinks:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()[:32]
 
     def token(self, sha256: str, *, filename: str | None = None, now: float | None = None) -> str:
-        expires = int((time.time() if now is None else now) + self.ttl)
+        # Rounded up to a 5-minute step: the same file gets the same link for a while (caches, and a
+        # page and its API agree), and a link lives at least `ttl`.
+        at = (time.time() if now is None else now) + self.ttl
+        expires = int(-(-at // EXPIRY_STEP) * EXPIRY_STEP)
         name = safe_name(filename)
         tok = f"{sha256}.{expires}.{self._sig(sha256, expires, name)}"
         return f"{tok}.{name}" if name else tok

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.core.media import MediaLinks, safe_name
+from bot.core.media import EXPIRY_STEP, MediaLinks, safe_name
 from storage.models import AttachmentRow, Conversation
 from tests.bot.web.console.test_views import add_staff, login
 from tests.channels.test_email import ACME, JPEG, email_settings, mail
@@ -217,7 +217,7 @@ def test_a_token_resolves_to_its_file_and_signed_name(root: Path, sha: str, name
     path = _stored(root, sha)
     token = links.token(sha, filename=name, now=now)
     assert links.resolve(token, now=now) == (path, safe_name(name) or None)
-    assert links.resolve(token, now=now + 3601) is None  # expired
+    assert links.resolve(token, now=now + 3600 + EXPIRY_STEP + 1) is None  # expired (ttl, rounded up)
 
 
 @settings(max_examples=300, deadline=None)
