@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from bot.core.metrics import Metrics
 from bot.core.outbox import OutboxDispatcher
 from bot.core.writer import InboundWriter
 from bot.web.api.base import Api, bearer_auth
+from bot.web.api.calendar import CalendarApi
 from bot.web.api.claims import ClaimsApi
 from bot.web.api.escalations import EscalationApi
 from bot.web.api.orders import OrdersApi
@@ -35,10 +37,12 @@ from bot.web.webhooks import count_refusals, header_check, webhook_handler
 from channels.base import ChannelAdapter, MediaStore
 from channels.sandbox import SandboxFetcher, SandboxSender
 from config.settings import Settings
+from escalation.calendar import Calendar
 from escalation.runtime import EscalationRuntime, read_faq, read_keywords
 from handlers.base import Handler
 from handlers.claims.commands import ClaimCommands
 from handlers.claims.dialog import ClaimIntake
+from handlers.closures import ClosureNotice
 from handlers.escalation.relay import Relay
 from handlers.escalation.staff import StaffCommands, StaffFallback
 from handlers.escalation.urgent import Frustration, Urgent
@@ -110,16 +114,18 @@ def _links(settings: Settings) -> MediaLinks:
     )
 
 
-def build_handlers(settings: Settings) -> list[Handler]:
+def build_handlers(settings: Settings, calendar: Calendar | None = None) -> list[Handler]:
     """The explicit order. Observers (urgency) always run; then the first matching responder owns the turn.
 
     Staff commands come first (they match only registered staff), then the relay of a
     conversation that is with a staff member, then the client's intents; the menu is
     last because it takes anything.
     """
+    calendar = calendar or Calendar()
     return [
         # -- observers --
         Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
+        ClosureNotice(calendar),  # before Urgent: "we are closed until …" comes before "on call alerted"
         Urgent(read_keywords(settings.escalation.keywords_file)),
         Frustration(),
         # -- staff commands (ctx.staff set) --
@@ -134,7 +140,7 @@ def build_handlers(settings: Settings) -> list[Handler]:
         ClaimIntake(),
         Handoff(),
         Documents(settings.media.dir),
-        OrderStatus(),
+        OrderStatus(calendar),
         StaffFallback(),  # anything else from staff: a short help, never the client FAQ or menu
         FaqAnswer(read_faq(settings.escalation.faq_file)),
         Menu(),
@@ -157,6 +163,11 @@ class Runtime:
     sandbox: SandboxSender | None
     escalation: EscalationRuntime
     health_details: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
+
+    def set_clock(self, clock: Callable[[], datetime]) -> None:
+        """One clock for the handlers (`ctx.now`) and the escalation service and jobs."""
+        self.engine.clock = clock
+        self.escalation.set_clock(clock)
 
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -189,11 +200,16 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=on_failure)
     delivery.after_commit = dispatcher.wake
     escalation = EscalationRuntime(
-        settings.escalation, db, metrics, channels=set(adapters), wake=dispatcher.wake
+        settings.escalation,
+        db,
+        metrics,
+        channels=set(adapters),
+        wake=dispatcher.wake,
+        calendar_file=settings.calendar.file,
     )
     engine = Engine(
         db,
-        build_handlers(settings),
+        build_handlers(settings, escalation.calendar),
         fetchers={name: SandboxFetcher(store) for name in adapters} if sandbox else dict(adapters),
         metrics=metrics,
         escalator=escalation.service,
@@ -314,6 +330,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
     app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
     app.router.add_routes(ReportsApi(rt.db).routes())
+    app.router.add_routes(CalendarApi(rt.escalation.calendar, lambda: rt.escalation.service.clock()).routes())
     console = Console(
         rt.db,
         rt.links,

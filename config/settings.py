@@ -115,6 +115,11 @@ class EscalationSettings:
 
 
 @dataclass
+class CalendarSettings:
+    file: str = "config/calendar.toml"  # public holidays and factory closures; "" for none
+
+
+@dataclass
 class OutboxSettings:
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
@@ -132,6 +137,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
     source: str = field(default="", compare=False)  # the file the settings came from
 
     def secrets(self) -> list[str]:

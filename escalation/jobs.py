@@ -22,6 +22,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.i18n import Translator
 from bot.messages import Channel, OutboundMessage
 from escalation.alerts import local_time
+from escalation.calendar import Calendar, Closure
+from escalation.coverage import coverage_gaps
 from escalation.service import EscalationService
 from storage.db import Database
 from storage.models import Claim, Escalation, utcnow
@@ -46,6 +48,7 @@ class EscalationJobs:
         digest_time: str = "08:30",
         refresh: Callable[[], Awaitable[None]] | None = None,
         refresh_every: int = 30,
+        calendar: Calendar | None = None,
     ) -> None:
         self.db = db
         self.service = service
@@ -58,6 +61,7 @@ class EscalationJobs:
         self.refresh = refresh  # re-reads swaps other processes made (/override), every `refresh_every` ticks
         self.refresh_every = refresh_every
         self._ticks = 0
+        self.calendar = calendar
 
     async def start(self) -> None:
         rota = self.service.rota
@@ -126,14 +130,16 @@ class EscalationJobs:
         return queued
 
     async def check_coverage(self) -> list[dict[str, str]]:
-        """Daily: log every hour in the next 14 days with nobody on a rotation a policy pages."""
-        gaps = self.service.rota.coverage_gaps(self.clock())
+        """Daily: log every hour in the next 14 days with nobody on a rotation a policy pages
+        (and, with a holiday rotation, nobody on it during a holiday or closure)."""
+        gaps = coverage_gaps(self.service.rota, self.calendar, self.clock())
         for gap in gaps:
             log.warning(
-                "on-call coverage gap: rotation %s from %s until %s",
+                "on-call coverage gap: rotation %s from %s until %s%s",
                 gap["rotation"],
                 gap["from"],
                 gap["until"],
+                f" ({gap['holiday']})" if "holiday" in gap else "",
             )
         return gaps
 
@@ -178,6 +184,7 @@ class EscalationJobs:
         async with self.db.write() as session:
             active = await repo.active_list(session)
             claims = await repo.open_claims(session)
+            closures = upcoming_closures(self.calendar, now)
             recipients: list[str] = []
             for name in rota.rotations:
                 person = rota.on_call(name, now)
@@ -192,7 +199,11 @@ class EscalationJobs:
                     channel=Channel(contact[0]),
                     channel_user_id=contact[1],
                     text=digest_text(
-                        self.service.translator_of(who), local_time(now, rota.timezone), active, claims
+                        self.service.translator_of(who),
+                        local_time(now, rota.timezone),
+                        active,
+                        claims,
+                        closures,
                     ),
                     idempotency_key=f"digest:{now.astimezone(rota.rotations[next(iter(rota.rotations))].zone).date()}:{who}"
                     if rota.rotations
@@ -205,7 +216,9 @@ class EscalationJobs:
         return queued
 
 
-def digest_text(tr: Translator, when: str, active: list[Escalation], claims: list[Claim]) -> str:
+def digest_text(
+    tr: Translator, when: str, active: list[Escalation], claims: list[Claim], closures: list[Closure]
+) -> str:
     """The morning digest in one staff member's language."""
     lines = [tr._("Morning digest · {when}", when=when)]
     lines.append(tr._("Open escalations: {n}", n=len(active)))
@@ -215,4 +228,28 @@ def digest_text(tr: Translator, when: str, active: list[Escalation], claims: lis
     lines.append(tr._("Open claims: {n}", n=len(claims)))
     for claim in claims[:20]:
         lines.append(f" {claim.number} {claim.state}")
+    if closures:
+        lines.append(tr._("Closures in the next {days} days: {n}", days=DIGEST_CLOSURE_DAYS, n=len(closures)))
+        for c in closures:
+            lines.append(
+                " "
+                + tr._(
+                    "{name}: {start} – {end}, reopening {reopens}",
+                    name=c.name,
+                    start=c.start.isoformat(),
+                    end=c.end.isoformat(),
+                    reopens=c.reopens.isoformat(),
+                )
+            )
     return "\n".join(lines)
+
+
+DIGEST_CLOSURE_DAYS = 30
+
+
+def upcoming_closures(calendar: Calendar | None, now: datetime) -> list[Closure]:
+    """The digest's look ahead: factory closures in the next 30 days, so nobody is surprised by one."""
+    if calendar is None:
+        return []
+    today = calendar.local_day(now)
+    return list(calendar.closures_between(today, today + timedelta(days=DIGEST_CLOSURE_DAYS)))

@@ -10,6 +10,7 @@ arithmetic.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -95,6 +96,8 @@ class Rota:
     routing: dict[str, str] = field(default_factory=dict)
     source: str = ""
     live_overrides: list[Override] = field(default_factory=list)  # swaps made from phones (database)
+    holiday_rotation: str | None = None  # pages to any rotation go here on a holiday or closure day
+    day_off: Callable[[datetime], str | None] | None = None  # the factory calendar, bound at start-up
 
     # ---- who is on call -------------------------------------------------------------------------
 
@@ -132,6 +135,11 @@ class Rota:
         """Staff keys a policy target names at `at` (a rotation's person, a staff key or a role)."""
         kind, _, name = target.partition(":")
         if kind == "rotation":
+            holiday = self.holiday_rotation
+            if holiday and self.day_off is not None and self.day_off(at) is not None:
+                stand_in = self.on_call(holiday, at)
+                if stand_in:  # nobody on the holiday rotation: the regular one still gets the page
+                    return [stand_in]
             who = self.on_call(name, at)
             return [who] if who else []
         if kind == "staff":
@@ -311,7 +319,7 @@ def _language(file: str, entry: str, value: object) -> str:
 
 
 def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
-    known = {"timezone", "staff", "rotations", "overrides", "policies", "routing"}
+    known = {"timezone", "staff", "rotations", "overrides", "policies", "routing", "holiday_rotation"}
     for key in raw:
         if key not in known:
             raise RotaError(file, key, "unknown entry")
@@ -455,7 +463,10 @@ def parse_rota(raw: dict[str, Any], file: str = "rota.toml") -> Rota:
             raise RotaError(file, f"routing.{reason}", f"unknown policy {pname!r}")
         routing[reason] = pname
 
-    return Rota(zone, staff, rotations, overrides, policies, routing, source=file)
+    holiday = raw.get("holiday_rotation")
+    if holiday is not None and holiday not in rotations:
+        raise RotaError(file, "holiday_rotation", f"unknown rotation {holiday!r}")
+    return Rota(zone, staff, rotations, overrides, policies, routing, source=file, holiday_rotation=holiday)
 
 
 def _check_target(

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import ConfigError, EscalationSettings
+from escalation.calendar import Calendar, CalendarError, load_calendar
+from escalation.coverage import bind_calendar, coverage_gaps
 from escalation.faq import Faq, load_faq
 from escalation.jobs import EscalationJobs
 from escalation.keywords import UrgencyMatcher, load_keywords
@@ -44,6 +46,16 @@ def read_rota(path: str) -> Rota:
         raise ConfigError(f"rota: {exc}") from None
 
 
+def read_calendar(path: str, default_timezone: str = "UTC") -> Calendar:
+    """An empty `calendar.file` is a factory that never closes (no holidays, no closures)."""
+    if not path:
+        return Calendar(timezone=default_timezone)
+    try:
+        return load_calendar(config_path(path), default_timezone)
+    except CalendarError as exc:
+        raise ConfigError(f"calendar: {exc}") from None
+
+
 def read_keywords(path: str) -> UrgencyMatcher:
     try:
         return load_keywords(config_path(path))
@@ -69,10 +81,13 @@ class EscalationRuntime:
         wake: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
         tick_seconds: float = 1.0,
+        calendar_file: str = "",
     ) -> None:
         self.settings = settings
         self.db = db
         self.rota = read_rota(settings.rota_file)
+        self.calendar = read_calendar(calendar_file, self.rota.timezone)
+        bind_calendar(self.rota, self.calendar)
         self.service = EscalationService(
             self.rota,
             ack_timeout_seconds=settings.ack_timeout_seconds,
@@ -88,6 +103,7 @@ class EscalationRuntime:
             clock=clock,
             tick_seconds=tick_seconds,
             refresh=self.refresh_overrides,
+            calendar=self.calendar,
         )
         self.gaps: list[dict[str, str]] = []
 
@@ -134,5 +150,5 @@ class EscalationRuntime:
         return {
             "open": sum(1 for e in active if e.state == "open"),
             "acknowledged": sum(1 for e in active if e.state == "acknowledged"),
-            "coverage_gaps": self.rota.coverage_gaps(self.service.clock())[:20],
+            "coverage_gaps": coverage_gaps(self.rota, self.calendar, self.service.clock())[:20],
         }

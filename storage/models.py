@@ -520,3 +520,15 @@ class ContactFlood(Base):
     )
     window_start: Mapped[datetime] = mapped_column()
     received: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClosureNotice(Base):
+    """A conversation was told the factory is closed: once per conversation and closure."""
+
+    __tablename__ = "closure_notices"
+    __table_args__ = (UniqueConstraint("conversation_id", "closure", name="uq_closure_notice_once"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    closure: Mapped[str] = mapped_column(String(160))  # the closure's start date and name
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

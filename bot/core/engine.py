@@ -57,6 +57,7 @@ class Engine:
         concurrency: int = 8,
         sweep_seconds: float = 30.0,
         flood_per_minute: int = 0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.handlers = list(handlers)
@@ -66,6 +67,7 @@ class Engine:
         self.services = services or {}
         self.after_commit = after_commit
         self.sweep_seconds = sweep_seconds
+        self.clock = clock  # `ctx.now` of every handled message; tests move it (a closure "today")
         self.media_limit_bytes = media_limit_bytes
         self.inbound_busy = inbound_busy
         self.flood = FloodGate(flood_per_minute)
@@ -240,6 +242,7 @@ class Engine:
             conversation=conv,
             language=language,
             staff=staff,
+            now=self.clock(),
             escalator=self.escalator,
             services=dict(self.services),
         )

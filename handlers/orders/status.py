@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 
+from bot.i18n import Translator
 from bot.ids import candidates, fold
 from bot.messages import Button
+from escalation.calendar import Calendar
 from handlers.base import Context, Outcome
 from handlers.orders import access as order_access
 from handlers.orders import text as order_text
+from storage.models import Order
 from storage.repos import orders
+from storage.repos.orders import CLOSED_STATUSES
 
 ASKS = re.compile(
     r"where(?:'s|\s+is|\s+are)\s+(?:my|our|the)\s+(?:order|goods|shipment)"
@@ -57,9 +61,34 @@ def asks_status(text: str) -> bool:
     return bool(candidates(folded)) and bool(QUESTION.search(folded))
 
 
+def eta_note(tr: Translator, order: Order, calendar: Calendar | None) -> str | None:
+    """An open order whose ETA falls in a factory closure, or just after one, may slip: say so."""
+    if calendar is None or order.eta is None or order.status in CLOSED_STATUSES:
+        return None
+    closure = calendar.closure_near(order.eta)
+    if closure is None:
+        return None
+    return tr._(
+        "Note: the factory is closed for {name} from {start} to {end} (reopening {reopens}), "
+        "close to this ETA, so the date may move.",
+        name=closure.name_in(tr.language),
+        start=closure.start.isoformat(),
+        end=closure.end.isoformat(),
+        reopens=closure.reopens.isoformat(),
+    )
+
+
 class OrderStatus:
     name = "order_status"
     observer = False
+
+    def __init__(self, calendar: Calendar | None = None) -> None:
+        self.calendar = calendar
+
+    def answer(self, tr: Translator, order: Order) -> str:
+        note = eta_note(tr, order, self.calendar)
+        text = order_text.status_answer(tr, order)
+        return f"{text}\n{note}" if note else text
 
     def matches(self, ctx: Context) -> bool:
         return bool(ctx.text) and asks_status(ctx.text)
@@ -76,7 +105,7 @@ class OrderStatus:
             if order is None:
                 await order_access.not_found(ctx)
             else:
-                await ctx.reply(order_text.status_answer(ctx.translator, order))
+                await ctx.reply(self.answer(ctx.translator, order))
             return Outcome.DONE
         open_orders = await orders.open_orders(ctx.session, ctx.client.id)
         if not open_orders:
@@ -87,7 +116,7 @@ class OrderStatus:
                 )
             )
         elif len(open_orders) == 1:
-            await ctx.reply(order_text.status_answer(ctx.translator, open_orders[0]))
+            await ctx.reply(self.answer(ctx.translator, open_orders[0]))
         else:
             lines = [ctx._("Which order do you mean?")]
             lines += [f"- {o.number}: {order_text.stage(ctx.translator, o.status)}" for o in open_orders]
@@ -99,7 +128,7 @@ class OrderStatus:
         for key in candidates(ctx.text):
             order = await orders.by_key(ctx.session, key)
             if order is not None:
-                await ctx.reply(order_text.status_answer(ctx.translator, order))
+                await ctx.reply(self.answer(ctx.translator, order))
                 return Outcome.DONE
         await ctx.reply(ctx._("No order with that number."))
         return Outcome.DONE
