@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot.app import Runtime, build_runtime, create_app
 from config.settings import (
+    CalendarSettings,
     DatabaseSettings,
     EscalationSettings,
     MediaSettings,
@@ -151,6 +152,7 @@ def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:
         media=MediaSettings(dir=str(tmp_path / "media"), max_bytes=5_000_000, allow_loopback=True),
         outbox=OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.2),
         escalation=EscalationSettings(rota_file=str(Path(__file__).parent / "fakes" / "rota.toml")),
+        calendar=CalendarSettings(file=""),  # no closures unless a test names a calendar
     )
     return replace(settings, **sections)
 
