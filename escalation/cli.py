@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from escalation.runtime import read_rota
+from escalation.coverage import bind_calendar
+from escalation.runtime import read_calendar, read_rota
 
 
-def rota_who(rota_file: str, at: str | None, *, as_json: bool = False) -> str:
-    """Raises ConfigError for a bad rota, ValueError for a bad --at."""
+def rota_who(rota_file: str, at: str | None, *, as_json: bool = False, calendar_file: str = "") -> str:
+    """Raises ConfigError for a bad rota or calendar, ValueError for a bad --at."""
     rota = read_rota(rota_file)
+    calendar = read_calendar(calendar_file, rota.timezone)
+    bind_calendar(rota, calendar)  # on a holiday the policies page the holiday rotation
     if at:
         try:
             moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
@@ -25,9 +28,11 @@ def rota_who(rota_file: str, at: str | None, *, as_json: bool = False) -> str:
     else:
         moment = datetime.now(UTC)
     answer = rota.who(moment)
+    day_off = calendar.day_off(moment)
+    answer["day_off"] = day_off
     if as_json:
         return json.dumps(answer, ensure_ascii=False, indent=2)
-    lines = [f"On call at {moment.isoformat()}:"]
+    lines = [f"On call at {moment.isoformat()}" + (f" (factory off: {day_off})" if day_off else "") + ":"]
     for name, r in answer["rotations"].items():
         who = f"{r['name']} ({r['staff']})" if r["staff"] else "NOBODY (coverage gap)"
         until = f" until {r['shift_end']}" if r["shift_end"] else ""

@@ -26,7 +26,8 @@ def holiday_gaps(
     if holiday is None:
         return []
     gaps: list[dict[str, str]] = []
-    start = (now if now.tzinfo else now.replace(tzinfo=UTC)).replace(minute=0, second=0, microsecond=0)
+    aware = now if now.tzinfo else now.replace(tzinfo=UTC)
+    start = aware.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     end = start + timedelta(days=days)
     open_gap: tuple[datetime, str] | None = None
     t = start

@@ -140,7 +140,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from escalation.cli import rota_who
 
         try:
-            print(rota_who(settings.escalation.rota_file, args.at, as_json=args.json))
+            print(
+                rota_who(
+                    settings.escalation.rota_file,
+                    args.at,
+                    as_json=args.json,
+                    calendar_file=settings.calendar.file,
+                )
+            )
         except ValueError as exc:
             raise CliError(str(exc)) from None
         return 0

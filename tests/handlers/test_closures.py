@@ -103,3 +103,19 @@ async def test_a_chinese_client_gets_the_notice_in_chinese(
         assert not any("2027-02-15" in t for t in again)
     finally:
         await h.close()
+
+
+async def test_each_closure_is_announced_once(
+    tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    h = await bot_at(tmp_path, db_url, fake_telegram, (2027, 2, 6))
+    try:
+        assert (await say(h, fake_telegram, ACME_CHAT, "hello"))[0].startswith(NOTICE)
+        h.runtime.set_clock(at(2027, 10, 2))  # Golden Week, 1–7 October
+        replies = await say(h, fake_telegram, ACME_CHAT, "hello again")
+        assert replies[0].startswith("Our factory is closed for Golden Week from 2027-10-01 to 2027-10-07")
+        assert "reopens on 2027-10-08" in replies[0]
+        again = await say(h, fake_telegram, ACME_CHAT, "anyone there?")
+        assert not any("factory is closed" in t for t in again)
+    finally:
+        await h.close()
