@@ -32,9 +32,9 @@ async def say(h: BotHarness, fake: FakeTelegram, chat: int, text: str) -> list[s
 
 
 async def test_first_message_in_a_closure_gets_the_notice_once(
-    tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+    tmp_path: Path, any_db_url: str, fake_telegram: FakeTelegram
 ) -> None:
-    h = await bot_at(tmp_path, db_url, fake_telegram, (2027, 2, 6))
+    h = await bot_at(tmp_path, any_db_url, fake_telegram, (2027, 2, 6))
     try:
         first = await say(h, fake_telegram, ACME_CHAT, "Hello, I have a question about my invoice")
         assert first[0].startswith(NOTICE), first
