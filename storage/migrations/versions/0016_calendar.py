@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_calendar"
-down_revision = "0008_escalation"
+down_revision = "0014_staff_language"
 branch_labels = None
 depends_on = None
 
