@@ -336,9 +336,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         rt.links,
         settings.server.admin_token,
         rt.dispatcher.wake,
-        acknowledge=lambda session, esc_id, key: rt.escalation.service.acknowledge_id(
-            session, esc_id, key, via="console"
-        ),
+        rt.escalation.service,
         sandbox=settings.server.sandbox,
         proxies=TrustedProxies(settings.server.trusted_proxies),
     )

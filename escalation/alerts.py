@@ -11,10 +11,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import ENGLISH, N_, Translator
+from bot.ids import escalation_number as number
 from bot.messages import Button, Channel, OutboundMessage
 from escalation.rota import StaffMember
 from storage.models import Conversation, Escalation, Message
-from storage.repos.escalations import number
 
 # Where each staff contact field is reached, in paging preference order.
 CONTACT_CHANNELS = (

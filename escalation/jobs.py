@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.i18n import Translator
+from bot.ids import escalation_number as number
 from bot.messages import Channel, OutboundMessage
 from escalation.alerts import local_time
 from escalation.calendar import Calendar, Closure
@@ -29,7 +30,6 @@ from storage.db import Database
 from storage.models import Claim, Escalation, utcnow
 from storage.repos import escalations as repo
 from storage.repos import outbox
-from storage.repos.escalations import number
 
 log = logging.getLogger(__name__)
 # APScheduler logs every run of the one-second tick at INFO; keep its warnings and errors only.

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
 from bot.ids import candidates
+from bot.ids import escalation_number as number
 from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
 from escalation.policy import FINAL, Schedule, Step
@@ -28,7 +29,6 @@ from escalation.rota import Policy, Rota
 from storage.models import Conversation, Escalation, OutboxRow, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import escalations as repo
-from storage.repos.escalations import number
 
 log = logging.getLogger(__name__)
 WAIT_FOR_STAFF = {"handoff"}  # reasons after which the client waits for a person rather than the bot

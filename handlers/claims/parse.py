@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.ids import fold
+from bot.ids import claim_number, fold
 
 DEFECT = re.compile(
     r"\b(broken|break|broke|torn|tear|tears|ripped|rip|defect\w*|damaged?|faulty|fault|stain\w*|mou?ld\w*"
@@ -68,7 +68,7 @@ def claim_refs(text: str) -> list[str]:
     """Claim numbers named in the text, normalised to CLM-YYYY-NNNNNN."""
     refs = []
     for m in CLAIM_REF.finditer(fold(text)):
-        ref = f"CLM-{m.group(1)}-{int(m.group(2)):06d}"
+        ref = claim_number(int(m.group(1)), int(m.group(2)))
         if ref not in refs:
             refs.append(ref)
     return refs

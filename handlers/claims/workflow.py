@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import ENGLISH, N_, Translator
+from bot.ids import claim_sequence
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
 from handlers.claims import caps
 from handlers.claims.notices import client_notice
@@ -79,7 +80,7 @@ def allowed_actions(state: str) -> list[str]:
 
 def short(claim: Claim) -> int:
     """The number staff type: 17 for CLM-2026-000017."""
-    return int(claim.number.rsplit("-", 1)[1])
+    return claim_sequence(claim.number)
 
 
 def allowed_commands(claim: Claim) -> list[str]:

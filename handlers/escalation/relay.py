@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.ids import escalation_number as number
 from bot.messages import Channel, OutboundMessage
 from escalation.service import EscalationService, release
 from handlers.base import Context, Outcome
 from storage.repos import audit
 from storage.repos import escalations as esc_repo
-from storage.repos.escalations import number
 
 
 class Relay:

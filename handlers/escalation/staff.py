@@ -13,13 +13,14 @@ import re
 from datetime import timedelta
 
 from bot.i18n import N_
+from bot.ids import escalation_number as number
+from bot.ids import parse_escalation
 from escalation.rota import Override
 from escalation.service import EscalationService
 from handlers.base import Context, Outcome
 from storage.models import Escalation
 from storage.repos import conversations
 from storage.repos import escalations as esc_repo
-from storage.repos.escalations import number
 
 COMMAND = re.compile(
     r"^/(ack|r|reply|close|resolve|oncall|mine|override)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL
@@ -114,7 +115,7 @@ class StaffCommands:
             await ctx.reply(await override(ctx, service, args))
             return Outcome.DONE
         ref, _, rest = args.partition(" ")
-        esc_id = esc_repo.parse_number(ref) if ref else None
+        esc_id = parse_escalation(ref) if ref else None
         if esc_id is None:
             await ctx.reply(
                 ctx._("Which escalation? For example /{cmd} 42 or /{cmd} ESC-000042.", cmd=cmd)

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.ids import claim_number, claim_number_like, parse_claim
 from storage.limits import INT64_MAX
 from storage.models import (
     AttachmentRow,
@@ -95,10 +96,6 @@ async def book_replacement(session: AsyncSession, line_id: int, qty: int) -> tup
 # ---- claims ---------------------------------------------------------------------------------------
 
 
-def claim_number(year: int, seq: int) -> str:
-    return f"CLM-{year}-{seq:06d}"
-
-
 def _claim_query() -> Any:
     return select(Claim).options(selectinload(Claim.events), selectinload(Claim.evidence))
 
@@ -128,17 +125,16 @@ async def get(session: AsyncSession, claim_id: int, *, lock: bool = False) -> Cl
 
 async def find(session: AsyncSession, ref: str, *, lock: bool = False) -> Claim | None:
     """`CLM-2026-000017`, `clm2026000017` or the bare `17` (the newest claim with that sequence)."""
-    ref = ref.strip().upper().replace(" ", "")
-    digits = "".join(c for c in ref if c.isdigit())
-    if not digits:
+    parsed = parse_claim(ref)
+    if parsed is None:
         return None
-    if ref.startswith("CLM") and len(digits) >= 5:
-        number = claim_number(int(digits[:4]), int(digits[4:] or 0))
-        query = _claim_query().where(Claim.number == number)
+    year, seq = parsed
+    if year is not None:
+        query = _claim_query().where(Claim.number == claim_number(year, seq))
     else:
         query = (
             _claim_query()
-            .where(Claim.number.like(f"CLM-____-{int(digits):06d}"))
+            .where(Claim.number.like(claim_number_like(seq)))
             .order_by(Claim.created_at.desc(), Claim.id.desc())
             .limit(1)
         )

@@ -1,9 +1,9 @@
 """What the staff console reads and the few things it writes.
 
 Claims and escalations are read straight from their tables here, read-only, so the
-console does not wait on (or fight with) the claims and escalation services; the one
-escalation write, `acknowledge`, is a guarded single-row update that the escalation
-service should take over.
+console does not wait on (or fight with) the claims and escalation services. Acknowledging
+an escalation is the escalation service's (it stops the climb, assigns the conversation,
+counts the metric and edits the pages), so there is no escalation write here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.messages import Channel, OutboundMessage
-from storage.db import rowcount
 from storage.models import (
     Claim,
     Client,
@@ -106,10 +105,6 @@ async def claims_for_conversation(session: AsyncSession, conversation_id: int) -
 # ---- escalations --------------------------------------------------------------------------------------
 
 
-def escalation_number(row_id: int) -> str:
-    return f"ESC-{row_id:06d}"
-
-
 async def list_escalations(session: AsyncSession, *, limit: int = 100) -> list[Escalation]:
     """Open first, then acknowledged, then resolved; newest first within each."""
     order = case((Escalation.state == "open", 0), (Escalation.state == "acknowledged", 1), else_=2)
@@ -122,29 +117,6 @@ async def list_escalations(session: AsyncSession, *, limit: int = 100) -> list[E
             )
         ).scalars()
     )
-
-
-async def acknowledge(session: AsyncSession, escalation_id: int, staff_key: str) -> bool:
-    """Open → acknowledged by this staff member; False if it was not open (someone was quicker).
-
-    The conditional UPDATE makes two people pressing the button at once produce one acknowledgement.
-    """
-    now = utcnow()
-    result = await session.execute(
-        update(Escalation)
-        .where(Escalation.id == escalation_id, Escalation.state == "open")
-        .values(state="acknowledged", acknowledged_by=staff_key, acknowledged_at=now, next_due_at=None)
-    )
-    if not rowcount(result):
-        return False
-    await audit.record(
-        session,
-        f"staff:{staff_key}",
-        "escalation_acknowledged",
-        escalation_number(escalation_id),
-        via="console",
-    )
-    return True
 
 
 # ---- staff reply ------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -10,21 +9,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.ids import escalation_number
 from storage.db import dialect_of
 from storage.models import Alert, Claim, Escalation, Message, Order, OutboxRow, RotaOverride
 
 ACTIVE = ("open", "acknowledged")
-_NUMBER = re.compile(r"^(?:ESC-?)?0*(\d{1,12})$", re.IGNORECASE)
-
-
-def number(esc_id: int) -> str:
-    return f"ESC-{esc_id:06d}"
-
-
-def parse_number(text: str) -> int | None:
-    """`42`, `ESC-000042`, `esc-42` → 42; anything else → None."""
-    m = _NUMBER.match(text.strip())
-    return int(m.group(1)) if m else None
 
 
 async def get(session: AsyncSession, esc_id: int) -> Escalation | None:
@@ -267,7 +256,7 @@ async def stats(session: AsyncSession) -> dict[str, Any]:
 
 def escalation_json(esc: Escalation) -> dict[str, Any]:
     return {
-        "id": number(esc.id),
+        "id": escalation_number(esc.id),
         "reason": esc.reason,
         "priority": esc.priority,
         "policy": esc.policy,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bot.ids import parse_escalation
 from bot.web.api.base import int_param
 from bot.web.api.input import json_object, looks_numeric
 from bot.web.errors import ApiError
@@ -31,7 +32,7 @@ class EscalationApi:
 
     def _id(self, request: web.Request) -> int:
         raw = request.match_info["id"]
-        esc_id = repo.parse_number(raw)
+        esc_id = parse_escalation(raw)
         if esc_id is None:
             if looks_numeric(raw.upper().removeprefix("ESC").removeprefix("-")):
                 raise ApiError(400, "id is out of range", "id")  # digits, too many of them
@@ -45,7 +46,7 @@ class EscalationApi:
             raise ApiError(422, "state must be open, acknowledged or resolved", "state")
         before = None
         if request.query.get("cursor"):
-            before = repo.parse_number(request.query["cursor"])
+            before = parse_escalation(request.query["cursor"])
             if before is None:
                 raise ApiError(400, "invalid cursor", "cursor")
         async with self.db.read() as session:

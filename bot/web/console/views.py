@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from importlib import resources
+from typing import Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.media import MediaLinks
 from bot.core.media_types import INLINE_TYPES
+from bot.ids import escalation_number
 from bot.web.console import reports as report_page
 from bot.web.console.auth import Auth
 from bot.web.console.formats import default_name, path_int, preview, when
@@ -43,8 +45,12 @@ FLASH = {
 }
 
 
-# (session, escalation id, staff key) -> acknowledged now?
-Acknowledger = Callable[[AsyncSession, int, str], Awaitable[bool]]
+class Acknowledger(Protocol):
+    """The escalation service's acknowledgement by id: the console has no escalation write of its own."""
+
+    async def acknowledge_id(
+        self, session: AsyncSession, esc_id: int, staff_key: str, *, via: str
+    ) -> bool: ...
 
 
 class Console:
@@ -53,14 +59,14 @@ class Console:
         db: Database,
         links: MediaLinks,
         secret: str,
-        wake: Callable[[], None] | None = None,
-        acknowledge: Acknowledger | None = None,
+        wake: Callable[[], None] | None,
+        escalation: Acknowledger,
         *,
         sandbox: bool = False,
         proxies: TrustedProxies | None = None,
     ) -> None:
         self.db = db
-        self.acknowledger = acknowledge
+        self.escalation = escalation
         self.links = links
         self.auth = Auth(db, secret, sandbox=sandbox, proxies=proxies)
         self.wake = wake
@@ -369,7 +375,7 @@ $claims<h2>Messages <small>消息</small></h2>
 <div class="row">$conv</div>$ack</div></li>""",
             cls="urgent" if e.priority == "urgent" and e.state == "open" else "",
             id=e.id,
-            num=repo.escalation_number(e.id),
+            num=escalation_number(e.id),
             state=e.state,
             reason=e.reason,
             prio=e.priority,
@@ -387,10 +393,7 @@ $claims<h2>Messages <small>消息</small></h2>
             exists = await s.get(Escalation, esc_id) if esc_id else None
             if exists is None:
                 return self._not_found(who, "escalation")
-            if self.acknowledger is not None:  # the escalation service: stops the climb, edits the pages
-                done = await self.acknowledger(s, esc_id, who.key)
-            else:
-                done = await repo.acknowledge(s, esc_id, who.key)
+            done = await self.escalation.acknowledge_id(s, esc_id, who.key, via="console")
         if done and self.wake:
             self.wake()
         return redirect("/console/escalations?done=" + ("acked" if done else "taken"))

@@ -485,6 +485,8 @@ async def test_capitalised_name_from_a_phone_keyboard_still_signs_in(tg_bot: Bot
 async def test_console_repo_on_each_database(any_db_url: str) -> None:
     from datetime import timedelta
 
+    from escalation.rota import Rota
+    from escalation.service import EscalationService
     from storage.db import Database
     from storage.models import Client, Contact, Message, utcnow
     from storage.repos import audit, login_throttle
@@ -519,10 +521,12 @@ async def test_console_repo_on_each_database(any_db_url: str) -> None:
             async with db.write() as s:
                 result = await repo.staff_reply(s, conv_id, "li", "on it", "nonce-0123456789abcdef")
                 assert result is not None
+        # the console acknowledges through the escalation service (its own UPDATE is gone)
+        service = EscalationService(Rota(timezone="UTC", staff={}, rotations={}))
         async with db.write() as s:
-            assert await repo.acknowledge(s, 2, "li") is True
+            assert await service.acknowledge_id(s, 2, "li", via="console") is True
         async with db.write() as s:
-            assert await repo.acknowledge(s, 2, "tom") is False
+            assert await service.acknowledge_id(s, 2, "tom", via="console") is False
             assert await repo.staff_reply(s, 999, "li", "x", "nonce-0123456789abcdef") is None
         async with db.read() as s:
             rows = list((await s.execute(select(OutboxRow))).scalars())
