@@ -17,7 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.core import logs
-from bot.core.delivery import DeliveryTracker
+from bot.core.delivery import DeliveryTracker, FailureEscalation
 from bot.core.engine import Engine
 from bot.core.media import MediaLinks
 from bot.core.metrics import Metrics
@@ -31,6 +31,7 @@ from bot.web.api.orders import OrdersApi
 from bot.web.api.reports import ReportsApi
 from bot.web.body import BodyLimits, body_guard
 from bot.web.console import Console
+from bot.web.console.views import Acknowledger
 from bot.web.errors import json_error
 from bot.web.proxies import TrustedProxies
 from bot.web.webhooks import count_refusals, header_check, webhook_handler
@@ -53,6 +54,7 @@ from handlers.orders.documents import Documents
 from handlers.orders.feedback import FeedbackReply
 from handlers.orders.note import NoteCommand
 from handlers.orders.status import OrderStatus
+from handlers.ports import Escalator
 from handlers.subscription import Subscription
 from storage.db import Database
 
@@ -114,35 +116,37 @@ def _links(settings: Settings) -> MediaLinks:
     )
 
 
-def build_handlers(settings: Settings, calendar: Calendar | None = None) -> list[Handler]:
+def build_handlers(
+    settings: Settings, escalator: Escalator, calendar: Calendar | None = None
+) -> list[Handler]:
     """The explicit order. Observers (urgency) always run; then the first matching responder owns the turn.
 
     Staff commands come first (they match only registered staff), then the relay of a
     conversation that is with a staff member, then the client's intents; the menu is
-    last because it takes anything.
+    last because it takes anything. Each handler gets its collaborators here, typed.
     """
     calendar = calendar or Calendar()
     return [
         # -- observers --
         Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
         ClosureNotice(calendar),  # before Urgent: "we are closed until …" comes before "on call alerted"
-        Urgent(read_keywords(settings.escalation.keywords_file)),
-        Frustration(),
+        Urgent(read_keywords(settings.escalation.keywords_file), escalator),
+        Frustration(escalator),
         # -- staff commands (ctx.staff set) --
         ClaimCommands(),
         NoteCommand(),
-        StaffCommands(),  # only /ack /r /close /oncall /mine /override, alert buttons and replies to alerts
+        StaffCommands(escalator),  # only /ack /r /close /oncall /mine /override, alert buttons, replies
         # -- conversation with staff: relay --
-        Relay(settings.escalation.relay_idle_seconds),
+        Relay(escalator, settings.escalation.relay_idle_seconds),
         # -- client intents (OrderStatus also answers staff looking up any order) --
         FeedbackReply(),
         MenuChoice(),
         ClaimIntake(),
-        Handoff(),
+        Handoff(escalator),
         Documents(settings.media.dir),
         OrderStatus(calendar),
         StaffFallback(),  # anything else from staff: a short help, never the client FAQ or menu
-        FaqAnswer(read_faq(settings.escalation.faq_file)),
+        FaqAnswer(read_faq(settings.escalation.faq_file), escalator),
         Menu(),
     ]
 
@@ -187,18 +191,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     adapters = build_adapters(settings, store, links=links, delivery=delivery, secret_sink=secret_sink)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
-
-    async def on_failure(session: Any, row: Any, exc: Any) -> None:
-        await delivery.on_failure(session, row, exc)  # closed window: template, tell the assigned staff
-        await escalation.service.on_delivery_failure(session, row, exc)  # a failed page: next contact
-        conversation_id = await delivery.lost_client_message(session, row)
-        if conversation_id is not None:  # a reply the client never got: a person must reach them
-            await escalation.service.delivery_failed(
-                session, conversation_id, note=f"{row.channel}: {exc.reason}"
-            )
-
-    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=on_failure)
-    delivery.after_commit = dispatcher.wake
+    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=delivery.on_failure)
     escalation = EscalationRuntime(
         settings.escalation,
         db,
@@ -207,13 +200,17 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         wake=dispatcher.wake,
         calendar_file=settings.calendar.file,
     )
+    # The escalation service is wired in through the seams its users declare (handlers.ports,
+    # bot.core.delivery, the console); these typed assignments are where mypy catches drift.
+    escalator: Escalator = escalation.service
+    failures: FailureEscalation = escalation.service
+    delivery.after_commit, delivery.escalation = dispatcher.wake, failures
     engine = Engine(
         db,
-        build_handlers(settings, escalation.calendar),
+        build_handlers(settings, escalator, escalation.calendar),
         fetchers={name: SandboxFetcher(store) for name in adapters} if sandbox else dict(adapters),
         metrics=metrics,
-        escalator=escalation.service,
-        services={"escalation": escalation.service},
+        escalator=escalator,
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
         flood_per_minute=settings.server.flood_per_minute,
@@ -331,12 +328,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
     app.router.add_routes(ReportsApi(rt.db).routes())
     app.router.add_routes(CalendarApi(rt.escalation.calendar, lambda: rt.escalation.service.clock()).routes())
+    acknowledger: Acknowledger = rt.escalation.service
     console = Console(
         rt.db,
         rt.links,
         settings.server.admin_token,
         rt.dispatcher.wake,
-        rt.escalation.service,
+        acknowledger,
         sandbox=settings.server.sandbox,
         proxies=TrustedProxies(settings.server.trusted_proxies),
     )

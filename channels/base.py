@@ -111,3 +111,10 @@ class MediaStore:
             yield data
 
         return await self.save_stream(one(), len(data))
+
+
+class LinkMaker(Protocol):
+    """Signed, expiring public URLs of stored files, for providers that fetch outbound media by URL
+    (Twilio, WeChat articles); bot.core.media.MediaLinks implements it, wired in bot/app.py."""
+
+    def url(self, sha256: str, *, filename: str | None = None) -> str: ...

@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from xml.parsers.expat import ExpatError
 
 from aiohttp import web
@@ -67,7 +67,7 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, MediaStore, WebhookRejected
+from channels.base import ExtraRoute, LinkMaker, MediaStore, WebhookRejected
 from channels.media_fetch import FetchRules, MediaFetcher
 from channels.wechat_api import WeChatApi, WeChatApiError
 from channels.wechat_passive import PassiveReplies, settle
@@ -88,12 +88,6 @@ SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
 DECRYPTED: Any = web.RequestKey("wechat_xml", str) if hasattr(web, "RequestKey") else "wechat_xml"
 ARRIVED: Any = web.RequestKey("wechat_arrived", float) if hasattr(web, "RequestKey") else "wechat_arrived"
 PASSIVE_BUDGET = 4.0  # seconds from arrival; WeChat gives up after 5
-
-
-class LinkMaker(Protocol):
-    """What the adapter needs of bot.core.media.MediaLinks: a signed, expiring URL for a stored file."""
-
-    def url(self, sha256: str, *, filename: str | None = None) -> str: ...
 
 
 class WeChatAdapter:

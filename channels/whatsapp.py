@@ -19,7 +19,7 @@ import mimetypes
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -44,10 +44,11 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, MediaStore, WebhookRejected
+from channels.base import ExtraRoute, LinkMaker, MediaStore, WebhookRejected
 from channels.media_fetch import FetchRules, MediaFetcher
 from channels.whatsapp_inbound import (
     STATUS_MAP,
+    WINDOW_CLOSED,
     InboundFilter,
     StatusCallback,
     decode_form,
@@ -64,17 +65,10 @@ TWILIO_CDN_HOSTS = frozenset({"media.twiliocdn.com"})
 # Twilio accepts at most 5 MB of media per outbound message; larger files go as a link in the text.
 OUTBOUND_MEDIA_LIMIT = 5 * 1024 * 1024
 MAX_BODY_CHARS = 1600  # Twilio refuses longer bodies (error 21617)
-WINDOW_CLOSED = 63016  # "outside the allowed window": free-form text more than 24 h after the client wrote
 SEND_TIMEOUT = 30.0
 EMPTY_TWIML = str(MessagingResponse())
 # verify() marks a verified form that is no client message (status report, our own number).
 NOT_A_MESSAGE: Any = web.RequestKey("whatsapp_skip", str) if hasattr(web, "RequestKey") else "whatsapp_skip"
-
-
-class LinkMaker(Protocol):
-    """bot.core.media.MediaLinks: signed public links Twilio fetches our outbound files from."""
-
-    def url(self, sha256: str, *, filename: str | None = None) -> str: ...
 
 
 def render_buttons(text: str, labels: Iterable[str]) -> str:
@@ -223,7 +217,8 @@ class WhatsAppAdapter:
             return web.json_response({"error": exc.reason}, status=exc.status)
         found = False
         if self.on_status is not None:
-            found = await self.on_status(str(self.channel), sid, STATUS_MAP[raw_status], error_code)
+            closed = error_code == WINDOW_CLOSED  # the adapter knows Twilio's codes; delivery decides
+            found = await self.on_status(str(self.channel), sid, STATUS_MAP[raw_status], error_code, closed)
         if not found:
             log.info("status %s for unknown outbound message %s", raw_status, sid)
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")

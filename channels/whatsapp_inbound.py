@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 MAX_INBOUND_MEDIA = 10  # Twilio sends at most 10 MediaUrl{N}
 INBOUND_STATES = frozenset({"received", "receiving"})  # SmsStatus on a genuine inbound message
 
-# (channel, provider message id, normalised status, Twilio error code or None) -> found?
-StatusCallback = Callable[[str, str, str, int | None], Awaitable[bool]]
+WINDOW_CLOSED = 63016  # "outside the allowed window": free-form text more than 24 h after the client wrote
+
+# (channel, provider message id, delivery state, provider error code, window closed?) -> known id?
+StatusCallback = Callable[[str, str, str, int | None, bool], Awaitable[bool]]
 
 # Twilio's MessageStatus values, reduced to the delivery states the API shows.
 STATUS_MAP = {
@@ -80,7 +82,9 @@ class InboundFilter:
         status = status_of(form)
         if status is not None:
             if sid and status in STATUS_MAP and self.on_status is not None:
-                await self.on_status(str(Channel.WHATSAPP), sid, STATUS_MAP[status], error_code_of(form))
+                code = error_code_of(form)  # the adapter knows Twilio's codes; delivery decides
+                closed = code == WINDOW_CLOSED
+                await self.on_status(str(Channel.WHATSAPP), sid, STATUS_MAP[status], code, closed)
             return f"status callback ({status}) posted to the inbound URL"
         sender = form.get("From", "")
         if self.own and bare_number(sender) == self.own:

@@ -25,17 +25,18 @@ from bot.ids import escalation_number as number
 from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
 from escalation.policy import FINAL, Schedule, Step
-from escalation.rota import Policy, Rota
+from escalation.rota import Override, Policy, Rota
 from storage.models import Conversation, Escalation, OutboxRow, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import escalations as repo
+from storage.repos import orders as order_repo
 
 log = logging.getLogger(__name__)
 WAIT_FOR_STAFF = {"handoff"}  # reasons after which the client waits for a person rather than the bot
 
 
 class EscalationService:
-    """Implements handlers.base.Escalator; the one place that changes escalation rows."""
+    """The one place that changes escalation rows; satisfies handlers.ports.Escalator (see bot/app.py)."""
 
     def __init__(
         self,
@@ -70,20 +71,10 @@ class EscalationService:
 
     # ---- opening ------------------------------------------------------------------------------
 
-    async def escalate(
-        self, ctx: Any, reason: str, *, priority: str = "normal", note: str = ""
-    ) -> Escalation:
-        """The Escalator protocol: open (or raise) an escalation for the context's conversation."""
-        return await self.open_for_conversation(
-            ctx.session,
-            ctx.conversation.id,
-            reason,
-            priority=priority,
-            note=note,
-            cause_message_id=ctx.message_id,
-        )
+    def now(self) -> datetime:
+        return self.clock()
 
-    async def open_for_conversation(
+    async def escalate(
         self,
         session: AsyncSession,
         conversation_id: int | None,
@@ -96,9 +87,8 @@ class EscalationService:
     ) -> Escalation:
         """Open an escalation for a conversation, or raise the one already active.
 
-        Also the entry point for the outbox failure hook (a message that could not be
-        delivered outside a provider window): `open_for_conversation(session, conv_id,
-        "delivery_failed", note=...)` in the failure's transaction.
+        Handlers reach it through handlers.ports.Escalator; the outbox failure hook through
+        `delivery_failed`, in the failure's transaction.
         """
         now = self.clock()
         existing = await repo.active_for_conversation(session, conversation_id) if conversation_id else None
@@ -131,7 +121,7 @@ class EscalationService:
             # forwarded to the people paged until someone takes it (handlers/relay.py).
             conv = await conversations.get_conversation(session, conversation_id)
             if conv is not None and conv.state == "bot":
-                conv.state, conv.assigned_staff, conv.staff_since = "with_staff", None, now
+                conversations.hand_to_staff(conv, None, now)
         await self.advance(session, esc, now, cause_message_id=cause_message_id)
         return esc
 
@@ -146,7 +136,7 @@ class EscalationService:
         """
         if conversation_id is None:
             return None
-        return await self.open_for_conversation(session, conversation_id, "delivery_failed", note=note)
+        return await self.escalate(session, conversation_id, "delivery_failed", note=note)
 
     async def _raise(
         self,
@@ -251,7 +241,7 @@ class EscalationService:
         named = []
         if conv is not None and conv.contact.client_id is not None:
             order_keys = [k for m in recent if m.direction == "in" for k in candidates(m.text or "")]
-            named = await repo.client_orders(session, conv.contact.client_id, order_keys)
+            named = await order_repo.of_client(session, conv.contact.client_id, order_keys)
         queued = 0
         for key in keys:
             member = self.rota.staff.get(key)
@@ -311,7 +301,7 @@ class EscalationService:
         if esc.conversation_id:
             conv = await conversations.get_conversation(session, esc.conversation_id)
             if conv is not None and conv.state != "closed":
-                self._assign(conv, staff_key, now)
+                conversations.hand_to_staff(conv, staff_key, now)
         name = self._name(staff_key)
         await self._show_status(
             session, esc, lambda tr: "✅ " + tr._("Acknowledged by {who}", who=name), resolved=False
@@ -346,7 +336,7 @@ class EscalationService:
         if esc.conversation_id:
             conv = await conversations.get_conversation(session, esc.conversation_id)
             if conv is not None and conv.state == "with_staff":
-                release(conv)
+                conversations.hand_back(conv)
         name = self._name(staff_key)
         await self._show_status(
             session, esc, lambda tr: "✔️ " + tr._("Resolved by {who}", who=name), resolved=True
@@ -489,16 +479,10 @@ class EscalationService:
         )
         if conv.state == "closed":
             return conv
-        self._assign(conv, staff_key, self.clock())
+        conversations.hand_to_staff(conv, staff_key, self.clock())
         conversations.touch(conv, self.clock())
         await audit.record(session, f"staff:{staff_key}", "staff_reply", tag, conversation=conv.id)
         return conv
-
-    def _assign(self, conv: Conversation, staff_key: str, now: datetime) -> None:
-        conv.state = "with_staff"
-        conv.assigned_staff = staff_key
-        conv.staff_since = now
-        conversations.set_dialog(conv, None, None, None)
 
     def _name(self, staff_key: str) -> str:
         member = self.rota.staff.get(staff_key)
@@ -509,13 +493,13 @@ class EscalationService:
         member = self.rota.staff.get(staff_key)
         return Translator.for_language(member.language if member else None)
 
+    async def put_on_call(
+        self, session: AsyncSession, rotation: str, staff_key: str, start: datetime, end: datetime, *, by: str
+    ) -> None:
+        """A swap from a phone: stored (other processes pick it up) and in force here at once."""
+        await repo.add_override(session, rotation, staff_key, start, end, by=by)
+        self.rota.live_overrides.append(Override(rotation, staff_key, start, end))
+
     def contact_of(self, staff_key: str) -> tuple[str, str] | None:
         member = self.rota.staff.get(staff_key)
         return alerts.contact_for(member, self.enabled_channels) if member else None
-
-
-def release(conv: Conversation) -> None:
-    """Hand a conversation back to the bot."""
-    conv.state = "bot"
-    conv.assigned_staff = None
-    conv.staff_since = None

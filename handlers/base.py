@@ -3,6 +3,9 @@
 Handlers see the normalised message, the contact/conversation rows, the session of
 the transaction they run in, and `reply()`; never a provider. What they write and
 every reply they queue commit together with the message being marked handled.
+Collaborators (the escalation service, the FAQ, the media folder) are not in the
+context: each handler receives the ones it needs through its constructor, typed,
+in the composition root (bot/app.py).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import Translator
 from bot.messages import Attachment, Button, InboundMessage, OutboundMessage
 from storage.models import Client, Contact, Conversation, Staff, utcnow
-from storage.repos import audit, conversations, outbox
+from storage.repos import conversations, outbox
 
 
 class Outcome(Enum):
@@ -35,14 +38,6 @@ class Handler(Protocol):
     async def handle(self, ctx: Context) -> Outcome: ...
 
 
-class Escalator(Protocol):
-    """Opens or raises an escalation; implemented by escalation/ and wired in bot/app.py."""
-
-    async def escalate(
-        self, ctx: Context, reason: str, *, priority: str = "normal", note: str = ""
-    ) -> Any: ...
-
-
 @dataclass
 class Context:
     session: AsyncSession
@@ -54,8 +49,6 @@ class Context:
     language: str
     staff: Staff | None = None  # set when the sender is registered staff: only then are commands obeyed
     now: datetime = field(default_factory=utcnow)
-    escalator: Escalator | None = None
-    services: dict[str, Any] = field(default_factory=dict)  # optional collaborators (documents, media links)
     replies: list[OutboundMessage] = field(default_factory=list)
     on_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -112,20 +105,6 @@ class Context:
         await outbox.enqueue(
             self.session, out, conversation_id=conversation_id, cause_message_id=self.message_id, kind=kind
         )
-
-    async def escalate(self, reason: str, *, priority: str = "normal", note: str = "") -> Any:
-        if self.escalator is None:
-            await audit.record(
-                self.session,
-                "bot",
-                "escalation_requested",
-                f"conversation:{self.conversation.id}",
-                reason=reason,
-                priority=priority,
-                note=note,
-            )
-            return None
-        return await self.escalator.escalate(self, reason, priority=priority, note=note)
 
     # ---- dialogs: a handler that needs more turns owns the conversation until it ends ----
 

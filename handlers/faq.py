@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from escalation.faq import Faq
 from handlers.base import Context, Outcome
+from handlers.ports import Escalator, escalate
 
 
 class FaqAnswer:
     name = "faq"
     observer = False
 
-    def __init__(self, faq: Faq) -> None:
+    def __init__(self, faq: Faq, escalator: Escalator) -> None:
         self.faq = faq
+        self.escalator = escalator
 
     def matches(self, ctx: Context) -> bool:
         return (
@@ -31,7 +33,7 @@ class FaqAnswer:
         if match is not None:
             await ctx.reply(match.entry.answers.get(ctx.language) or match.entry.answers["en"])
             return Outcome.DONE
-        await ctx.escalate("faq", note=ctx.text)
+        await escalate(self.escalator, ctx, "faq", note=ctx.text)
         await ctx.reply(
             ctx._(
                 "That is a good question and I don't want to guess. I have passed it to a colleague, "

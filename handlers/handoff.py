@@ -6,6 +6,7 @@ import re
 
 from handlers.base import Context, Outcome
 from handlers.menu import chosen
+from handlers.ports import Escalator, escalate
 
 ASK_FOR_HUMAN = re.compile(
     r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+)?(person|human|someone|agent|staff|sales)\b|\b(human|agent|operator)\b"
@@ -18,6 +19,9 @@ class Handoff:
     name = "handoff"
     observer = False
 
+    def __init__(self, escalator: Escalator) -> None:
+        self.escalator = escalator
+
     def matches(self, ctx: Context) -> bool:
         if ctx.staff is not None:
             return False
@@ -25,7 +29,7 @@ class Handoff:
 
     async def handle(self, ctx: Context) -> Outcome:
         ctx.end_dialog()
-        await ctx.escalate("handoff", note=ctx.text)
+        await escalate(self.escalator, ctx, "handoff", note=ctx.text)
         await ctx.reply(
             ctx._(
                 "A colleague has been notified and will answer you here shortly. "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from bot.i18n import Translator
 from bot.messages import Channel, OutboundMessage, SendError
 from config.settings import WhatsAppSettings
 from storage.db import Database
-from storage.models import Conversation, OutboxRow, Staff
+from storage.models import Conversation, Escalation, OutboxRow, Staff
 from storage.repos import audit, clients, conversations
 from storage.repos import messages as message_repo
 from storage.repos import outbox as outbox_repo
@@ -30,12 +30,20 @@ from storage.repos import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
-# Provider error codes that mean "outside the messaging window" on a status callback.
-WINDOW_CLOSED_CODES: dict[str, frozenset[int]] = {"whatsapp": frozenset({63016})}
 # Later states win; a late "sent" never hides "delivered".
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 STAFF_ROLE = "sales"
 STATUS_RETRY_DELAYS = (0.1, 0.3, 0.6, 1.0, 0.0)  # seconds between lookups of a not-yet-known provider id
+
+
+class FailureEscalation(Protocol):
+    """What delivery needs of escalation (escalation.service.EscalationService, wired in bot/app.py)."""
+
+    async def on_delivery_failure(self, session: AsyncSession, row: OutboxRow, exc: Exception) -> None: ...
+
+    async def delivery_failed(
+        self, session: AsyncSession, conversation_id: int | None, *, note: str = ""
+    ) -> Escalation | None: ...
 
 
 def advance(current: str | None, new: str) -> str:
@@ -49,19 +57,26 @@ class DeliveryTracker:
         whatsapp: WhatsAppSettings,
         *,
         after_commit: Callable[[], None] | None = None,
+        escalation: FailureEscalation | None = None,
     ) -> None:
         self.db = db
         self.whatsapp = whatsapp
         self.after_commit = after_commit
+        self.escalation = escalation
 
-    async def on_status(self, channel: str, provider_id: str, status: str, error_code: int | None) -> bool:
+    async def on_status(
+        self, channel: str, provider_id: str, status: str, error_code: int | None, window_closed: bool = False
+    ) -> bool:
         """A provider's status report for one outbound message; False if we never sent that id.
+
+        The adapter says whether the error code means the client's messaging window closed
+        (provider codes stay in channels/); what follows from it is decided here.
 
         Twilio can call back before the dispatcher has committed the id the API returned, so an
         unknown id is looked up again for a moment (well inside Twilio's 15 s) before giving up.
         """
         for delay in STATUS_RETRY_DELAYS:
-            if await self._apply_status(channel, provider_id, status, error_code):
+            if await self._apply_status(channel, provider_id, status, error_code, window_closed):
                 if self.after_commit is not None:
                     self.after_commit()
                 return True
@@ -70,7 +85,7 @@ class DeliveryTracker:
         return False
 
     async def _apply_status(
-        self, channel: str, provider_id: str, status: str, error_code: int | None
+        self, channel: str, provider_id: str, status: str, error_code: int | None, closed: bool
     ) -> bool:
         async with self.db.write() as session:
             msg = await message_repo.get_by_provider_id(session, channel, "out", provider_id)
@@ -79,7 +94,6 @@ class DeliveryTracker:
             await message_repo.set_delivery(session, msg.id, advance(msg.delivery, status))
             if status == "failed":
                 row = await outbox_repo.for_message(session, msg.id)
-                closed = error_code in WINDOW_CLOSED_CODES.get(channel, frozenset())
                 reason = (
                     f"{error_code}: outside the client's messaging window (reported by the provider)"
                     if closed
@@ -92,9 +106,22 @@ class DeliveryTracker:
         return True
 
     async def on_failure(self, session: AsyncSession, row: OutboxRow, exc: SendError) -> None:
-        """OutboxDispatcher hook, in the transaction that marked the row failed."""
+        """OutboxDispatcher hook, in the transaction that marked the row failed for good.
+
+        A closed window: a template invites the client back and the assigned staff are told.
+        A page that failed: the staff member's next contact (escalation). A reply the client
+        never got: a person must reach them another way (an escalation of its own).
+        """
         if exc.window_closed:
             await self.window_closed(session, row, exc.reason)
+        if self.escalation is None:
+            return
+        await self.escalation.on_delivery_failure(session, row, exc)
+        conversation_id = await self.lost_client_message(session, row)
+        if conversation_id is not None:
+            await self.escalation.delivery_failed(
+                session, conversation_id, note=f"{row.channel}: {exc.reason}"
+            )
 
     async def lost_client_message(self, session: AsyncSession, row: OutboxRow) -> int | None:
         """The conversation of a reply or notice to a client that failed for good; None for staff

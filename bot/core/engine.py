@@ -23,7 +23,8 @@ from bot.core.impersonation import suspected_spoof
 from bot.core.metrics import Metrics
 from bot.core.writer import Stored
 from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
-from handlers.base import Context, Escalator, Handler, Outcome
+from handlers.base import Context, Handler, Outcome
+from handlers.ports import Escalator, escalate
 from storage.db import Database
 from storage.models import utcnow
 from storage.repos import audit, clients, conversations
@@ -49,8 +50,7 @@ class Engine:
         fetchers: Mapping[str, MediaFetcher],
         metrics: Metrics,
         *,
-        escalator: Escalator | None = None,
-        services: dict[str, object] | None = None,
+        escalator: Escalator,
         after_commit: Callable[[], None] | None = None,
         media_limit_bytes: int = 20_000_000,
         inbound_busy: Callable[[], bool] | None = None,
@@ -64,13 +64,12 @@ class Engine:
         self.fetchers = fetchers
         self.metrics = metrics
         self.escalator = escalator
-        self.services = services or {}
         self.after_commit = after_commit
         self.sweep_seconds = sweep_seconds
         self.clock = clock  # `ctx.now` of every handled message; tests move it (a closure "today")
         self.media_limit_bytes = media_limit_bytes
         self.inbound_busy = inbound_busy
-        self.flood = FloodGate(flood_per_minute)
+        self.flood = FloodGate(flood_per_minute, escalator)
         self._trickle = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
         self._pending: dict[tuple[str, str], list[int]] = {}
@@ -243,8 +242,6 @@ class Engine:
             language=language,
             staff=staff,
             now=self.clock(),
-            escalator=self.escalator,
-            services=dict(self.services),
         )
 
     async def _handle_in_transaction(
@@ -319,6 +316,6 @@ class Engine:
                         "Sorry, something went wrong on our side. A colleague will follow up with you.",
                     )
                 )
-                await ctx.escalate("handler_failed", note=inbound.text)
+                await escalate(self.escalator, ctx, "handler_failed", note=inbound.text)
         except Exception:
             log.exception("could not record the failure of message %s", message_id)

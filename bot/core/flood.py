@@ -19,14 +19,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from handlers.base import Context
+from handlers.ports import Escalator, escalate
 from storage.repos import floods
 
 WINDOW = timedelta(minutes=1)
 
 
 class FloodGate:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, escalator: Escalator) -> None:
         self.limit = limit  # 0 or less: no limit
+        self.escalator = escalator
 
     async def admit(self, ctx: Context, at: datetime) -> bool:
         """Count this message; False when the bot must not answer it (the notice is queued here)."""
@@ -42,7 +44,9 @@ class FloodGate:
                     "minute. Everything you send is still saved, and a colleague has been told."
                 )
             )
-            await ctx.escalate(
+            await escalate(
+                self.escalator,
+                ctx,
                 "flood",
                 note=f"more than {self.limit} messages within a minute; the bot stopped answering for "
                 "the rest of that minute (every message is stored)",

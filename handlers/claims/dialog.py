@@ -25,6 +25,7 @@ from handlers.handoff import ASK_FOR_HUMAN
 from handlers.menu import GREETING, PROMPTS, chosen
 from storage.models import AttachmentRow, Claim, Order
 from storage.repos import claims as repo
+from storage.repos import orders as order_repo
 
 DIALOG = wf.CLIENT_DIALOG
 COLLECT_TTL = timedelta(hours=2)
@@ -140,7 +141,7 @@ class ClaimIntake:
     async def _order_buttons(self, ctx: Context, draft: dict[str, Any]) -> list[Button]:
         if ctx.client is None:
             return []
-        orders = await repo.recent_orders(ctx.session, ctx.client.id)
+        orders = await order_repo.recent_for_client(ctx.session, ctx.client.id)
         draft["options"] = [o.number for o in orders]
         return [Button(o.number, o.number) for o in orders]
 
@@ -213,11 +214,11 @@ class ClaimIntake:
         self, ctx: Context, draft: dict[str, Any], text: str, step: str | None
     ) -> Order | None:
         if draft.get("order_id"):
-            return await repo.order_with_lines(ctx.session, int(draft["order_id"]))
+            return await order_repo.by_id(ctx.session, int(draft["order_id"]))
         keys = candidates(text)
         if ctx.client is not None:
             for key in keys:
-                order = await repo.client_order(ctx.session, ctx.client.id, key)
+                order = await order_repo.for_client(ctx.session, ctx.client.id, [key])
                 if order is not None:
                     draft.update(order_id=order.id, order_number=order.number, order_unknown=False)
                     return order

@@ -26,6 +26,7 @@ from handlers.claims.phash import near_duplicate, phash_of
 from storage.models import AttachmentRow, Claim, ClaimEvent, Conversation, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import claims as repo
+from storage.repos import orders as order_repo
 from storage.repos import staff as staff_repo
 
 STATES = (
@@ -162,7 +163,7 @@ async def transition(
         if qty is None or qty < 1:
             return _refuse(claim, tr._("replace needs a quantity of at least 1"), "qty")
         if claim.order_line_id is not None:
-            order = await repo.order_with_lines(session, claim.order_id) if claim.order_id else None
+            order = await order_repo.by_id(session, claim.order_id) if claim.order_id else None
             line = next((ln for ln in (order.lines if order else []) if ln.id == claim.order_line_id), None)
             if line is not None and qty > line.quantity - (line.replaced_qty or 0):
                 return _refuse(

@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from bot.ids import escalation_number as number
 from bot.messages import Channel, OutboundMessage
-from escalation.service import EscalationService, release
 from handlers.base import Context, Outcome
-from storage.repos import audit
+from handlers.ports import Escalator
+from storage.repos import audit, conversations
 from storage.repos import escalations as esc_repo
 
 
@@ -24,7 +24,8 @@ class Relay:
     name = "relay"
     observer = False
 
-    def __init__(self, idle_seconds: float = 7200) -> None:
+    def __init__(self, escalator: Escalator, idle_seconds: float = 7200) -> None:
+        self.escalator = escalator
         self.idle = timedelta(seconds=idle_seconds)
 
     def matches(self, ctx: Context) -> bool:
@@ -32,14 +33,14 @@ class Relay:
 
     async def handle(self, ctx: Context) -> Outcome:
         conv = ctx.conversation
-        service = ctx.services.get("escalation")
+        service = self.escalator
         esc = await esc_repo.active_for_conversation(ctx.session, conv.id)
-        now = service.clock() if isinstance(service, EscalationService) else ctx.now
+        now = service.now()
         idle = conv.staff_since is not None and now - conv.staff_since > self.idle
         # Taken over without an escalation (a reply from the console) still counts as with staff.
         orphan = esc is None and not conv.assigned_staff
-        if not isinstance(service, EscalationService) or orphan or idle:
-            release(conv)
+        if orphan or idle:
+            conversations.hand_back(conv)
             await audit.record(ctx.session, "bot", "relay_ended", f"conversation:{conv.id}", idle=idle)
             return Outcome.CONTINUE  # the bot answers this message
         # The staff member who has it, or (nobody yet) everyone paged so far.
@@ -49,7 +50,7 @@ class Relay:
             keys = sorted({a.staff_key for a in esc.alerts}) if esc else []
         recipients = [(k, c) for k in keys if (c := service.contact_of(k)) is not None]
         if not recipients:
-            release(conv)
+            conversations.hand_back(conv)
             return Outcome.CONTINUE
         who = ctx.contact.name or ctx.contact.channel_user_id
         prefix = f"esc:{esc.id}" if esc else f"conv:{conv.id}"  # a quoted reply finds its way back by it

@@ -15,9 +15,8 @@ from datetime import timedelta
 from bot.i18n import N_
 from bot.ids import escalation_number as number
 from bot.ids import parse_escalation
-from escalation.rota import Override
-from escalation.service import EscalationService
 from handlers.base import Context, Outcome
+from handlers.ports import Escalator
 from storage.models import Escalation
 from storage.repos import conversations
 from storage.repos import escalations as esc_repo
@@ -42,14 +41,12 @@ def _subject(ctx: Context) -> str:
     return str(ctx.message.extra.get("subject") or "")
 
 
-def _service(ctx: Context) -> EscalationService | None:
-    service = ctx.services.get("escalation")
-    return service if isinstance(service, EscalationService) else None
-
-
 class StaffCommands:
     name = "staff"
     observer = False
+
+    def __init__(self, escalator: Escalator) -> None:
+        self.escalator = escalator
 
     def matches(self, ctx: Context) -> bool:
         if ctx.staff is None:
@@ -64,8 +61,8 @@ class StaffCommands:
         return replying and not text.startswith("/")
 
     async def handle(self, ctx: Context) -> Outcome:
-        service = _service(ctx)
-        if service is None or ctx.staff is None:
+        service = self.escalator
+        if ctx.staff is None:
             return Outcome.CONTINUE
         text = ctx.text
         button = BUTTON.match(text) if ctx.message.is_button else None
@@ -104,7 +101,7 @@ class StaffCommands:
             await self._relay(ctx, service, esc, text)
         return Outcome.DONE
 
-    async def _command(self, ctx: Context, service: EscalationService, cmd: str, args: str) -> Outcome:
+    async def _command(self, ctx: Context, service: Escalator, cmd: str, args: str) -> Outcome:
         if cmd == "oncall":
             await ctx.reply(oncall_text(service, ctx))
             return Outcome.DONE
@@ -139,7 +136,7 @@ class StaffCommands:
         return Outcome.DONE
 
     async def _answer_conversation(
-        self, ctx: Context, service: EscalationService, conv_id: int, text: str
+        self, ctx: Context, service: Escalator, conv_id: int, text: str
     ) -> Outcome:
         """A quoted reply to a client message forwarded from a conversation taken over without a page."""
         assert ctx.staff is not None
@@ -159,7 +156,7 @@ class StaffCommands:
         )
         return Outcome.DONE
 
-    async def _ack(self, ctx: Context, service: EscalationService, esc: Escalation, *, via: str) -> None:
+    async def _ack(self, ctx: Context, service: Escalator, esc: Escalation, *, via: str) -> None:
         assert ctx.staff is not None
         if await service.acknowledge(ctx.session, esc, ctx.staff.key, via=via):
             await ctx.reply(
@@ -187,7 +184,7 @@ class StaffCommands:
                 )
             )
 
-    async def _close(self, ctx: Context, service: EscalationService, esc: Escalation, *, via: str) -> None:
+    async def _close(self, ctx: Context, service: Escalator, esc: Escalation, *, via: str) -> None:
         assert ctx.staff is not None
         if await service.resolve(ctx.session, esc, ctx.staff.key, via=via):
             await ctx.reply(
@@ -196,7 +193,7 @@ class StaffCommands:
         else:
             await ctx.reply(ctx._("{escalation} was already resolved.", escalation=number(esc.id)))
 
-    async def _relay(self, ctx: Context, service: EscalationService, esc: Escalation, text: str) -> None:
+    async def _relay(self, ctx: Context, service: Escalator, esc: Escalation, text: str) -> None:
         assert ctx.staff is not None
         if esc.state == "resolved":
             await ctx.reply(
@@ -234,9 +231,9 @@ class StaffFallback:
         return Outcome.DONE
 
 
-def oncall_text(service: EscalationService, ctx: Context) -> str:
+def oncall_text(service: Escalator, ctx: Context) -> str:
     rota = service.rota
-    now = service.clock()
+    now = service.now()
     lines = [ctx._("On call now:")]
     for name in rota.rotations:
         key = rota.on_call(name, now)
@@ -265,7 +262,7 @@ async def mine_text(ctx: Context) -> str:
     return "\n".join(lines)
 
 
-async def override(ctx: Context, service: EscalationService, args: str) -> str:
+async def override(ctx: Context, service: Escalator, args: str) -> str:
     usage = ctx._("Usage: /override <staff> <hours> [rotation], e.g. /override anna 4")
     parts = args.split()
     rota = service.rota
@@ -290,10 +287,9 @@ async def override(ctx: Context, service: EscalationService, args: str) -> str:
     if not 0 < hours <= 24 * 14:
         return ctx._("Hours must be between 0 and 336.")
     assert ctx.staff is not None
-    start = service.clock()
+    start = service.now()
     end = start + timedelta(hours=hours)
-    await esc_repo.add_override(ctx.session, rotation, key, start, end, by=f"staff:{ctx.staff.key}")
-    rota.live_overrides.append(Override(rotation, key, start, end))
+    await service.put_on_call(ctx.session, rotation, key, start, end, by=f"staff:{ctx.staff.key}")
     until = f"{end.astimezone(rota.rotations[rotation].zone):%a %d %b %H:%M %Z}"
     return ctx._(
         "{who} is on call for {rotation} until {until}.",

@@ -10,6 +10,7 @@ import re
 
 from escalation.keywords import UrgencyMatcher
 from handlers.base import Context, Outcome
+from handlers.ports import Escalator, escalate
 from storage.repos import escalations as esc_repo
 
 ANGRY = re.compile(
@@ -28,8 +29,9 @@ class Urgent:
     name = "urgent"
     observer = True
 
-    def __init__(self, matcher: UrgencyMatcher) -> None:
+    def __init__(self, matcher: UrgencyMatcher, escalator: Escalator) -> None:
         self.matcher = matcher
+        self.escalator = escalator
 
     def matches(self, ctx: Context) -> bool:
         return _client_text(ctx)
@@ -41,7 +43,7 @@ class Urgent:
         existing = await esc_repo.active_for_conversation(ctx.session, ctx.conversation.id)
         already = existing is not None and existing.priority == "urgent"
         ctx.conversation.priority = "urgent"
-        await ctx.escalate("urgent", priority="urgent", note=ctx.text)
+        await escalate(self.escalator, ctx, "urgent", priority="urgent", note=ctx.text)
         if not already and ctx.conversation.state != "with_staff":
             await ctx.reply(
                 ctx._(
@@ -58,6 +60,9 @@ class Frustration:
     name = "frustration"
     observer = True
 
+    def __init__(self, escalator: Escalator) -> None:
+        self.escalator = escalator
+
     def matches(self, ctx: Context) -> bool:
         return _client_text(ctx) and ctx.conversation.state == "bot"
 
@@ -72,7 +77,7 @@ class Frustration:
             return Outcome.CONTINUE
         if await esc_repo.active_for_conversation(ctx.session, ctx.conversation.id) is not None:
             return Outcome.CONTINUE
-        await ctx.escalate("repeat", note=" | ".join(reversed(texts)))
+        await escalate(self.escalator, ctx, "repeat", note=" | ".join(reversed(texts)))
         await ctx.reply(
             ctx._(
                 "I'm sorry I haven't been able to help. I have asked a colleague to step in; "

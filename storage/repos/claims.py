@@ -1,18 +1,17 @@
-"""Claims, their events and evidence; and the few order look-ups a claim needs.
+"""Claims, their events and evidence, and the replacements they book against order lines.
 
-The order look-ups are always scoped to one client: a claim dialog never shows a
-client another client's order. Replacements are booked against the order line
-(`replaced_qty`, `spares_used`) in the same transaction as the claim's transition.
+Orders themselves are read through storage/repos/orders.py (scoped to one client there,
+so a claim dialog never shows a client another client's order). Replacements are booked
+against the order line (`replaced_qty`, `spares_used`) in the same transaction as the
+claim's transition, with the spare units computed by `orders.spare_units`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -33,47 +32,13 @@ from storage.models import (
     utcnow,
 )
 from storage.repos import audit, counters
+from storage.repos.orders import spare_units
 
-# ---- orders, as a claim sees them ---------------------------------------------------------------
-
-
-async def client_order(session: AsyncSession, client_id: int, number_key: str) -> Order | None:
-    """The client's own order with this key (see bot.ids.order_key), lines loaded."""
-    return (
-        await session.execute(
-            select(Order)
-            .where(Order.client_id == client_id, Order.number_key == number_key)
-            .options(selectinload(Order.lines))
-        )
-    ).scalar_one_or_none()
-
-
-async def recent_orders(session: AsyncSession, client_id: int, limit: int = 3) -> list[Order]:
-    return list(
-        (
-            await session.execute(
-                select(Order)
-                .where(Order.client_id == client_id, Order.status != "cancelled")
-                .order_by(Order.created_at.desc(), Order.id.desc())
-                .limit(limit)
-            )
-        ).scalars()
-    )
-
-
-async def order_with_lines(session: AsyncSession, order_id: int) -> Order | None:
-    return (
-        await session.execute(select(Order).where(Order.id == order_id).options(selectinload(Order.lines)))
-    ).scalar_one_or_none()
-
-
-def spare_units(line: OrderLine, spare_ratio: float) -> int:
-    """ceil(quantity × ratio), in decimal so 2000 × 0.03 is 60 and not 61."""
-    return math.ceil(Decimal(line.quantity) * Decimal(str(spare_ratio or 0)))
+# ---- replacements, booked against the order line -------------------------------------------------
 
 
 def spares_available(line: OrderLine, spare_ratio: float) -> int:
-    return max(0, spare_units(line, spare_ratio) - (line.spares_used or 0))
+    return max(0, spare_units(line.quantity, spare_ratio) - (line.spares_used or 0))
 
 
 async def book_replacement(session: AsyncSession, line_id: int, qty: int) -> tuple[OrderLine, int]:

@@ -149,10 +149,7 @@ async def staff_reply(
     )
     row = await outbox.enqueue(session, out, conversation_id=conv.id, kind="reply")
     now = utcnow()
-    if conv.state != "with_staff" or conv.assigned_staff != staff_key:
-        conv.staff_since = now
-    conv.state = "with_staff"
-    conv.assigned_staff = staff_key
+    conversations.hand_to_staff(conv, staff_key, now)
     conversations.touch(conv, now)
     await audit.record(
         session,

@@ -50,6 +50,26 @@ def set_dialog(
     conv.dialog_expires_at = expires_at
 
 
+def hand_to_staff(conv: Conversation, staff_key: str | None, now: datetime) -> None:
+    """The one hand-over: the bot stops answering and the client's messages go to a person.
+
+    `staff_key` None means nobody has it yet (a handoff: what the client writes goes to
+    everyone paged so far). Every call restarts `staff_since`, the relay's idle timer, so
+    each staff answer keeps the conversation with staff; a dialog the bot was running ends.
+    """
+    conv.state = "with_staff"
+    conv.assigned_staff = staff_key
+    conv.staff_since = now
+    set_dialog(conv, None, None, None)
+
+
+def hand_back(conv: Conversation) -> None:
+    """The bot answers the client again (resolved, idle, or nobody to relay to)."""
+    conv.state = "bot"
+    conv.assigned_staff = None
+    conv.staff_since = None
+
+
 def touch(conv: Conversation, at: datetime | None = None) -> None:
     conv.last_message_at = at or utcnow()
 

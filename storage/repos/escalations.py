@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.ids import escalation_number
 from storage.db import dialect_of
-from storage.models import Alert, Claim, Escalation, Message, Order, OutboxRow, RotaOverride
+from storage.models import Alert, Claim, Escalation, Message, OutboxRow, RotaOverride
 
 ACTIVE = ("open", "acknowledged")
 
@@ -195,16 +195,6 @@ async def recent_messages(session: AsyncSession, conversation_id: int, limit: in
         .limit(limit)
     )
     return list(reversed(list(rows.scalars())))
-
-
-async def client_orders(session: AsyncSession, client_id: int, keys: list[str]) -> list[Order]:
-    """The client's own orders among `keys` (order_numbers.order_key form), for the alert's context."""
-    if not keys:
-        return []
-    rows = await session.execute(
-        select(Order).where(Order.client_id == client_id, Order.number_key.in_(keys)).order_by(Order.id)
-    )
-    return list(rows.scalars())
 
 
 async def open_claims(session: AsyncSession, limit: int = 20) -> list[Claim]:

@@ -56,6 +56,38 @@ async def for_client(session: AsyncSession, client_id: int, number_keys: list[st
     return None
 
 
+async def by_id(session: AsyncSession, order_id: int) -> Order | None:
+    return (
+        await session.execute(select(Order).where(Order.id == order_id).options(*_with_children()))
+    ).scalar_one_or_none()
+
+
+async def of_client(session: AsyncSession, client_id: int, number_keys: list[str]) -> list[Order]:
+    """Every one of `number_keys` that is an order of this client, oldest first (an alert's context)."""
+    if not number_keys:
+        return []
+    rows = await session.execute(
+        select(Order)
+        .where(Order.client_id == client_id, Order.number_key.in_(number_keys))
+        .order_by(Order.id)
+    )
+    return list(rows.scalars())
+
+
+async def recent_for_client(session: AsyncSession, client_id: int, limit: int = 3) -> list[Order]:
+    """The client's newest orders that are not cancelled (the claim dialog offers them as buttons)."""
+    return list(
+        (
+            await session.execute(
+                select(Order)
+                .where(Order.client_id == client_id, Order.status != "cancelled")
+                .order_by(Order.created_at.desc(), Order.id.desc())
+                .limit(limit)
+            )
+        ).scalars()
+    )
+
+
 async def open_orders(session: AsyncSession, client_id: int, limit: int = 8) -> list[Order]:
     return list(
         (

@@ -45,7 +45,7 @@ async def test_reports_api_figures_auth_and_bad_dates(
         for reason, opened, ack, fix in ESCALATIONS:
             clock.at = opened
             async with h.db.write() as s:
-                esc = await service.open_for_conversation(s, None, reason, priority="urgent")
+                esc = await service.escalate(s, None, reason, priority="urgent")
                 esc_id = esc.id
             if ack is not None:
                 steps.append((opened + timedelta(seconds=ack), "ack", esc_id))
