@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 
 def is_sqlite(url: str) -> bool:
@@ -39,6 +40,11 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         # The writer takes the write lock up front: a deferred transaction that later
         # writes can fail with SQLITE_BUSY instead of waiting.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def is_memory(url: str) -> bool:
+    """`sqlite+aiosqlite://` or `…/:memory:`: a database that lives in one connection (the fast test tier)."""
+    return is_sqlite(url) and (make_url(url).database or ":memory:") == ":memory:"
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -88,7 +94,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
-        if self.sqlite:
+        if is_memory(url):
+            # One connection for the writer and the readers: an in-memory database is private to it.
+            self.write_engine = create_async_engine(url, poolclass=StaticPool)
+            self.read_engine = self.write_engine
+            _sqlite_pragmas(self.write_engine, writer=True)
+        elif self.sqlite:
             ensure_sqlite_dir(url)
             self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
             self.read_engine = create_async_engine(url, pool_size=4, max_overflow=4)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.db import ensure_sqlite_dir
 
@@ -20,15 +20,20 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-async def upgrade(url: str, revision: str = "heads") -> None:
-    """Migrate to `revision` on the given async URL, inside the running event loop."""
+async def upgrade(url: str, revision: str = "heads", *, engine: AsyncEngine | None = None) -> None:
+    """Migrate to `revision` on the given async URL, inside the running event loop.
+
+    `engine`: migrate over this engine's connection (an in-memory database exists only there).
+    """
     ensure_sqlite_dir(url)
-    engine = create_async_engine(url)
+    own = engine is None
+    engine = engine or create_async_engine(url)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(_upgrade_sync, url, revision)
     finally:
-        await engine.dispose()
+        if own:
+            await engine.dispose()
 
 
 def _upgrade_sync(connection: object, url: str, revision: str) -> None:
