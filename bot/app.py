@@ -181,12 +181,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     db = Database(settings.database.url)
     metrics = Metrics()
     store = MediaStore(settings.media.dir, settings.media.max_bytes)
-    links = MediaLinks(
-        settings.media.dir,
-        settings.server.public_url,
-        settings.server.admin_token,
-        settings.media.link_ttl_seconds,
-    )
+    links = _links(settings)
     delivery = DeliveryTracker(db, settings.whatsapp)
     adapters = build_adapters(settings, store, links=links, delivery=delivery, secret_sink=secret_sink)
     sandbox = SandboxSender() if settings.server.sandbox else None
@@ -264,26 +259,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         client_max_size=settings.server.max_body_bytes,
     )
     app[RUNTIME] = rt
-
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        for adapter in rt.adapters.values():
-            await adapter.start()
-        await rt.writer.start()
-        await rt.engine.start()
-        await rt.dispatcher.start()
-        await rt.escalation.start()
-        log.info("aftersales started: channels=%s sandbox=%s", sorted(rt.adapters), settings.server.sandbox)
-        yield
-        await rt.escalation.stop()
-        await rt.dispatcher.stop()
-        await rt.writer.stop()
-        await rt.engine.stop()
-        for adapter in rt.adapters.values():
-            await adapter.close()
-        await rt.db.dispose()
-
-    app.cleanup_ctx.append(lifecycle)
-
+    app.cleanup_ctx.append(_lifecycle)
     for adapter in rt.adapters.values():
         if adapter.webhook_path:  # pollers (email) have no webhook
             route = app.router.add_post(adapter.webhook_path, webhook_handler(adapter, rt.writer, rt.metrics))
@@ -292,6 +268,51 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
             route = app.router.add_route(extra.method, extra.path, extra.handler)
             if extra.precheck is not None:
                 bodies.guard(route, header_check(adapter, extra.precheck))
+    app.router.add_routes(_probes(rt))
+    app.router.add_get("/media/{token}", rt.links.handle)
+    app.router.add_routes(Api(rt.db, rt.links).routes())
+    app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
+    app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
+    app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
+    app.router.add_routes(ReportsApi(rt.db).routes())
+    app.router.add_routes(CalendarApi(rt.escalation.calendar, lambda: rt.escalation.service.clock()).routes())
+    acknowledger: Acknowledger = rt.escalation.service
+    console = Console(
+        rt.db,
+        rt.links,
+        settings.server.admin_token,
+        rt.dispatcher.wake,
+        acknowledger,
+        sandbox=settings.server.sandbox,
+        proxies=TrustedProxies(settings.server.trusted_proxies),
+    )
+    app.router.add_routes(console.routes())
+    app.router.add_route("*", "/api/{tail:.*}", _not_found)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start in dependency order, stop in reverse; the database goes last."""
+    rt = app[RUNTIME]
+    for adapter in rt.adapters.values():
+        await adapter.start()
+    await rt.writer.start()
+    await rt.engine.start()
+    await rt.dispatcher.start()
+    await rt.escalation.start()
+    log.info("aftersales started: channels=%s sandbox=%s", sorted(rt.adapters), rt.settings.server.sandbox)
+    yield
+    await rt.escalation.stop()
+    await rt.dispatcher.stop()
+    await rt.writer.stop()
+    await rt.engine.stop()
+    for adapter in rt.adapters.values():
+        await adapter.close()
+    await rt.db.dispose()
+
+
+def _probes(rt: Runtime) -> list[web.RouteDef]:
+    """/healthz (database, then each part's own probe) and /metrics (Prometheus)."""
 
     async def healthz(_request: web.Request) -> web.Response:
         try:
@@ -316,28 +337,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
             body=generate_latest(rt.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
-    async def not_found(_request: web.Request) -> web.Response:
-        return json_error(404, "not found")
+    return [web.get("/healthz", healthz), web.get("/metrics", metrics)]
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/media/{token}", rt.links.handle)
-    app.router.add_routes(Api(rt.db, rt.links).routes())
-    app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
-    app.router.add_routes(OrdersApi(rt.db, rt.dispatcher.wake).routes())
-    app.router.add_routes(EscalationApi(rt.db, rt.escalation).routes())
-    app.router.add_routes(ReportsApi(rt.db).routes())
-    app.router.add_routes(CalendarApi(rt.escalation.calendar, lambda: rt.escalation.service.clock()).routes())
-    acknowledger: Acknowledger = rt.escalation.service
-    console = Console(
-        rt.db,
-        rt.links,
-        settings.server.admin_token,
-        rt.dispatcher.wake,
-        acknowledger,
-        sandbox=settings.server.sandbox,
-        proxies=TrustedProxies(settings.server.trusted_proxies),
-    )
-    app.router.add_routes(console.routes())
-    app.router.add_route("*", "/api/{tail:.*}", not_found)
-    return app
+
+async def _not_found(_request: web.Request) -> web.Response:
+    return json_error(404, "not found")

@@ -55,6 +55,7 @@ def candidates(text: str) -> list[str]:
 # ---- escalations: ESC-000042, and the bare 42 staff type ----------------------------------------
 
 _ESCALATION = re.compile(r"^(?:ESC-?)?0*(\d{1,12})$", re.IGNORECASE)
+_ESCALATION_TAG = re.compile(r"\[ESC-(\d{1,12})\]", re.IGNORECASE)
 
 
 def escalation_number(esc_id: int) -> str:
@@ -65,6 +66,12 @@ def escalation_number(esc_id: int) -> str:
 def parse_escalation(text: str) -> int | None:
     """`42`, `ESC-000042`, `esc-42` → 42; anything else → None (so `/ack 42` is `/ack ESC-000042`)."""
     m = _ESCALATION.match(fold(text).strip())
+    return int(m.group(1)) if m else None
+
+
+def tagged_escalation(subject: str) -> int | None:
+    """The escalation an email subject is tagged with: replies keep "[ESC-000042]"."""
+    m = _ESCALATION_TAG.search(subject)
     return int(m.group(1)) if m else None
 
 

@@ -26,7 +26,7 @@ from bot.messages import Attachment, Channel, OutboundMessage
 from escalation import alerts
 from escalation.policy import FINAL, Schedule, Step
 from escalation.rota import Override, Policy, Rota
-from storage.models import Conversation, Escalation, OutboxRow, utcnow
+from storage.models import Conversation, Escalation, Message, Order, OutboxRow, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import escalations as repo
 from storage.repos import orders as order_repo
@@ -231,17 +231,7 @@ class EscalationService:
                 session, "bot", "escalation_nobody", number(esc.id), level=level, targets=targets
             )
             return 0
-        conv = (
-            await conversations.get_conversation(session, esc.conversation_id)
-            if esc.conversation_id
-            else None
-        )
-        recent = await repo.recent_messages(session, conv.id, 5) if conv else []
-        claim = await repo.claim_number(session, esc.claim_id)
-        named = []
-        if conv is not None and conv.contact.client_id is not None:
-            order_keys = [k for m in recent if m.direction == "in" for k in candidates(m.text or "")]
-            named = await order_repo.of_client(session, conv.contact.client_id, order_keys)
+        conv, recent, claim, named = await self._alert_context(session, esc)
         queued = 0
         for key in keys:
             member = self.rota.staff.get(key)
@@ -281,6 +271,23 @@ class EscalationService:
             if self.metrics is not None:
                 self.metrics.escalation_pages.labels(esc.policy, channel).inc()
         return queued
+
+    async def _alert_context(
+        self, session: AsyncSession, esc: Escalation
+    ) -> tuple[Conversation | None, list[Message], str | None, list[Order]]:
+        """What a page shows besides the reason: the last messages, the claim, the orders they name."""
+        conv = (
+            await conversations.get_conversation(session, esc.conversation_id)
+            if esc.conversation_id
+            else None
+        )
+        recent = await repo.recent_messages(session, conv.id, 5) if conv else []
+        claim = await repo.claim_number(session, esc.claim_id)
+        named: list[Order] = []
+        if conv is not None and conv.contact.client_id is not None:
+            order_keys = [k for m in recent if m.direction == "in" for k in candidates(m.text or "")]
+            named = await order_repo.of_client(session, conv.contact.client_id, order_keys)
+        return conv, recent, claim, named
 
     # ---- acknowledging and resolving ------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from bot.i18n import N_
 from bot.ids import escalation_number as number
-from bot.ids import parse_escalation
+from bot.ids import parse_escalation, tagged_escalation
 from handlers.base import Context, Outcome
 from handlers.ports import Escalator
 from storage.models import Escalation
@@ -25,7 +25,6 @@ COMMAND = re.compile(
     r"^/(ack|r|reply|close|resolve|oncall|mine|override)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL
 )
 BUTTON = re.compile(r"^esc:(ack|resolve):(\d+)$")
-SUBJECT_TAG = re.compile(r"\[ESC-(\d{1,12})\]", re.IGNORECASE)  # email replies keep "[ESC-000042]"
 ACK_WORDS = {"ack", "ok ack", "acknowledged", "ok", "收到", "确认", "好的"}
 HELP = N_(
     "Staff commands:\n"
@@ -57,7 +56,7 @@ class StaffCommands:
         if COMMAND.match(text):
             return True
         # A reply to one of our messages (alert, forwarded client message): resolved in handle().
-        replying = ctx.message.reply_to is not None or bool(SUBJECT_TAG.search(_subject(ctx)))
+        replying = ctx.message.reply_to is not None or tagged_escalation(_subject(ctx)) is not None
         return replying and not text.startswith("/")
 
     async def handle(self, ctx: Context) -> Outcome:
@@ -87,9 +86,8 @@ class StaffCommands:
         if target is not None and target[0] == "conv":
             return await self._answer_conversation(ctx, service, target[1], text)
         esc_id = target[1] if target is not None else None
-        tag = SUBJECT_TAG.search(_subject(ctx))
-        if esc_id is None and tag:
-            esc_id = int(tag.group(1))
+        if esc_id is None:
+            esc_id = tagged_escalation(_subject(ctx))
         if esc_id is None:
             return Outcome.CONTINUE
         esc = await esc_repo.lock(ctx.session, esc_id)

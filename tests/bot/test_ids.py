@@ -9,6 +9,7 @@ from bot.ids import (
     order_key,
     parse_claim,
     parse_escalation,
+    tagged_escalation,
 )
 
 
@@ -76,3 +77,10 @@ def test_claim_refs_without_digits_are_refused() -> None:
     assert parse_claim("hello") is None
     # a full-width number from a Chinese keyboard is the same claim
     assert parse_claim("ＣＬＭ－２０２６－０００１７") == (2026, 17)
+
+
+def test_an_email_subject_tagged_with_an_escalation_names_it() -> None:
+    assert tagged_escalation("Re: [ESC-000042] message from Anna") == 42
+    assert tagged_escalation("Re: [esc-7] hi") == 7
+    assert tagged_escalation("Re: ESC-000042 without brackets") is None
+    assert tagged_escalation("Re: [CLM-2026-000017] claim") is None
