@@ -286,7 +286,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         sandbox=settings.server.sandbox,
         proxies=TrustedProxies(settings.server.trusted_proxies),
     )
-    app.router.add_routes(console.routes())
+    console.install(app)
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
     return app
 

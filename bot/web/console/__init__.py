@@ -1,6 +1,6 @@
 """The staff console: a small server-rendered web app under /console/ for phones.
 
-`Console(...).routes()` is all the composition root needs; see views.py.
+`Console(...).install(app)` is all the composition root needs (templates and routes); see views.py.
 """
 
 from bot.web.console.views import Console

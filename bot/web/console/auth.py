@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.web.console import security
-from bot.web.console.html import Safe, page, render
-from bot.web.console.responses import Handler, Page, Who, error_page, field, html, redirect
+from bot.i18n import N_
+from bot.web.console import pages, security
+from bot.web.console.language import staff_language
+from bot.web.console.responses import Handler, Page, Who, field, redirect
 from bot.web.console.sessions import SESSION_TTL, Session, Sessions
 from bot.web.console.throttle import LoginThrottle
 from bot.web.proxies import TrustedProxies
@@ -34,10 +35,10 @@ PRE_COOKIE = "aftersales_console_login"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _NEXT = re.compile(r"^/console/[A-Za-z0-9/_.?=&%-]*$")
 
-CSRF_FAILED = "Form expired or forged (CSRF). Reload the page. 表单已过期，请刷新页面。"
-WRONG = "Wrong name or password. 用户名或密码错误。"
-THROTTLED = "Too many sign-in attempts; try again in {s} seconds. 尝试次数过多，请{s}秒后再试。"
-SIGNED_OUT = "Logged out. 已退出。"
+CSRF_FAILED = N_("Form expired or forged (CSRF). Reload the page.")
+LOGIN_CSRF_FAILED = N_("Login form expired (CSRF). Reload the page.")
+WRONG = N_("Wrong name or password.")
+SIGNED_OUT = N_("Logged out.")
 
 
 def safe_next(raw: str | None) -> str:
@@ -89,7 +90,7 @@ class Auth:
             staff = await staff_repo.get(s, session.staff_key)
         if staff is None or not self._may_sign_in(staff):
             return None
-        return Who(staff.key, staff.name, session.csrf), session
+        return Who(staff.key, staff.name, session.csrf, staff_language(staff)), session
 
     def _may_sign_in(self, staff: Staff) -> bool:
         return staff.active and bool(staff.password_hash) and (self.sandbox or not staff.demo_password)
@@ -106,28 +107,12 @@ class Auth:
                 form = await request.post()
                 if not session.check_csrf(field(form, "csrf")):
                     log.warning("console: CSRF token missing or wrong for %s on %s", who.key, request.path)
-                    return html(error_page(CSRF_FAILED, who), 403)
+                    return pages.error(request, who, CSRF_FAILED, 403)
             return await handler(request, who)
 
         return wrapper
 
     # ---- sign-in ----------------------------------------------------------------------------------------
-
-    def _login_page(self, pre_nonce: str, *, next_path: str, error: str | None, flash: str | None) -> str:
-        body = render(
-            """<h1>Staff sign-in <small>员工登录</small></h1>$error
-<form method="post" action="/console/login" class="login">
-<input type="hidden" name="csrf" value="$csrf"><input type="hidden" name="next" value="$next">
-<label>Staff name 用户名<br>
-<input name="username" autocomplete="username" autocapitalize="none" required></label>
-<label>Password 密码<br>
-<input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in 登录</button></form>""",
-            error=render('<p class="error" role="alert">$e</p>', e=error) if error else Safe(""),
-            csrf=self.signer.csrf_token("login:" + pre_nonce),
-            next=next_path,
-        )
-        return page("Sign in", body, flash=flash)
 
     def _login_response(
         self,
@@ -136,13 +121,25 @@ class Auth:
         *,
         error: str | None = None,
         flash: str | None = None,
+        retry_after: int = 0,
         status: int = 200,
-        headers: dict[str, str] | None = None,
     ) -> web.Response:
+        """The form, with a CSRF token bound to a nonce in a cookie: there is no session to bind it to yet."""
         pre = request.cookies.get(PRE_COOKIE, "")
         if not _NONCE.match(pre):
             pre = secrets.token_urlsafe(16)
-        resp = html(self._login_page(pre, next_path=next_path, error=error, flash=flash), status, headers)
+        resp = pages.render(
+            request,
+            "login.html",
+            None,
+            status=status,
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
+            csrf=self.signer.csrf_token("login:" + pre),
+            next_path=next_path,
+            error=error,
+            flash=flash,
+            retry_after=retry_after,
+        )
         self._cookie(request, resp, PRE_COOKIE, pre, 3600)
         return resp
 
@@ -157,7 +154,7 @@ class Auth:
         form = await request.post()
         pre = request.cookies.get(PRE_COOKIE, "")
         if not _NONCE.match(pre) or not self.signer.check_csrf("login:" + pre, field(form, "csrf")):
-            return html(error_page("Login form expired (CSRF). Reload the page.", None), 403)
+            return pages.error(request, None, LOGIN_CSRF_FAILED, 403)
         typed = (field(form, "username") or "").strip()[:64]
         password = (field(form, "password") or "")[:1024]
         next_path = safe_next(field(form, "next"))
@@ -180,13 +177,7 @@ class Auth:
                     ip=ip,
                     by=attempt.refused,
                 )
-            return self._login_response(
-                request,
-                next_path,
-                error=THROTTLED.format(s=attempt.retry_after),
-                status=429,
-                headers={"Retry-After": str(attempt.retry_after)},
-            )
+            return self._login_response(request, next_path, retry_after=attempt.retry_after, status=429)
 
         usable = staff is not None and self._may_sign_in(staff)
         if staff is not None and staff.demo_password and not self.sandbox:

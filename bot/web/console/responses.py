@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.web.console.html import page, render
+from bot.i18n import SOURCE_LANGUAGE
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -26,27 +26,15 @@ class Who:
     key: str
     name: str
     csrf: str
+    language: str = SOURCE_LANGUAGE
 
 
 Page = Callable[[web.Request, Who], Awaitable[web.StreamResponse]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=body, status=status, content_type="text/html", headers={**SECURITY_HEADERS, **(headers or {})}
-    )
-
-
 def redirect(location: str, status: int = 303) -> web.Response:
     return web.Response(status=status, headers={**SECURITY_HEADERS, "Location": location})
-
-
-def error_page(message: str, who: Who | None) -> str:
-    body = render('<p class="error" role="alert">$m</p>', m=message)
-    if who is None:
-        return page("Error", body)
-    return page("Error", body, staff_name=who.name, csrf=who.csrf)
 
 
 def field(form: object, name: str) -> str | None:

@@ -13,22 +13,22 @@ import re
 import secrets
 from collections.abc import Callable
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.media import MediaLinks
-from bot.core.media_types import INLINE_TYPES
+from bot.i18n import N_
 from bot.ids import escalation_number
+from bot.web.console import pages, shown
 from bot.web.console import reports as report_page
 from bot.web.console.auth import Auth
-from bot.web.console.formats import default_name, path_int, preview, when
-from bot.web.console.html import Safe, join, page, render
-from bot.web.console.responses import Who, error_page, field, html, redirect
+from bot.web.console.formats import path_int, preview
+from bot.web.console.responses import Who, field, redirect
 from bot.web.proxies import TrustedProxies
 from storage.db import Database
-from storage.models import AttachmentRow, Escalation, Message
+from storage.models import Escalation
 from storage.repos import console as repo
 from storage.repos import conversations, messages
 
@@ -36,12 +36,12 @@ log = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 4000
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-URGENT = Safe('<span class="badge urgent">urgent 紧急</span> ')
+NO_CONVERSATION = N_("No such conversation.")
 
-FLASH = {
-    "sent": "Reply queued; it goes out on the client's channel. 回复已排队发送。",
-    "acked": "Acknowledged. 已确认。",
-    "taken": "Someone acknowledged it already. 已被他人确认。",
+FLASH = {  # ?done=… after a form post: what the next page says happened
+    "sent": N_("Reply queued; it goes out on the client's channel."),
+    "acked": N_("Acknowledged."),
+    "taken": N_("Someone acknowledged it already."),
 }
 
 
@@ -71,6 +71,11 @@ class Console:
         self.auth = Auth(db, secret, sandbox=sandbox, proxies=proxies)
         self.wake = wake
         self._static: dict[str, bytes] = {}
+
+    def install(self, app: web.Application) -> None:
+        """The console's templates and routes on `app`."""
+        pages.install(app)
+        app.router.add_routes(self.routes())
 
     def routes(self) -> list[web.RouteDef]:
         a = self.auth.authed
@@ -111,13 +116,13 @@ class Console:
     # ---- pages ------------------------------------------------------------------------------------------
 
     def _page(
-        self, title: str, body: Safe, who: Who, active: str, request: web.Request | None = None
+        self, request: web.Request, template: str, who: Who, active: str, **context: Any
     ) -> web.Response:
-        flash = FLASH.get(request.query.get("done", "")) if request is not None else None
-        return html(page(title, body, active=active, staff_name=who.name, csrf=who.csrf, flash=flash))
+        flash = FLASH.get(request.query.get("done", ""))
+        return pages.render(request, template, who, active=active, flash=flash, **context)
 
-    def _not_found(self, who: Who, what: str) -> web.Response:
-        return html(error_page(f"No such {what}.", who), 404)
+    def _not_found(self, request: web.Request, who: Who, message: str) -> web.Response:
+        return pages.error(request, who, message, 404)
 
     async def conversations(self, request: web.Request, who: Who) -> web.StreamResponse:
         async with self.db.read() as s:
@@ -128,117 +133,30 @@ class Console:
             except ValueError:
                 rows, nxt = [], None
             last = await repo.last_messages(s, [c.id for c in rows])
-        items = []
-        for conv in rows:
-            contact = conv.contact
-            client = contact.client
-            newest = last.get(conv.id)
-            items.append(
-                render(
-                    """<li class="$cls"><a href="/console/conversations/$id">
-<div class="row"><span class="who">$name</span><span class="meta">$when</span></div>
-<div class="row"><span class="meta">$client</span><span>$prio<span class="badge">$channel</span>
-<span class="badge $state">$state</span></span></div>
-<div class="meta">$preview</div></a></li>""",
-                    cls="urgent" if conv.priority == "urgent" else "",
-                    id=conv.id,
-                    name=contact.name or contact.channel_user_id,
-                    when=when(conv.last_message_at),
-                    client=f"{client.name if client else 'unverified 未验证'} · {contact.channel_user_id}",
-                    prio=URGENT if conv.priority == "urgent" else "",
-                    channel=conv.channel,
-                    state=conv.state,
-                    preview=preview(newest),
-                )
-            )
-        more = (
-            render('<p><a class="button" href="/console/conversations?cursor=$c">Older 更早</a></p>', c=nxt)
-            if nxt
-            else Safe("")
+        previews = {conv.id: preview(last.get(conv.id)) for conv in rows}
+        return self._page(
+            request, "conversations.html", who, "conversations", rows=rows, previews=previews, cursor=nxt
         )
-        body = render(
-            '<h1>Conversations <small>会话</small></h1><ul class="list">$items</ul>$empty$more',
-            items=join(items),
-            empty=Safe('<p class="empty">No conversations yet.</p>') if not items else "",
-            more=more,
-        )
-        return self._page("Conversations", body, who, "conversations", request)
 
     async def conversation(self, request: web.Request, who: Who) -> web.StreamResponse:
         conv_id = path_int(request.match_info["id"])
         async with self.db.read() as s:
             conv = await conversations.get_conversation(s, conv_id) if conv_id else None
             if conv is None:
-                return self._not_found(who, "conversation")
+                return self._not_found(request, who, NO_CONVERSATION)
             rows, _ = await messages.list_messages(s, conv.id, limit=100)
             claims = await repo.claims_for_conversation(s, conv.id)
-        contact = conv.contact
-        thread = join(self._message(m) for m in reversed(rows))
-        claim_links = join(
-            render(
-                '<li><a href="/console/claims/$n"><span class="who">$n</span> '
-                '<span class="badge">$state</span> <span class="meta">$desc</span></a></li>',
-                n=c.number,
-                state=c.state,
-                desc=c.description[:80],
-            )
-            for c in claims
-        )
-        body = render(
-            """<h1>$name</h1>
-<dl class="facts"><dt>Client 客户</dt><dd>$client</dd><dt>Channel 渠道</dt><dd>$channel · $uid</dd>
-<dt>State 状态</dt><dd><span class="badge $state">$state</span> $prio $assigned</dd></dl>
-$claims<h2>Messages <small>消息</small></h2>
-<div class="thread">$thread</div>
-<form method="post" action="/console/conversations/$id/reply" class="reply">
-<input type="hidden" name="csrf" value="$csrf"><input type="hidden" name="nonce" value="$nonce">
-<textarea name="text" aria-label="Reply to the client" placeholder="Reply on $channel… 回复客户" required
- maxlength="$max"></textarea><button type="submit">Send 发送</button></form>""",
-            name=contact.name or contact.channel_user_id,
-            client=f"{contact.client.name} ({contact.client.key})" if contact.client else "unverified 未验证",
-            channel=conv.channel,
-            uid=contact.channel_user_id,
-            state=conv.state,
-            prio=URGENT if conv.priority == "urgent" else "",
-            assigned=f"· {conv.assigned_staff}" if conv.assigned_staff else "",
-            claims=render('<h2>Claims <small>索赔</small></h2><ul class="list">$l</ul>', l=claim_links)
-            if claims
-            else "",
-            thread=thread if rows else Safe('<p class="empty">No messages.</p>'),
-            id=conv.id,
-            csrf=who.csrf,
+        thread = [(m, [shown.attachment(self.links, a) for a in m.attachments]) for m in reversed(rows)]
+        return self._page(
+            request,
+            "conversation.html",
+            who,
+            "conversations",
+            conv=conv,
+            claims=claims,
+            thread=thread,
             nonce=secrets.token_urlsafe(18),
-            max=MAX_REPLY_CHARS,
-        )
-        return self._page(contact.name or "Conversation", body, who, "conversations", request)
-
-    def _media_url(self, sha256: str, filename: str | None) -> str:
-        # Relative: the browser fetches it from the console's own origin, whatever public_url says.
-        return "/media/" + self.links.token(sha256, filename=filename)
-
-    def _attachment(self, a: AttachmentRow) -> Safe:
-        if a.sha256 and a.stored_path:
-            url = self._media_url(a.sha256, a.filename or default_name(a.kind, a.mime))
-            # Other types (SVG, HTML, …) are downloads at /media; a link, not a broken <img>.
-            if a.mime.startswith("image/") and a.mime in INLINE_TYPES:
-                return render('<a href="$u"><img src="$u" alt="$alt" loading="lazy"></a>', u=url, alt=a.kind)
-            if a.mime in INLINE_TYPES and a.mime.startswith("video/"):
-                return render('<video src="$u" controls preload="metadata"></video>', u=url)
-            return render('<a href="$u">$name</a>', u=url, name=a.filename or a.kind)
-        why = a.error or "pending"
-        return render('<p class="meta">[$kind not available: $why]</p>', kind=a.kind, why=why)
-
-    def _message(self, m: Message) -> Safe:
-        status = ""
-        if m.direction == "out":
-            status = render('<span class="badge $d">$d</span>', d=m.delivery or "queued")
-        return render(
-            '<div class="msg $dir"><p>$text</p>$atts<div class="meta">$when $status</div></div>',
-            dir="out" if m.direction == "out" else "in",
-            text=m.text,
-            atts=join(self._attachment(a) for a in m.attachments),
-            when=when(m.created_at),
-            status=status,
+            max_chars=MAX_REPLY_CHARS,
         )
 
     async def reply(self, request: web.Request, who: Who) -> web.StreamResponse:
@@ -247,13 +165,15 @@ $claims<h2>Messages <small>消息</small></h2>
         text = (field(form, "text") or "").strip()
         nonce = field(form, "nonce") or ""
         if not _NONCE.match(nonce):
-            return html(error_page("The form is missing its nonce; reload the page.", who), 400)
+            return pages.error(request, who, N_("The form is missing its nonce; reload the page."), 400)
         if not text or len(text) > MAX_REPLY_CHARS:
-            return html(error_page(f"A reply needs 1 to {MAX_REPLY_CHARS} characters.", who), 422)
+            return pages.error(
+                request, who, N_("A reply needs 1 to {max} characters."), 422, max=MAX_REPLY_CHARS
+            )
         async with self.db.write() as s:
             result = await repo.staff_reply(s, conv_id, who.key, text, nonce)
         if result is None:
-            return self._not_found(who, "conversation")
+            return self._not_found(request, who, NO_CONVERSATION)
         if result[1] and self.wake:
             self.wake()
         return redirect(f"/console/conversations/{conv_id}?done=sent")
@@ -261,130 +181,21 @@ $claims<h2>Messages <small>消息</small></h2>
     async def claims(self, request: web.Request, who: Who) -> web.StreamResponse:
         async with self.db.read() as s:
             rows = await repo.list_claims(s)
-        items = join(
-            render(
-                """<li><a href="/console/claims/$n"><div class="row"><span class="who">$n</span>
-<span class="badge">$state</span></div><div class="row"><span class="meta">$client · $order · $sku</span>
-<span class="meta">$when</span></div><div class="meta">$desc</div></a></li>""",
-                n=r.claim.number,
-                state=r.claim.state,
-                client=r.client_key or "unverified",
-                order=r.claim.order_number or "no order",
-                sku=r.claim.sku or "no SKU",
-                when=when(r.claim.created_at),
-                desc=r.claim.description[:120],
-            )
-            for r in rows
-        )
-        body = render(
-            '<h1>Claims <small>索赔</small></h1><ul class="list">$items</ul>$empty',
-            items=items,
-            empty=Safe('<p class="empty">No claims yet.</p>') if not rows else "",
-        )
-        return self._page("Claims", body, who, "claims", request)
+        return self._page(request, "claims.html", who, "claims", rows=rows)
 
     async def claim(self, request: web.Request, who: Who) -> web.StreamResponse:
         async with self.db.read() as s:
             row = await repo.get_claim(s, request.match_info["ref"][:40])
         if row is None:
-            return self._not_found(who, "claim")
-        c = row.claim
-        evidence = join(
-            render('<a href="$u"><img src="$u" alt="evidence $mime" loading="lazy"></a>', u=u, mime=e.mime)
-            if e.mime.startswith("image/")
-            else render('<a href="$u">$mime</a>', u=u, mime=e.mime)
-            for e in c.evidence
-            for u in [self._media_url(e.sha256, default_name("evidence", e.mime))]
-        )
-        events = join(
-            render(
-                '<li><span class="meta">$at · $by</span><br>$from → <b>$to</b> $note</li>',
-                at=when(e.at),
-                by=e.by,
-                **{"from": e.from_state or "—"},
-                to=e.to_state,
-                note=e.note or "",
-            )
-            for e in c.events
-        )
-        conv_link = (
-            render('<a href="/console/conversations/$i">open 打开</a>', i=c.conversation_id)
-            if c.conversation_id
-            else "—"
-        )
-        body = render(
-            """<h1>$n <span class="badge">$state</span></h1>
-<dl class="facts"><dt>Client</dt><dd>$client</dd><dt>Order</dt><dd>$order</dd><dt>SKU</dt><dd>$sku</dd>
-<dt>Qty</dt><dd>$qty</dd><dt>Unused</dt><dd>$unused</dd><dt>Eligibility</dt><dd>$elig</dd>
-<dt>Opened</dt><dd>$when</dd><dt>Chat</dt><dd>$conv</dd></dl>
-<h2>Description <small>描述</small></h2><p class="msg">$desc</p>
-<h2>Evidence <small>照片</small></h2><div class="evidence">$evidence</div>
-<h2>Events <small>记录</small></h2><ol class="events">$events</ol>""",
-            n=c.number,
-            state=c.state,
-            client=row.client_key or "unverified",
-            order=c.order_number or "—",
-            sku=c.sku or "—",
-            qty=c.quantity_affected if c.quantity_affected is not None else "—",
-            unused={True: "yes", False: "no", None: "—"}[c.unused],
-            elig=c.eligibility,
-            when=when(c.created_at),
-            conv=conv_link,
-            desc=c.description,
-            evidence=evidence or Safe('<p class="meta">none</p>'),
-            events=events,
-        )
-        return self._page(c.number, body, who, "claims", request)
+            return self._not_found(request, who, N_("No such claim."))
+        evidence = [shown.evidence(self.links, e) for e in row.claim.evidence]
+        return self._page(request, "claim.html", who, "claims", row=row, evidence=evidence)
 
     async def escalations(self, request: web.Request, who: Who) -> web.StreamResponse:
         async with self.db.read() as s:
             rows = await repo.list_escalations(s)
-        items = join(self._escalation(e, who) for e in rows)
-        body = render(
-            '<h1>Escalations <small>升级</small></h1><ul class="list">$items</ul>$empty',
-            items=items,
-            empty=Safe('<p class="empty">Nothing escalated.</p>') if not rows else "",
-        )
-        return self._page("Escalations", body, who, "escalations", request)
-
-    def _escalation(self, e: Escalation, who: Who) -> Safe:
-        ack = Safe("")
-        if e.state == "open":
-            ack = render(
-                """<form method="post" action="/console/escalations/$id/ack">
-<input type="hidden" name="csrf" value="$csrf"><button type="submit">Acknowledge 确认</button></form>""",
-                id=e.id,
-                csrf=who.csrf,
-            )
-        elif e.acknowledged_by:
-            ack = render(
-                '<div class="meta">acknowledged by $by at $at</div>',
-                by=e.acknowledged_by,
-                at=when(e.acknowledged_at),
-            )
-        conv = (
-            render('<a href="/console/conversations/$c">conversation 会话</a>', c=e.conversation_id)
-            if e.conversation_id
-            else ""
-        )
-        return render(
-            """<li class="$cls" id="esc-$id"><div class="item"><div class="row"><span class="who">$num</span>
-<span><span class="badge $state">$state</span></span></div>
-<div class="row"><span class="meta">$reason · $prio · level $level · round $round</span>
-<span class="meta">$when</span></div><div class="meta">$note</div>
-<div class="row">$conv</div>$ack</div></li>""",
-            cls="urgent" if e.priority == "urgent" and e.state == "open" else "",
-            id=e.id,
-            num=escalation_number(e.id),
-            state=e.state,
-            reason=e.reason,
-            prio=e.priority,
-            level=e.level,
-            round=e.round,
-            when=when(e.opened_at),
-            note=(e.note or "")[:200],
-            conv=conv,
-            ack=ack,
+        return self._page(
+            request, "escalations.html", who, "escalations", rows=rows, number=escalation_number
         )
 
     async def acknowledge(self, request: web.Request, who: Who) -> web.StreamResponse:
@@ -392,7 +203,7 @@ $claims<h2>Messages <small>消息</small></h2>
         async with self.db.write() as s:
             exists = await s.get(Escalation, esc_id) if esc_id else None
             if exists is None:
-                return self._not_found(who, "escalation")
+                return self._not_found(request, who, N_("No such escalation."))
             done = await self.escalation.acknowledge_id(s, esc_id, who.key, via="console")
         if done and self.wake:
             self.wake()
@@ -401,7 +212,6 @@ $claims<h2>Messages <small>消息</small></h2>
     async def reports(self, request: web.Request, who: Who) -> web.StreamResponse:
         """Response times and claim figures since a date (default: the last 30 days)."""
         async with self.db.read() as s:
-            body, ok = await report_page.build(s, request.query.get("since"))
-        resp = self._page("Reports", body, who, "reports")
-        resp.set_status(200 if ok else 400)
-        return resp
+            context = await report_page.build(s, request.query.get("since"), pages.translator(request, who))
+        status = 400 if context["error"] else 200
+        return self._page(request, "reports.html", who, "reports", status=status, **context)

@@ -270,7 +270,7 @@ async def test_client_text_and_names_are_escaped_everywhere(
         html = await (await tg_bot.client.get(path)).text()
         assert "<script>alert" not in html and "<img src=x" not in html and "<svg" not in html, path
         assert "<b onmouseover" not in html and "<i>SKU" not in html, path
-        assert "&lt;script&gt;" in html or "&lt;b onmouseover=&quot;x&quot;&gt;Eve" in html, path
+        assert "&lt;script&gt;" in html or "&lt;b onmouseover=" in html, path
 
 
 async def test_conversation_page_shows_messages_photo_and_delivery(
@@ -393,7 +393,7 @@ async def test_escalations_open_first_and_acknowledge(tg_bot: BotHarness) -> Non
     await login(tg_bot)
     html = await (await tg_bot.client.get("/console/escalations")).text()
     assert html.index("ESC-000002") < html.index("ESC-000001")  # open first
-    assert html.count("Acknowledge 确认") == 1
+    assert html.count(">Acknowledge</button>") == 1
     resp = await tg_bot.client.post(
         "/console/escalations/2/ack", data={"csrf": csrf_of(html)}, allow_redirects=False
     )
