@@ -9,8 +9,8 @@ from storage.models import Staff
 
 
 def staff_language(staff: Staff) -> str:
-    """The language the staff member reads the console in, as their staff record says."""
-    return SOURCE_LANGUAGE
+    """The language the staff member reads the console in: their staff record's, as for their alerts."""
+    return normalise(staff.language)
 
 
 def browser_language(request: web.Request) -> str:
