@@ -143,7 +143,7 @@ def build_handlers(
         MenuChoice(),
         ClaimIntake(),
         Handoff(escalator),
-        Documents(settings.media.dir),
+        Documents(settings.media.dir, settings.documents),
         OrderStatus(calendar),
         StaffFallback(),  # anything else from staff: a short help, never the client FAQ or menu
         FaqAnswer(read_faq(settings.escalation.faq_file), escalator),

@@ -127,6 +127,20 @@ class OutboxSettings:
 
 
 @dataclass
+class DocumentsSettings:
+    """The generated PDFs: who the seller is, and the fonts they embed (a broker's viewer has no others)."""
+
+    cjk_font: str = ""  # TrueType/TTC with Chinese glyphs; empty: the first of the known system paths
+    cjk_font_index: int = 0  # the face inside a .ttc collection
+    latin_font: str = ""  # TrueType for Latin text; empty: DejaVu Sans from the known system paths
+    latin_bold_font: str = ""  # its bold face; empty: DejaVu Sans Bold
+    seller_name: str = ""
+    seller_address: str = ""
+    seller_tax_id: str = ""  # e.g. the Unified Social Credit Code
+    seller_contact: str = ""  # person, phone, e-mail
+
+
+@dataclass
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -138,6 +152,7 @@ class Settings:
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    documents: DocumentsSettings = field(default_factory=DocumentsSettings)
     source: str = field(default="", compare=False)  # the file the settings came from
 
     def secrets(self) -> list[str]:
@@ -339,3 +354,14 @@ def validate(settings: Settings) -> None:
         raise ConfigError("config: escalation.max_rounds must be at least 1")
     if settings.escalation.relay_idle_seconds < 1:
         raise ConfigError("config: escalation.relay_idle_seconds must be at least 1")
+    _validate_documents(settings.documents)
+
+
+def _validate_documents(docs: DocumentsSettings) -> None:
+    """A font path that is set must be a file; whether it draws Chinese is checked when it is loaded."""
+    if docs.cjk_font_index < 0:
+        raise ConfigError("config: documents.cjk_font_index must be 0 or more")
+    for key in ("cjk_font", "latin_font", "latin_bold_font"):
+        path = getattr(docs, key)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"config: documents.{key}: no such font file: {path}")

@@ -68,6 +68,8 @@ class Client(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(8), default="en")
     email_domains: Mapped[list[Any]] = mapped_column(default=list)
+    address: Mapped[str | None] = mapped_column(Text)  # the buyer's, printed on customs documents
+    consignee: Mapped[str | None] = mapped_column(Text)  # name and address; empty: the buyer
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -224,6 +226,9 @@ class Order(Base):
     carrier: Mapped[str | None] = mapped_column(String(64))
     tracking: Mapped[str | None] = mapped_column(String(128))
     spare_ratio: Mapped[float] = mapped_column(Float, default=0.0)
+    port_of_loading: Mapped[str | None] = mapped_column(String(64))
+    port_of_discharge: Mapped[str | None] = mapped_column(String(64))
+    payment_terms: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -21,6 +22,7 @@ from bot.app import Runtime, build_runtime, create_app
 from config.settings import (
     CalendarSettings,
     DatabaseSettings,
+    DocumentsSettings,
     EscalationSettings,
     MediaSettings,
     OutboxSettings,
@@ -144,6 +146,12 @@ def smtp() -> Iterator[FakeSmtp]:
     server.stop()
 
 
+def demo_documents() -> DocumentsSettings:
+    """The demo's seller (config/demo.toml), fonts found on the system as in production."""
+    with (Path(__file__).parent.parent / "config" / "demo.toml").open("rb") as fh:
+        return DocumentsSettings(**tomllib.load(fh)["documents"])
+
+
 def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:
     settings = Settings(
         server=ServerSettings(admin_token=ADMIN_TOKEN, public_url="http://127.0.0.1:8080"),
@@ -153,6 +161,7 @@ def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:
         outbox=OutboxSettings(max_attempts=5, backoff_base_seconds=0.05, backoff_max_seconds=0.2),
         escalation=EscalationSettings(rota_file=str(Path(__file__).parent / "fakes" / "rota.toml")),
         calendar=CalendarSettings(file=""),  # no closures unless a test names a calendar
+        documents=demo_documents(),
     )
     return replace(settings, **sections)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.db import Database
-from storage.repos.clients import ContactRef, upsert_client
+from storage.repos.clients import DETAIL_FIELDS, ContactRef, upsert_client
 
 DEMO_CLIENTS = [
     {
@@ -13,6 +13,8 @@ DEMO_CLIENTS = [
         "name": "Acme Bags GmbH",
         "language": "en",
         "email_domains": ["acme.example"],
+        "address": "Hafenstrasse 12, 20457 Hamburg, Germany",
+        "consignee": "Acme Bags GmbH, Warehouse 3\nAm Lagerhaus 5, 28197 Bremen, Germany",
         "contacts": [
             ContactRef("telegram", "5550001"),
             ContactRef("whatsapp", "whatsapp:+491701234567"),
@@ -25,6 +27,7 @@ DEMO_CLIENTS = [
         "name": "海浪箱包贸易有限公司",
         "language": "zh",
         "email_domains": ["hailang.example"],
+        "address": "上海市浦东新区张杨路 500 号 18 楼",
         "contacts": [
             ContactRef("telegram", "5550002"),
             ContactRef("whatsapp", "whatsapp:+8613900000002"),
@@ -43,6 +46,9 @@ DEMO_ORDERS: dict[str, dict[str, Any]] = {
         "incoterm": "FOB Xiamen",
         "eta": "2026-12-20",
         "spare_ratio": 0.03,
+        "port_of_loading": "Xiamen, China",
+        "port_of_discharge": "Hamburg, Germany",
+        "payment_terms": "30% deposit, 70% against copy of B/L",
         "lines": [
             {
                 "sku": "BP-220",
@@ -108,6 +114,9 @@ DEMO_ORDERS: dict[str, dict[str, Any]] = {
         "pi_number": "PI-2026-0032",
         "incoterm": "CIF Shanghai",
         "eta": "2026-12-15",
+        "port_of_loading": "厦门",
+        "port_of_discharge": "上海",
+        "payment_terms": "T/T 30 天",
         "spare_ratio": 0.02,
         "lines": [
             {
@@ -156,6 +165,7 @@ async def seed(db: Database, *, sandbox: bool = False) -> list[str]:
                 language=data["language"],  # type: ignore[arg-type]
                 email_domains=data["email_domains"],  # type: ignore[arg-type]
                 contacts=data["contacts"],  # type: ignore[arg-type]
+                details={k: data[k] for k in DETAIL_FIELDS if k in data},  # type: ignore[misc]
             )
     await seed_orders(db)
     return [str(c["key"]) for c in DEMO_CLIENTS]

@@ -1,8 +1,9 @@
 """`aftersales orders import FILE.csv`: the order format as CSV, one row per order line.
 
 Columns: number, client, status, pi_number, incoterm, eta, carrier, tracking, spare_ratio,
-sku, description, material, quantity, unit_price, currency, hs_code, origin, packaging,
-cartons, carton_cm ("60x40x40"), gross_kg, net_kg. Order-level columns may be repeated on
+port_of_loading, port_of_discharge, payment_terms (optional), sku, description, material,
+quantity, unit_price, currency, hs_code, origin, packaging, cartons, carton_cm ("60x40x40"),
+gross_kg, net_kg. Order-level columns may be repeated on
 every row of an order or given once; where given twice they must agree.
 
 Every row is checked before anything is written. An order is written only if all of its

@@ -4,21 +4,28 @@ The PDFs are generated from the order's own data (`handlers.orders.pdf`), writte
 the media directory and sent as document attachments on the client's channel; the adapter
 delivers them (Telegram sendDocument, WhatsApp via a signed /media link, WeChat media
 upload, email attachment). Only the order's own client gets them.
+The fonts are found and loaded when the handler is built, at start-up: a missing font stops
+`serve` with the config key to set, not the first client who asks for an invoice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from pathlib import Path
 
 from bot.i18n import N_
 from bot.ids import candidates, fold
 from bot.messages import Button
+from config.settings import DocumentsSettings
 from handlers.base import Context, Outcome
 from handlers.orders import access as order_access
 from handlers.orders import pdf as order_documents
+from handlers.orders.fonts import load_fonts
 from storage.repos import audit, orders
+
+log = logging.getLogger(__name__)
 
 ASKS: dict[str, re.Pattern[str]] = {
     "invoice": re.compile(r"commercial\s+invoice|\binvoices?\b|商业发票|发票", re.IGNORECASE),
@@ -53,9 +60,13 @@ class Documents:
     name = "documents"
     observer = False
 
-    def __init__(self, media_dir: str | Path, seller: order_documents.Seller | None = None) -> None:
+    def __init__(self, media_dir: str | Path, settings: DocumentsSettings | None = None) -> None:
+        settings = settings or DocumentsSettings()
         self.media_dir = Path(media_dir)
-        self.seller = seller or order_documents.Seller()
+        self.fonts = load_fonts(settings)  # ConfigError naming documents.* when a font is missing
+        self.seller = order_documents.Seller.from_settings(settings)
+        if not self.seller.name or not self.seller.address:
+            log.warning("documents.seller_name / seller_address are empty: invoices will show no seller")
 
     def matches(self, ctx: Context) -> bool:
         return ctx.staff is None and bool(requested(ctx.text))
@@ -81,7 +92,13 @@ class Documents:
         # The order, its lines and the client are fully loaded; nothing lazy-loads in the thread.
         attachments = [
             await asyncio.to_thread(
-                order_documents.document, kind, order, ctx.client, self.media_dir, seller=self.seller
+                order_documents.document,
+                kind,
+                order,
+                ctx.client,
+                self.media_dir,
+                seller=self.seller,
+                fonts=self.fonts,
             )
             for kind in kinds
         ]

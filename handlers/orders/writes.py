@@ -34,8 +34,12 @@ from storage.repos import clients, conversations, orders, outbox
 from storage.repos import staff as staff_repo
 
 HS_CODE = re.compile(r"^\d{4}(?:\.?\d{2}){0,3}$")
-ORDER_FIELDS = ("status", "pi_number", "incoterm", "eta", "carrier", "tracking", "spare_ratio")
-TEXT_LIMITS = {"pi_number": 64, "incoterm": 64, "carrier": 64, "tracking": 128}
+DOCUMENT_FIELDS = {"port_of_loading": 64, "port_of_discharge": 64, "payment_terms": 128}  # optional
+ORDER_FIELDS = (
+    *("status", "pi_number", "incoterm", "eta", "carrier", "tracking", "spare_ratio"),
+    *DOCUMENT_FIELDS,
+)
+TEXT_LIMITS = {"pi_number": 64, "incoterm": 64, "carrier": 64, "tracking": 128, **DOCUMENT_FIELDS}
 BRIEF_ROLES = ("sales", "qc")
 
 

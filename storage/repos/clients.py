@@ -11,6 +11,8 @@ from sqlalchemy.orm import selectinload
 
 from storage.models import Client, Contact, utcnow
 
+DETAIL_FIELDS = ("address", "consignee")  # printed on the customs documents; optional
+
 
 @dataclass(frozen=True)
 class ContactRef:
@@ -36,8 +38,13 @@ async def upsert_client(
     language: str = "en",
     email_domains: list[str] | None = None,
     contacts: list[ContactRef] | None = None,
+    details: dict[str, str | None] | None = None,
 ) -> Client:
-    """Create or replace a client; its listed contacts are linked to it (and unlinked from others)."""
+    """Create or replace a client; its listed contacts are linked to it (and unlinked from others).
+
+    `details` (address, consignee) change only the keys given, so a caller that predates
+    them does not wipe what another one set.
+    """
     client = await get_client(session, key)
     if client is None:
         client = Client(key=key, name=name, language=language, email_domains=list(email_domains or []))
@@ -48,6 +55,9 @@ async def upsert_client(
         client.language = language
         client.email_domains = list(email_domains or [])
         client.updated_at = utcnow()
+    for name, value in (details or {}).items():
+        if name in DETAIL_FIELDS:
+            setattr(client, name, value)
     for ref in contacts or []:
         contact = await get_or_create_contact(session, ref.channel, ref.id)
         contact.client_id = client.id
@@ -90,6 +100,8 @@ def client_json(client: Client) -> dict[str, Any]:
         "name": client.name,
         "language": client.language,
         "email_domains": list(client.email_domains or []),
+        "address": client.address,
+        "consignee": client.consignee,
         "contacts": [{"channel": c.channel, "id": c.channel_user_id} for c in client.contacts],
     }
 

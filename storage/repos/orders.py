@@ -295,6 +295,9 @@ def order_json(order: Order, client_key: str, prior: list[dict[str, Any]] | None
         "carrier": order.carrier,
         "tracking": order.tracking,
         "spare_ratio": order.spare_ratio,
+        "port_of_loading": order.port_of_loading,
+        "port_of_discharge": order.port_of_discharge,
+        "payment_terms": order.payment_terms,
         "lines": [line_json(line, order.spare_ratio) for line in order.lines],
         "events": [
             {

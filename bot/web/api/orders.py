@@ -57,7 +57,21 @@ def parse_client(data: Any) -> dict[str, Any]:
         "language": language,
         "email_domains": [d.lower() for d in domains],
         "contacts": refs,
+        "details": _details(data),
     }
+
+
+def _details(data: dict[str, Any]) -> dict[str, str | None]:
+    """The customs documents' optional fields: only those given change (null or "" clears)."""
+    out: dict[str, str | None] = {}
+    for name in clients.DETAIL_FIELDS:
+        if name not in data:
+            continue
+        value = data[name]
+        if value is not None and (not isinstance(value, str) or len(value) > 1000):
+            raise ApiError(422, f"{name} must be a string of at most 1000 characters", name)
+        out[name] = (value.strip() or None) if isinstance(value, str) else None
+    return out
 
 
 class OrdersApi:
