@@ -1,7 +1,7 @@
 """customs documents: the buyer's address and consignee, the order's ports and payment terms
 
 Revision ID: 0019_documents
-Revises: 0013_floods
+Revises: 0016_calendar
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_documents"
-down_revision = "0013_floods"
+down_revision = "0016_calendar"
 branch_labels = None
 depends_on = None
 

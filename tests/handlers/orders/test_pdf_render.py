@@ -216,7 +216,7 @@ def test_a_long_order_numbers_its_pages(fonts: DocumentFonts) -> None:
         pages = page_texts(render(kind, order, client, fonts))
         assert len(pages) >= 2, kind
         for number, text in enumerate(pages, 1):
-            assert f"PO-2026-0117 · {pdf.TITLES[kind][0]} · Page {number} of {len(pages)}" in text, kind
+            assert f"PO-2026-0117 · {pdf.TITLES[kind]} · Page {number} of {len(pages)}" in text, kind
     invoice = page_texts(render("invoice", order, client, fonts))
     assert len(invoice) == 2 and "Page 1 of 2" in invoice[0] and "Page 2 of 2" in invoice[1]
     packing = page_texts(render("packing_list", order, client, fonts))
