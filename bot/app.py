@@ -43,6 +43,7 @@ from escalation.runtime import EscalationRuntime, read_faq, read_keywords
 from handlers.base import Handler
 from handlers.claims.commands import ClaimCommands
 from handlers.claims.dialog import ClaimIntake
+from handlers.claims.ocr import LabelReader
 from handlers.closures import ClosureNotice
 from handlers.escalation.relay import Relay
 from handlers.escalation.staff import StaffCommands, StaffFallback
@@ -117,7 +118,10 @@ def _links(settings: Settings) -> MediaLinks:
 
 
 def build_handlers(
-    settings: Settings, escalator: Escalator, calendar: Calendar | None = None
+    settings: Settings,
+    escalator: Escalator,
+    calendar: Calendar | None = None,
+    labels: LabelReader | None = None,
 ) -> list[Handler]:
     """The explicit order. Observers (urgency) always run; then the first matching responder owns the turn.
 
@@ -141,7 +145,7 @@ def build_handlers(
         # -- client intents (OrderStatus also answers staff looking up any order) --
         FeedbackReply(),
         MenuChoice(),
-        ClaimIntake(),
+        ClaimIntake(labels),  # carton labels: the order read on a claim photo
         Handoff(escalator),
         Documents(settings.media.dir, settings.documents),
         OrderStatus(calendar),
@@ -200,15 +204,23 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     escalator: Escalator = escalation.service
     failures: FailureEscalation = escalation.service
     delivery.after_commit, delivery.escalation = dispatcher.wake, failures
+    ocr = settings.claims
+    labels = LabelReader(
+        enabled=ocr.ocr,
+        timeout_seconds=ocr.ocr_timeout_seconds,
+        tesseract_cmd=ocr.tesseract_cmd,
+        languages=ocr.ocr_languages,
+    )
     engine = Engine(
         db,
-        build_handlers(settings, escalator, escalation.calendar),
+        build_handlers(settings, escalator, escalation.calendar, labels),
         fetchers={name: SandboxFetcher(store) for name in adapters} if sandbox else dict(adapters),
         metrics=metrics,
         escalator=escalator,
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
         flood_per_minute=settings.server.flood_per_minute,
+        media_readers=[labels.prepare] if labels.on else [],
     )
     writer = InboundWriter(db, engine.submit)
     engine.inbound_busy = writer.busy
@@ -221,6 +233,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         if probe is not None:
             health[name] = probe
     health["escalation"] = escalation.health
+    health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like
     return Runtime(
         settings,
         db,

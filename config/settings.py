@@ -120,6 +120,15 @@ class CalendarSettings:
 
 
 @dataclass
+class ClaimsSettings:
+    # Carton labels: read claim photos with Tesseract (English + Simplified Chinese) to find the order.
+    ocr: bool = True
+    ocr_timeout_seconds: float = 10.0  # one photo; Tesseract is stopped after this
+    tesseract_cmd: str = "tesseract"  # a name on PATH or a path; missing: OCR is off and /healthz says so
+    ocr_languages: str = "eng+chi_sim"
+
+
+@dataclass
 class OutboxSettings:
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
@@ -153,6 +162,7 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     documents: DocumentsSettings = field(default_factory=DocumentsSettings)
+    claims: ClaimsSettings = field(default_factory=ClaimsSettings)
     source: str = field(default="", compare=False)  # the file the settings came from
 
     def secrets(self) -> list[str]:
@@ -352,6 +362,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("config: escalation.ack_timeout_seconds must not be negative")
     if settings.escalation.max_rounds < 1:
         raise ConfigError("config: escalation.max_rounds must be at least 1")
+    if settings.claims.ocr_timeout_seconds <= 0:
+        raise ConfigError("config: claims.ocr_timeout_seconds must be positive")
     if settings.escalation.relay_idle_seconds < 1:
         raise ConfigError("config: escalation.relay_idle_seconds must be at least 1")
     _validate_documents(settings.documents)

@@ -167,6 +167,8 @@ class AttachmentRow(Base):
     stored_path: Mapped[str | None] = mapped_column(Text)
     phash: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(64))
+    # What Tesseract read on a photo ({"text", "orders", "skus", "cartons"}): a carton label names its order.
+    ocr: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     message: Mapped[Message] = relationship(back_populates="attachments")
@@ -365,6 +367,8 @@ class ClaimEvidence(Base):
     mime: Mapped[str] = mapped_column(String(128))
     phash: Mapped[str | None] = mapped_column(String(32), index=True)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ocr_text: Mapped[str | None] = mapped_column(Text)  # what was read on the photo (None: not read)
+    ocr: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"orders", "skus", "cartons", "order"}
 
 
 class Counter(Base):

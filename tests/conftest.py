@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.app import Runtime, build_runtime, create_app
 from config.settings import (
     CalendarSettings,
+    ClaimsSettings,
     DatabaseSettings,
     DocumentsSettings,
     EscalationSettings,
@@ -162,6 +163,7 @@ def make_settings(tmp_path: Path, db_url: str, **sections: Any) -> Settings:
         escalation=EscalationSettings(rota_file=str(Path(__file__).parent / "fakes" / "rota.toml")),
         calendar=CalendarSettings(file=""),  # no closures unless a test names a calendar
         documents=demo_documents(),
+        claims=ClaimsSettings(ocr=False),  # no Tesseract (a second a photo) unless a test reads labels
     )
     return replace(settings, **sections)
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -58,6 +58,7 @@ class Engine:
         sweep_seconds: float = 30.0,
         flood_per_minute: int = 0,
         clock: Callable[[], datetime] = utcnow,
+        media_readers: Sequence[Callable[[InboundMessage], Awaitable[None]]] = (),
     ) -> None:
         self.db = db
         self.handlers = list(handlers)
@@ -70,6 +71,7 @@ class Engine:
         self.media_limit_bytes = media_limit_bytes
         self.inbound_busy = inbound_busy
         self.flood = FloodGate(flood_per_minute, escalator)
+        self.media_readers = list(media_readers)  # slow reading of fetched files (OCR), before the lock
         self._trickle = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
         self._pending: dict[tuple[str, str], list[int]] = {}
@@ -174,6 +176,11 @@ class Engine:
             return
         inbound = message_repo.inbound_of(row)
         media_problems = await self._fetch_media(inbound)
+        for read in self.media_readers:
+            try:
+                await read(inbound)
+            except Exception:
+                log.exception("media reader failed on message %s", message_id)
         try:
             await self._handle_in_transaction(message_id, inbound, media_problems, row.created_at)
         except Exception:

@@ -19,7 +19,7 @@ from bot.i18n import N_
 from bot.ids import candidates, fold, order_key
 from bot.messages import Button
 from handlers.base import Context, Outcome
-from handlers.claims import caps, notices, parse
+from handlers.claims import caps, labels, notices, parse
 from handlers.claims import workflow as wf
 from handlers.handoff import ASK_FOR_HUMAN
 from handlers.menu import GREETING, PROMPTS, chosen
@@ -91,6 +91,7 @@ class ClaimIntake:
         text = ctx.text
         state = ctx.dialog_state if ctx.in_dialog(DIALOG) else {}
         media = await repo.message_media(ctx.session, ctx.message_id)
+        await labels.read_photos(ctx, media)
         if chosen(ctx) == "claim":
             return await self._start_from_menu(ctx)
         if state and not media and not parse.is_defect_report(text):
@@ -168,6 +169,7 @@ class ClaimIntake:
             draft["texts"] = caps.keep_text(list(draft.get("texts", [])), text)
 
         order = await self._read_order(ctx, draft, answer, step)
+        order = order or await labels.order_on_label(ctx, draft, media)
         if order is not None:
             self._read_sku(draft, order, answer, step)
         qty = parse.quantity(answer, bare=(step == "qty"))
@@ -495,6 +497,8 @@ class ClaimIntake:
     ) -> bool:
         """Add the files; True once the client has been told the claim is full (an album: told once)."""
         added = await wf.add_evidence(ctx.session, claim, media, by=actor(ctx), now=ctx.now)
+        if added.order_found:
+            await ctx.reply(labels.found_text(ctx.translator, added.order_found))
         if added.refused and not (silent and full_told):
             await ctx.reply(caps.files_notice(ctx, claim.number))
             full_told = True

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import ENGLISH, N_, Translator
 from bot.ids import claim_sequence
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
-from handlers.claims import caps
+from handlers.claims import caps, labels
 from handlers.claims.notices import client_notice
 from handlers.claims.phash import near_duplicate, phash_of
 from storage.models import AttachmentRow, Claim, ClaimEvent, Conversation, utcnow
@@ -306,6 +306,7 @@ class EvidenceAdded:
     rows: list[AttachmentRow]
     duplicates: list[repo.Duplicate]
     refused: int = 0  # files left out because the claim already has caps.MAX_FILES
+    order_found: str | None = None  # the client's order read on a carton label and linked now
 
 
 async def add_evidence(
@@ -317,6 +318,7 @@ async def add_evidence(
     dups: list[repo.Duplicate] = []
     room = caps.MAX_FILES - await repo.evidence_count(session, claim.id)
     refused = 0
+    order_found = None
     for att in atts:
         if att.sha256 is None:
             continue
@@ -330,6 +332,7 @@ async def add_evidence(
         )
         if row is None:
             continue
+        order_found = await labels.keep_reading(session, claim, row, att, now=now) or order_found
         room -= 1
         added.append(att)
         found = await repo.evidence_elsewhere(session, claim.id, att.sha256, att.phash, near_duplicate)
@@ -348,7 +351,7 @@ async def add_evidence(
                 distance=dup.distance,
             )
         dups += [d for d in found if d.claim_number not in {x.claim_number for x in dups}]
-    return EvidenceAdded(added, dups, refused)
+    return EvidenceAdded(added, dups, refused, order_found)
 
 
 def _files(atts: list[AttachmentRow]) -> list[Attachment]:

@@ -334,6 +334,8 @@ def claim_json(
                 "phash": e.phash,
                 "url": media_url(e) if media_url else None,
                 "added_at": e.added_at.isoformat(),
+                "ocr_text": e.ocr_text,  # what was read on the photo (a carton label); None: not read
+                "ocr": e.ocr,  # {"orders", "skus", "cartons", "order": the claim's order when it is on it}
             }
             for e in claim.evidence
         ],
