@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.ids import candidates, fold, order_key
 from handlers.base import Context
 from handlers.claims.ocr import LabelReader
@@ -24,7 +24,7 @@ from storage.models import AttachmentRow, Claim, ClaimEvidence, Order
 from storage.repos import claims as repo
 
 SERVICE = "labels"  # ctx.services key of the LabelReader (wired in bot/app.py)
-FOUND = "We found order {order} on the carton label."
+FOUND = N_("We found order {order} on the carton label.")
 _CARTON = re.compile(
     r"(?:\bCTN|\bCARTONS?|\bC/NO|\bCASE|箱号|箱號)\s*(?:NO|NR|#)?\s*[.:：#]?\s*(\d{1,5})(?:\s*(?:/|OF)\s*(\d{1,5}))?",
     re.IGNORECASE,
