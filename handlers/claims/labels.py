@@ -11,6 +11,7 @@ client it looks exactly like a label with no number at all. SKUs and carton numb
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ from storage.repos import claims as repo
 SERVICE = "labels"  # ctx.services key of the LabelReader (wired in bot/app.py)
 FOUND = N_("We found order {order} on the carton label.")
 _CARTON = re.compile(
-    r"(?:\bCTN|\bCARTONS?|\bC/NO|\bCASE|箱号|箱號)\s*(?:NO|NR|#)?\s*[.:：#]?\s*(\d{1,5})(?:\s*(?:/|OF)\s*(\d{1,5}))?",
+    r"(?:\bCTN|\bCARTONS?|\bC/NO|\bCASE|箱\s*[号號])\s*(?:NO|NR|#)?\s*[.:：#]?\s*(\d{1,5})(?:\s*(?:/|OF)\s*(\d{1,5}))?",
     re.IGNORECASE,
 )
 _SKU = re.compile(
@@ -65,23 +66,33 @@ def names(text: str, number: str) -> bool:
     return bool(key) and key in loose(order_key(text))
 
 
-async def own_order(session: AsyncSession, client_id: int, text: str) -> Order | None:
-    """The client's own order named on the label, first as the chat recognises it, then OCR-tolerantly."""
+def pick(text: str, own: Sequence[tuple[int, str]]) -> int | None:
+    """Which of the client's own orders ((id, number key) pairs) the label names, first on the label wins.
+
+    First the keys the chat recognises (bot.ids.candidates), then the same with O/0, I/1 …
+    folded, then anywhere in the text with its spaces and line breaks gone.
+    """
     keys = candidates(text)
+    exact = {key: order_id for order_id, key in own}
     for key in keys:
-        order = await repo.client_order(session, client_id, key)
-        if order is not None:
-            return order
+        if key in exact:
+            return exact[key]
     squashed = loose(order_key(text))
     read = {loose(k) for k in keys}
     found: list[tuple[int, int]] = []  # (where on the label, order id)
-    for order_id, key in await repo.client_order_keys(session, client_id):
+    for order_id, key in own:
         folded = loose(key)
         if folded in read:
             found.append((-1, order_id))
         elif len(folded) >= 6 and sum(c.isdigit() for c in key) >= 3 and folded in squashed:
             found.append((squashed.index(folded), order_id))
-    return await repo.order_with_lines(session, min(found)[1]) if found else None
+    return min(found)[1] if found else None
+
+
+async def own_order(session: AsyncSession, client_id: int, text: str) -> Order | None:
+    """The client's own order named on the label; another client's number is as good as none."""
+    order_id = pick(text, await repo.client_order_keys(session, client_id))
+    return await repo.order_with_lines(session, order_id) if order_id is not None else None
 
 
 def found_text(tr: Translator, number: str) -> str:
