@@ -21,6 +21,7 @@ from bot.messages import Button
 from handlers.base import Context, Outcome
 from handlers.claims import caps, labels, notices, parse
 from handlers.claims import workflow as wf
+from handlers.claims.ocr import LabelReader
 from handlers.handoff import ASK_FOR_HUMAN
 from handlers.menu import GREETING, PROMPTS, chosen
 from storage.models import AttachmentRow, Claim, Order
@@ -73,6 +74,9 @@ class ClaimIntake:
     name = DIALOG
     observer = False
 
+    def __init__(self, reader: LabelReader | None = None) -> None:
+        self.reader = reader  # carton labels: the order read on a photo (None: photos are not read)
+
     def matches(self, ctx: Context) -> bool:
         if ctx.staff is not None or ctx.conversation.state == "with_staff":
             return False  # staff are not clients; while a colleague talks with the client, they lead
@@ -91,7 +95,7 @@ class ClaimIntake:
         text = ctx.text
         state = ctx.dialog_state if ctx.in_dialog(DIALOG) else {}
         media = await repo.message_media(ctx.session, ctx.message_id)
-        await labels.read_photos(ctx, media)
+        await labels.read_photos(self.reader, media)
         if chosen(ctx) == "claim":
             return await self._start_from_menu(ctx)
         if state and not media and not parse.is_defect_report(text):

@@ -23,8 +23,8 @@ from handlers.base import Context
 from handlers.claims.ocr import LabelReader
 from storage.models import AttachmentRow, Claim, ClaimEvidence, Order
 from storage.repos import claims as repo
+from storage.repos import orders as order_repo
 
-SERVICE = "labels"  # ctx.services key of the LabelReader (wired in bot/app.py)
 FOUND = N_("We found order {order} on the carton label.")
 _CARTON = re.compile(
     r"(?:\bCTN|\bCARTONS?|\bC/NO|\bCASE|箱\s*[号號])\s*(?:NO|NR|#)?\s*[.:：#]?\s*(\d{1,5})(?:\s*(?:/|OF)\s*(\d{1,5}))?",
@@ -91,23 +91,17 @@ def pick(text: str, own: Sequence[tuple[int, str]]) -> int | None:
 
 async def own_order(session: AsyncSession, client_id: int, text: str) -> Order | None:
     """The client's own order named on the label; another client's number is as good as none."""
-    order_id = pick(text, await repo.client_order_keys(session, client_id))
-    return await repo.order_with_lines(session, order_id) if order_id is not None else None
+    order_id = pick(text, await order_repo.keys_of_client(session, client_id))
+    return await order_repo.by_id(session, order_id) if order_id is not None else None
 
 
 def found_text(tr: Translator, number: str) -> str:
     return tr._(FOUND, order=number)
 
 
-def _reader(ctx: Context) -> LabelReader | None:
-    reader = ctx.services.get(SERVICE)
-    return reader if isinstance(reader, LabelReader) and reader.on else None
-
-
-async def read_photos(ctx: Context, media: list[AttachmentRow]) -> None:
+async def read_photos(reader: LabelReader | None, media: list[AttachmentRow]) -> None:
     """Keep what was read on each photo with its attachment (read before the transaction, or now)."""
-    reader = _reader(ctx)
-    if reader is None:
+    if reader is None or not reader.on:
         return
     for att in media:
         if att.kind == "photo" and att.ocr is None and att.stored_path:

@@ -62,6 +62,12 @@ async def by_id(session: AsyncSession, order_id: int) -> Order | None:
     ).scalar_one_or_none()
 
 
+async def keys_of_client(session: AsyncSession, client_id: int) -> list[tuple[int, str]]:
+    """(id, number key) of each of the client's orders: a label read as "P0-…" still finds its own."""
+    rows = await session.execute(select(Order.id, Order.number_key).where(Order.client_id == client_id))
+    return [(order_id, key) for order_id, key in rows.all()]
+
+
 async def of_client(session: AsyncSession, client_id: int, number_keys: list[str]) -> list[Order]:
     """Every one of `number_keys` that is an order of this client, oldest first (an alert's context)."""
     if not number_keys:

@@ -1,7 +1,7 @@
 """carton labels: what OCR read on a photo, kept with the attachment and the claim's evidence
 
 Revision ID: 0021_ocr
-Revises: 0016_calendar
+Revises: 0019_documents
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_ocr"
-down_revision = "0016_calendar"
+down_revision = "0019_documents"
 branch_labels = None
 depends_on = None
 
