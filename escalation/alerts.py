@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import ENGLISH, N_, Translator
 from bot.ids import escalation_number as number
 from bot.messages import Button, Channel, OutboundMessage
+from bot.states import Priority
 from escalation.rota import StaffMember
 from storage.models import Conversation, Escalation, Message
 
@@ -79,7 +80,7 @@ def alert_text(
     orders: list[str] | None = None,
     tr: Translator = ENGLISH,
 ) -> str:
-    head = "🚨" if esc.priority == "urgent" else "🔔"
+    head = "🚨" if esc.priority == Priority.URGENT else "🔔"
     title = reason_title(esc.reason, tr)
     lines = [f"{head} {number(esc.id)} · {title} · " + tr._("priority {priority}", priority=esc.priority)]
     if final:

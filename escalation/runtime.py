@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.states import EscalationState
 from config.settings import ConfigError, EscalationSettings
 from escalation.calendar import Calendar, CalendarError, load_calendar
 from escalation.coverage import bind_calendar, coverage_gaps
@@ -148,7 +149,7 @@ class EscalationRuntime:
         async with self.db.read() as session:
             active = await repo.active_list(session)
         return {
-            "open": sum(1 for e in active if e.state == "open"),
-            "acknowledged": sum(1 for e in active if e.state == "acknowledged"),
+            "open": sum(1 for e in active if e.state == EscalationState.OPEN),
+            "acknowledged": sum(1 for e in active if e.state == EscalationState.ACKNOWLEDGED),
             "coverage_gaps": coverage_gaps(self.rota, self.calendar, self.service.clock())[:20],
         }

@@ -23,6 +23,7 @@ from bot.i18n import Translator
 from bot.ids import candidates
 from bot.ids import escalation_number as number
 from bot.messages import Attachment, Channel, OutboundMessage
+from bot.states import ConversationState, EscalationState, Priority
 from escalation import alerts
 from escalation.policy import FINAL, Schedule, Step
 from escalation.rota import Override, Policy, Rota
@@ -80,7 +81,7 @@ class EscalationService:
         conversation_id: int | None,
         reason: str,
         *,
-        priority: str = "normal",
+        priority: str = Priority.NORMAL,
         note: str = "",
         claim_id: int | None = None,
         cause_message_id: int | None = None,
@@ -99,7 +100,7 @@ class EscalationService:
             reason=reason,
             priority=priority,
             policy=policy.name,
-            state="open",
+            state=EscalationState.OPEN,
             level=0,
             round=0,
             conversation_id=conversation_id,
@@ -120,7 +121,7 @@ class EscalationService:
             # The client asked for a person: the bot stops answering, and what they write next is
             # forwarded to the people paged until someone takes it (handlers/relay.py).
             conv = await conversations.get_conversation(session, conversation_id)
-            if conv is not None and conv.state == "bot":
+            if conv is not None and conv.state == ConversationState.BOT:
                 conversations.hand_to_staff(conv, None, now)
         await self.advance(session, esc, now, cause_message_id=cause_message_id)
         return esc
@@ -151,11 +152,11 @@ class EscalationService:
         """A second reason on an active escalation: note it; urgency restarts the climb (urgent policy)."""
         if note:
             esc.note = ((esc.note + "\n") if esc.note else "") + f"[{reason}] {note}"[:500]
-        if priority == "urgent" and esc.priority != "urgent":
-            esc.priority = "urgent"
+        if priority == Priority.URGENT and esc.priority != Priority.URGENT:
+            esc.priority = Priority.URGENT
             esc.reason = reason
             policy = self.rota.policy_for(reason)
-            if esc.state == "open":
+            if esc.state == EscalationState.OPEN:
                 # Start the urgent policy from its first level now. Earlier pages stay on record with
                 # their round negated (round <= 0: "before the raise"), so the new climb pages afresh.
                 for alert in esc.alerts:
@@ -175,7 +176,7 @@ class EscalationService:
         self, session: AsyncSession, esc: Escalation, now: datetime, *, cause_message_id: int | None = None
     ) -> int:
         """Page every step that is due; return how many alerts were queued."""
-        if esc.state != "open":
+        if esc.state != EscalationState.OPEN:
             esc.next_due_at = None
             return 0
         policy = self.policy_of(esc)
@@ -293,10 +294,10 @@ class EscalationService:
 
     async def acknowledge(self, session: AsyncSession, esc: Escalation, staff_key: str, *, via: str) -> bool:
         """Stop the climb and give the conversation to `staff_key`; False if it was already taken."""
-        if esc.state != "open":
+        if esc.state != EscalationState.OPEN:
             return False
         now = self.clock()
-        esc.state = "acknowledged"
+        esc.state = EscalationState.ACKNOWLEDGED
         esc.acknowledged_by = staff_key
         esc.acknowledged_at = now
         esc.next_due_at = None
@@ -307,7 +308,7 @@ class EscalationService:
             )
         if esc.conversation_id:
             conv = await conversations.get_conversation(session, esc.conversation_id)
-            if conv is not None and conv.state != "closed":
+            if conv is not None and conv.state != ConversationState.CLOSED:
                 conversations.hand_to_staff(conv, staff_key, now)
         name = self._name(staff_key)
         await self._show_status(
@@ -322,16 +323,16 @@ class EscalationService:
 
     async def resolve(self, session: AsyncSession, esc: Escalation, staff_key: str, *, via: str) -> bool:
         """Close the escalation and hand the conversation back to the bot."""
-        if esc.state == "resolved":
+        if esc.state == EscalationState.RESOLVED:
             return False
         now = self.clock()
-        if esc.state == "open" and self.metrics is not None:
+        if esc.state == EscalationState.OPEN and self.metrics is not None:
             self.metrics.escalation_ack_seconds.labels(esc.policy).observe(
                 (now - esc.opened_at).total_seconds()
             )
         if esc.acknowledged_at is None:
             esc.acknowledged_by, esc.acknowledged_at = staff_key, now
-        esc.state = "resolved"
+        esc.state = EscalationState.RESOLVED
         esc.resolved_by = staff_key
         esc.resolved_at = now
         esc.next_due_at = None
@@ -342,7 +343,7 @@ class EscalationService:
             )
         if esc.conversation_id:
             conv = await conversations.get_conversation(session, esc.conversation_id)
-            if conv is not None and conv.state == "with_staff":
+            if conv is not None and conv.state == ConversationState.WITH_STAFF:
                 conversations.hand_back(conv)
         name = self._name(staff_key)
         await self._show_status(
@@ -447,7 +448,7 @@ class EscalationService:
         conv = await conversations.get_conversation(session, esc.conversation_id)
         if conv is None:
             return None
-        if esc.state == "open":
+        if esc.state == EscalationState.OPEN:
             await self.acknowledge(session, esc, staff_key, via="reply")
         return await self.answer_in_conversation(
             session, conv, staff_key, text, attachments, cause_message_id=cause_message_id, esc_id=esc.id
@@ -484,7 +485,7 @@ class EscalationService:
         await outbox.enqueue(
             session, out, conversation_id=conv.id, cause_message_id=cause_message_id, kind="reply"
         )
-        if conv.state == "closed":
+        if conv.state == ConversationState.CLOSED:
             return conv
         conversations.hand_to_staff(conv, staff_key, self.clock())
         conversations.touch(conv, self.clock())

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from bot.i18n import N_, Translator
 from bot.messages import Button
+from bot.states import Dialog
 from handlers.base import Context, Outcome
 
 CHOICES = ("order_status", "claim", "documents", "handoff")
@@ -66,7 +67,7 @@ def chosen(ctx: Context) -> str | None:
 class MenuChoice:
     """A pressed menu button (or digit): answer with the prompt for that path."""
 
-    name = "menu_choice"
+    name: str = Dialog.MENU_CHOICE
     observer = False
 
     def matches(self, ctx: Context) -> bool:

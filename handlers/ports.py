@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
 from bot.messages import Attachment
+from bot.states import Priority
 from escalation.rota import Rota
 from handlers.base import Context
 from storage.models import Conversation, Escalation
@@ -36,7 +37,7 @@ class Escalator(Protocol):
         conversation_id: int | None,
         reason: str,
         *,
-        priority: str = "normal",
+        priority: str = Priority.NORMAL,
         note: str = "",
         cause_message_id: int | None = None,
     ) -> Escalation: ...
@@ -80,7 +81,7 @@ class Escalator(Protocol):
 
 
 async def escalate(
-    escalator: Escalator, ctx: Context, reason: str, *, priority: str = "normal", note: str = ""
+    escalator: Escalator, ctx: Context, reason: str, *, priority: str = Priority.NORMAL, note: str = ""
 ) -> Escalation:
     """Open (or raise) the escalation of this turn's conversation, caused by this turn's message."""
     return await escalator.escalate(

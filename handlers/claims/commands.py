@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.i18n import ENGLISH, N_, Translator
+from bot.states import ClaimState
 from handlers.base import Context, Outcome
 from handlers.claims import workflow as wf
 from storage.models import Claim, utcnow
@@ -20,7 +21,7 @@ USAGE = N_(
     "Usage: /claim <n> [qc pass|fail <note> | resp factory|client|carrier | replace <qty> | "
     "follow_up <note> | reject <reason> | info <question> | review | close]; /claim alone lists open claims."
 )
-OPEN_STATES = {s for s in wf.STATES if s != "closed"}
+OPEN_STATES = {s for s in wf.STATES if s != ClaimState.CLOSED}
 
 
 def parse_action(rest: str, tr: Translator = ENGLISH) -> tuple[str, dict[str, object]] | str:

@@ -18,6 +18,7 @@ from typing import Any
 from bot.i18n import N_
 from bot.ids import candidates, fold, order_key
 from bot.messages import Button
+from bot.states import ClaimState, ConversationState
 from handlers.base import Context, Outcome
 from handlers.claims import caps, labels, notices, parse
 from handlers.claims import workflow as wf
@@ -71,14 +72,14 @@ def _without_order_number(text: str, number: str | None) -> str:
 
 
 class ClaimIntake:
-    name = DIALOG
+    name: str = DIALOG
     observer = False
 
     def __init__(self, reader: LabelReader | None = None) -> None:
         self.reader = reader  # carton labels: the order read on a photo (None: photos are not read)
 
     def matches(self, ctx: Context) -> bool:
-        if ctx.staff is not None or ctx.conversation.state == "with_staff":
+        if ctx.staff is not None or ctx.conversation.state == ConversationState.WITH_STAFF:
             return False  # staff are not clients; while a colleague talks with the client, they lead
         if ctx.in_dialog(DIALOG) or chosen(ctx) == "claim":
             return True
@@ -125,7 +126,10 @@ class ClaimIntake:
             state = {}
         if not state and media and not candidates(text):
             waiting = await repo.of_contact(
-                ctx.session, ctx.contact, ctx.client.id if ctx.client else None, states={"needs_info"}
+                ctx.session,
+                ctx.contact,
+                ctx.client.id if ctx.client else None,
+                states={ClaimState.NEEDS_INFO},
             )
             if waiting:
                 await self._add_to_claim(ctx, waiting[0], media, silent=False)
@@ -428,7 +432,7 @@ class ClaimIntake:
             told = await self._add_to_claim(
                 ctx, claim, media, silent=silent and not text, full_told=bool(state.get("full_told"))
             )
-            step = "info" if claim.state == "needs_info" else "attach"
+            step = "info" if claim.state == ClaimState.NEEDS_INFO else "attach"
             ctx.start_dialog(
                 DIALOG,
                 {**state, "step": step, "media_group": ctx.message.media_group_id, "full_told": told},
@@ -510,7 +514,7 @@ class ClaimIntake:
             if not silent and not added.refused:
                 await ctx.reply(ctx._("We already have these files on {claim}.", claim=claim.number))
             return full_told
-        if claim.state == "needs_info":
+        if claim.state == ClaimState.NEEDS_INFO:
             await wf.transition(
                 ctx.session,
                 claim,

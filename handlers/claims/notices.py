@@ -8,17 +8,18 @@ in that language whoever acted.
 from __future__ import annotations
 
 from bot.i18n import N_, Translator
+from bot.states import ClaimState
 from storage.models import Claim, ClaimEvent
 
-STATE_LABELS = {
-    "submitted": N_("submitted, waiting for QC"),
-    "qc_review": N_("under QC review"),
-    "qc_confirmed": N_("defect confirmed by QC"),
-    "qc_rejected": N_("defect not confirmed by QC"),
-    "responsibility_confirmed": N_("responsibility confirmed"),
-    "resolved": N_("resolved"),
-    "closed": N_("closed"),
-    "needs_info": N_("waiting for more information from you"),
+STATE_LABELS: dict[str, str] = {
+    ClaimState.SUBMITTED: N_("submitted, waiting for QC"),
+    ClaimState.QC_REVIEW: N_("under QC review"),
+    ClaimState.QC_CONFIRMED: N_("defect confirmed by QC"),
+    ClaimState.QC_REJECTED: N_("defect not confirmed by QC"),
+    ClaimState.RESPONSIBILITY_CONFIRMED: N_("responsibility confirmed"),
+    ClaimState.RESOLVED: N_("resolved"),
+    ClaimState.CLOSED: N_("closed"),
+    ClaimState.NEEDS_INFO: N_("waiting for more information from you"),
 }
 
 
@@ -30,8 +31,8 @@ def state_label(state: str, tr: Translator) -> str:
 def client_notice(claim: Claim, event: ClaimEvent) -> str:
     tr, n, note = Translator.for_language(claim.language), claim.number, (event.note or "").strip()
     state = event.to_state
-    if state == "qc_review":
-        if event.from_state == "needs_info":
+    if state == ClaimState.QC_REVIEW:
+        if event.from_state == ClaimState.NEEDS_INFO:
             return tr._(
                 "Thank you. We added your new evidence to claim {claim}; "
                 "it is back with our QC team for review.",
@@ -40,13 +41,13 @@ def client_notice(claim: Claim, event: ClaimEvent) -> str:
         return tr._(
             "Update on your claim {claim}: our QC team is now reviewing your photos and details.", claim=n
         )
-    if state == "qc_confirmed":
+    if state == ClaimState.QC_CONFIRMED:
         return tr._(
             "Update on your claim {claim}: our QC team confirmed the defect. "
             "Next we confirm responsibility, then arrange a replacement or follow-up solution.",
             claim=n,
         )
-    if state == "qc_rejected":
+    if state == ClaimState.QC_REJECTED:
         if note:
             return tr._(
                 "Update on your claim {claim}: our QC team could not confirm a manufacturing or material "
@@ -59,18 +60,18 @@ def client_notice(claim: Claim, event: ClaimEvent) -> str:
             "from the evidence. We will confirm responsibility and tell you the outcome.",
             claim=n,
         )
-    if state == "responsibility_confirmed":
+    if state == ClaimState.RESPONSIBILITY_CONFIRMED:
         return _responsibility_notice(tr, claim)
-    if state == "resolved":
+    if state == ClaimState.RESOLVED:
         return _decision_notice(tr, claim, note)
-    if state == "needs_info":
+    if state == ClaimState.NEEDS_INFO:
         return tr._(
             "About your claim {claim}, our QC team needs more information: {note}\n"
             "Please reply here with photos or a video (and any details).",
             claim=n,
             note=note,
         )
-    if state == "closed":
+    if state == ClaimState.CLOSED:
         return tr._(
             "Your claim {claim} is now closed. Thank you for your patience and for helping us improve.\n"
             "How did we do? Reply with a score from 1 (poor) to 5 (excellent).",

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import ENGLISH, N_, Translator
 from bot.ids import claim_sequence
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
+from bot.states import ClaimState, Dialog
 from handlers.claims import caps, labels
 from handlers.claims.notices import client_notice
 from handlers.claims.phash import near_duplicate, phash_of
@@ -29,27 +30,19 @@ from storage.repos import claims as repo
 from storage.repos import orders as order_repo
 from storage.repos import staff as staff_repo
 
-STATES = (
-    "submitted",
-    "qc_review",
-    "qc_confirmed",
-    "qc_rejected",
-    "responsibility_confirmed",
-    "resolved",
-    "closed",
-    "needs_info",
-)
+S = ClaimState
+STATES = tuple(ClaimState)
 # action → (states it may start from, state it leads to)
-ACTIONS: dict[str, tuple[frozenset[str], str]] = {
-    "review": (frozenset({"submitted", "needs_info"}), "qc_review"),
-    "qc_pass": (frozenset({"submitted", "qc_review"}), "qc_confirmed"),
-    "qc_fail": (frozenset({"submitted", "qc_review"}), "qc_rejected"),
-    "resp": (frozenset({"qc_confirmed", "qc_rejected"}), "responsibility_confirmed"),
-    "replace": (frozenset({"responsibility_confirmed"}), "resolved"),
-    "follow_up": (frozenset({"responsibility_confirmed"}), "resolved"),
-    "reject": (frozenset({"responsibility_confirmed"}), "resolved"),
-    "info": (frozenset({"submitted", "qc_review", "qc_confirmed", "qc_rejected"}), "needs_info"),
-    "close": (frozenset({"resolved"}), "closed"),
+ACTIONS: dict[str, tuple[frozenset[ClaimState], ClaimState]] = {
+    "review": (frozenset({S.SUBMITTED, S.NEEDS_INFO}), S.QC_REVIEW),
+    "qc_pass": (frozenset({S.SUBMITTED, S.QC_REVIEW}), S.QC_CONFIRMED),
+    "qc_fail": (frozenset({S.SUBMITTED, S.QC_REVIEW}), S.QC_REJECTED),
+    "resp": (frozenset({S.QC_CONFIRMED, S.QC_REJECTED}), S.RESPONSIBILITY_CONFIRMED),
+    "replace": (frozenset({S.RESPONSIBILITY_CONFIRMED}), S.RESOLVED),
+    "follow_up": (frozenset({S.RESPONSIBILITY_CONFIRMED}), S.RESOLVED),
+    "reject": (frozenset({S.RESPONSIBILITY_CONFIRMED}), S.RESOLVED),
+    "info": (frozenset({S.SUBMITTED, S.QC_REVIEW, S.QC_CONFIRMED, S.QC_REJECTED}), S.NEEDS_INFO),
+    "close": (frozenset({S.RESOLVED}), S.CLOSED),
 }
 SYNTAX = {
     "review": "review",
@@ -64,9 +57,9 @@ SYNTAX = {
 }
 RESPONSIBILITIES = ("factory", "client", "carrier")
 MAX_PAGE_FILES = 10  # WhatsApp takes at most 10 media per message; the rest are listed by link
-CLIENT_DIALOG = "claim"  # the client-side dialog (handlers/claims.py) a staff question reopens
+CLIENT_DIALOG = Dialog.CLAIM  # the client-side dialog (handlers/claims/dialog.py) a staff question reopens
 INFO_TTL = timedelta(days=3)
-FEEDBACK_DIALOG = "feedback"  # handlers/feedback.py (orders side) records the 1–5 answer
+FEEDBACK_DIALOG = Dialog.FEEDBACK  # handlers/orders/feedback.py records the 1–5 answer
 FEEDBACK_TTL = timedelta(days=7)
 NEEDS = {  # what an action that must say something lacks, as the staff member reads it
     "reject": N_("reject needs a reason"),
@@ -177,11 +170,11 @@ async def transition(
                     "qty",
                 )
 
-    if action in {"qc_pass", "qc_fail"} and claim.state == "submitted":
+    if action in {"qc_pass", "qc_fail"} and claim.state == ClaimState.SUBMITTED:
         # Recorded as its own step, told together with the verdict: two notices sent at once
         # could reach the client in either order.
         review = await repo.add_event(
-            session, claim, by=by, to_state="qc_review", note="review started", now=now
+            session, claim, by=by, to_state=ClaimState.QC_REVIEW, note="review started", now=now
         )
     else:
         review = None
@@ -208,7 +201,7 @@ async def transition(
     await _step(
         session, claim, target, by=by, note=note, now=now, cause=cause_message_id, also=review, **extra
     )
-    if target == "needs_info" and claim.conversation_id:
+    if target == ClaimState.NEEDS_INFO and claim.conversation_id:
         # The client's next message answers the question: photos go to this claim and back to review.
         conv = await session.get(Conversation, claim.conversation_id)
         if conv is not None:
@@ -278,7 +271,7 @@ async def notify_client(
         idempotency_key=f"claim:{claim.id}:event:{event.id}",
         extra={"tag": claim.number},  # email: the thread goes on, its subject tagged [CLM-…]
     )
-    if event.to_state == "closed":
+    if event.to_state == ClaimState.CLOSED:
         await _ask_feedback(session, claim, out)
     await outbox.enqueue(
         session, out, conversation_id=claim.conversation_id, cause_message_id=cause_message_id, kind="notice"
@@ -411,7 +404,7 @@ def staff_summary(
 
 def _staff_buttons(claim: Claim, channel: str, tr: Translator) -> list[Button]:
     """One-tap commands where the channel has real buttons; elsewhere the text lists the commands."""
-    if channel != "telegram" or claim.state not in {"submitted", "qc_review"}:
+    if channel != "telegram" or claim.state not in {ClaimState.SUBMITTED, ClaimState.QC_REVIEW}:
         return []
     return [
         Button(tr._("QC pass"), f"/claim {short(claim)} qc pass"),

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from bot.ids import escalation_number as number
 from bot.messages import Channel, OutboundMessage
+from bot.states import ConversationState
 from handlers.base import Context, Outcome
 from handlers.ports import Escalator
 from storage.repos import audit, conversations
@@ -29,7 +30,7 @@ class Relay:
         self.idle = timedelta(seconds=idle_seconds)
 
     def matches(self, ctx: Context) -> bool:
-        return ctx.staff is None and ctx.conversation.state == "with_staff"
+        return ctx.staff is None and ctx.conversation.state == ConversationState.WITH_STAFF
 
     async def handle(self, ctx: Context) -> Outcome:
         conv = ctx.conversation

@@ -15,6 +15,7 @@ from datetime import timedelta
 from bot.i18n import N_
 from bot.ids import escalation_number as number
 from bot.ids import parse_escalation, tagged_escalation
+from bot.states import ConversationState, EscalationState
 from handlers.base import Context, Outcome
 from handlers.ports import Escalator
 from storage.models import Escalation
@@ -141,7 +142,7 @@ class StaffCommands:
         conv = await conversations.get_conversation(ctx.session, conv_id)
         if conv is None:
             return Outcome.CONTINUE
-        if conv.state != "with_staff":
+        if conv.state != ConversationState.WITH_STAFF:
             await ctx.reply(ctx._("That conversation is back with the bot; nothing was sent."))
             return Outcome.DONE
         await service.answer_in_conversation(
@@ -165,7 +166,7 @@ class StaffCommands:
                     id=esc.id,
                 )
             )
-        elif esc.state == "resolved":
+        elif esc.state == EscalationState.RESOLVED:
             await ctx.reply(
                 ctx._(
                     "{escalation} is already resolved (by {who}).",
@@ -193,7 +194,7 @@ class StaffCommands:
 
     async def _relay(self, ctx: Context, service: Escalator, esc: Escalation, text: str) -> None:
         assert ctx.staff is not None
-        if esc.state == "resolved":
+        if esc.state == EscalationState.RESOLVED:
             await ctx.reply(
                 ctx._(
                     "{escalation} is resolved; nothing was sent. The client can write again.",

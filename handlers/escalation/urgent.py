@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from bot.states import ConversationState, Priority
 from escalation.keywords import UrgencyMatcher
 from handlers.base import Context, Outcome
 from handlers.ports import Escalator, escalate
@@ -41,10 +42,10 @@ class Urgent:
         if hit is None:
             return Outcome.CONTINUE
         existing = await esc_repo.active_for_conversation(ctx.session, ctx.conversation.id)
-        already = existing is not None and existing.priority == "urgent"
-        ctx.conversation.priority = "urgent"
-        await escalate(self.escalator, ctx, "urgent", priority="urgent", note=ctx.text)
-        if not already and ctx.conversation.state != "with_staff":
+        already = existing is not None and existing.priority == Priority.URGENT
+        ctx.conversation.priority = Priority.URGENT
+        await escalate(self.escalator, ctx, "urgent", priority=Priority.URGENT, note=ctx.text)
+        if not already and ctx.conversation.state != ConversationState.WITH_STAFF:
             await ctx.reply(
                 ctx._(
                     "We have marked this as urgent and alerted the colleague on call right now; "
@@ -64,7 +65,7 @@ class Frustration:
         self.escalator = escalator
 
     def matches(self, ctx: Context) -> bool:
-        return _client_text(ctx) and ctx.conversation.state == "bot"
+        return _client_text(ctx) and ctx.conversation.state == ConversationState.BOT
 
     async def handle(self, ctx: Context) -> Outcome:
         texts = await esc_repo.recent_inbound_texts(ctx.session, ctx.conversation.id, 3)

@@ -19,10 +19,11 @@ import re
 
 from bot.i18n import Translator
 from bot.ids import fold
+from bot.states import Dialog
 from handlers.base import Context, Outcome
 from storage.repos import orders
 
-DIALOG = "feedback"
+DIALOG = Dialog.FEEDBACK
 SCORE = re.compile(
     r"^\s*(?:feedback:)?\s*([1-5])\s*(?:/\s*5|分|星|stars?|points?)?\s*(?:[-–,.:：，。!！]\s*(.*))?$",
     re.I | re.S,
@@ -42,7 +43,7 @@ def score_of(text: str) -> tuple[int, str | None] | None:
 
 
 class FeedbackReply:
-    name = "feedback"
+    name: str = DIALOG
     observer = False
 
     def matches(self, ctx: Context) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.ids import claim_number, claim_number_like, parse_claim
+from bot.states import ClaimState
 from storage.limits import INT64_MAX
 from storage.models import (
     AttachmentRow,
@@ -68,15 +69,20 @@ def _claim_query() -> Any:
 async def create(session: AsyncSession, *, now: datetime, by: str, **fields: Any) -> Claim:
     """A new claim in state `submitted`, numbered CLM-YYYY-NNNNNN from the year's counter."""
     seq = await counters.next_value(session, f"claim:{now.year}")
-    claim = Claim(number=claim_number(now.year, seq), state="submitted", created_at=now, **fields)
+    claim = Claim(number=claim_number(now.year, seq), state=ClaimState.SUBMITTED, created_at=now, **fields)
     session.add(claim)
     await session.flush()
     session.add(
         ClaimEvent(
-            claim_id=claim.id, at=now, by=by, from_state=None, to_state="submitted", note=claim.description
+            claim_id=claim.id,
+            at=now,
+            by=by,
+            from_state=None,
+            to_state=ClaimState.SUBMITTED,
+            note=claim.description,
         )
     )
-    await audit.record(session, by, "claim_opened", claim.number, state="submitted")
+    await audit.record(session, by, "claim_opened", claim.number, state=ClaimState.SUBMITTED)
     await session.flush()
     return await get(session, claim.id) or claim
 

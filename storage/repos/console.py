@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.messages import Channel, OutboundMessage
+from bot.states import EscalationState
 from storage.models import (
     Claim,
     Client,
@@ -107,7 +108,11 @@ async def claims_for_conversation(session: AsyncSession, conversation_id: int) -
 
 async def list_escalations(session: AsyncSession, *, limit: int = 100) -> list[Escalation]:
     """Open first, then acknowledged, then resolved; newest first within each."""
-    order = case((Escalation.state == "open", 0), (Escalation.state == "acknowledged", 1), else_=2)
+    order = case(
+        (Escalation.state == EscalationState.OPEN, 0),
+        (Escalation.state == EscalationState.ACKNOWLEDGED, 1),
+        else_=2,
+    )
     return list(
         (
             await session.execute(

@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.states import ConversationState
 from storage.limits import INT64_MAX
 from storage.models import Contact, Conversation, utcnow
 
@@ -20,7 +21,7 @@ async def open_conversation(session: AsyncSession, contact: Contact) -> Conversa
     conv = (
         await session.execute(
             select(Conversation)
-            .where(Conversation.contact_id == contact.id, Conversation.state != "closed")
+            .where(Conversation.contact_id == contact.id, Conversation.state != ConversationState.CLOSED)
             .order_by(Conversation.id.desc())
             .limit(1)
         )
@@ -57,7 +58,7 @@ def hand_to_staff(conv: Conversation, staff_key: str | None, now: datetime) -> N
     everyone paged so far). Every call restarts `staff_since`, the relay's idle timer, so
     each staff answer keeps the conversation with staff; a dialog the bot was running ends.
     """
-    conv.state = "with_staff"
+    conv.state = ConversationState.WITH_STAFF
     conv.assigned_staff = staff_key
     conv.staff_since = now
     set_dialog(conv, None, None, None)
@@ -65,7 +66,7 @@ def hand_to_staff(conv: Conversation, staff_key: str | None, now: datetime) -> N
 
 def hand_back(conv: Conversation) -> None:
     """The bot answers the client again (resolved, idle, or nobody to relay to)."""
-    conv.state = "bot"
+    conv.state = ConversationState.BOT
     conv.assigned_staff = None
     conv.staff_since = None
 

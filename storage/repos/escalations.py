@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.ids import escalation_number
+from bot.states import EscalationState
 from storage.db import dialect_of
 from storage.models import Alert, Claim, Escalation, Message, OutboxRow, RotaOverride
 
-ACTIVE = ("open", "acknowledged")
+ACTIVE = (EscalationState.OPEN, EscalationState.ACKNOWLEDGED)
 
 
 async def get(session: AsyncSession, esc_id: int) -> Escalation | None:
@@ -40,7 +41,11 @@ async def due_ids(session: AsyncSession, now: datetime, limit: int = 50) -> list
     """Open escalations whose next step is due; locked and skipped by other processes on PostgreSQL."""
     query = (
         select(Escalation.id)
-        .where(Escalation.state == "open", Escalation.next_due_at.is_not(None), Escalation.next_due_at <= now)
+        .where(
+            Escalation.state == EscalationState.OPEN,
+            Escalation.next_due_at.is_not(None),
+            Escalation.next_due_at <= now,
+        )
         .order_by(Escalation.next_due_at, Escalation.id)
         .limit(limit)
     )

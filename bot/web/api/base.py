@@ -11,6 +11,7 @@ from aiohttp.typedefs import Middleware
 from sqlalchemy.exc import DataError
 
 from bot.core.media import MediaLinks
+from bot.states import ConversationState, Priority
 from bot.web.api.input import db_int, looks_numeric
 from bot.web.errors import ApiError, json_error
 from storage.db import Database
@@ -93,10 +94,10 @@ class Api:
     async def list_conversations(self, request: web.Request) -> web.Response:
         limit = int_param(request, "limit", 50)
         state = request.query.get("state")
-        if state and state not in {"bot", "with_staff", "closed"}:
+        if state and state not in set(ConversationState):
             raise ApiError(422, "state must be bot, with_staff or closed", "state")
         priority = request.query.get("priority")
-        if priority and priority not in {"normal", "urgent"}:
+        if priority and priority not in set(Priority):
             raise ApiError(422, "priority must be normal or urgent", "priority")
         async with self.db.read() as session:
             try:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.ids import parse_escalation
+from bot.states import EscalationState
 from bot.web.api.base import int_param
 from bot.web.api.input import json_object, looks_numeric
 from bot.web.errors import ApiError
@@ -14,7 +15,7 @@ from escalation.runtime import EscalationRuntime
 from storage.db import Database
 from storage.repos import escalations as repo
 
-STATES = {"open", "acknowledged", "resolved"}
+STATES = set(EscalationState)
 
 
 class EscalationApi:
@@ -86,7 +87,7 @@ class EscalationApi:
             esc = await repo.lock(session, esc_id)
             if esc is None:
                 raise ApiError(404, "no such escalation")
-            if esc.state != "open":
+            if esc.state != EscalationState.OPEN:
                 raise ApiError(409, f"escalation is already {esc.state}", "state")
             await self.escalation.service.acknowledge(session, esc, staff, via="api")
         if self.escalation.jobs.wake:
