@@ -8,9 +8,8 @@ client (once per dialog), never silently dropped.
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.base import Context
+from handlers.claims.draft import ClaimDraft
 
 MAX_DESCRIPTION = 4000  # characters of a claim's description, all messages together
 MAX_KEPT_TEXT = 1000  # characters of one message a draft keeps for the policy check, or a note keeps
@@ -62,10 +61,10 @@ def files_notice(ctx: Context, claim_number: str | None = None) -> str:
     )
 
 
-async def tell_once(ctx: Context, draft: dict[str, Any], what: str, text: str) -> None:
+async def tell_once(ctx: Context, draft: ClaimDraft, what: str, text: str) -> None:
     """Reply `text` unless this dialog was already told `what` (an album must not get one each)."""
-    told = list(draft.get("told") or [])
+    told = list(draft.told)
     if what in told:
         return
-    draft["told"] = [*told, what]
+    draft.told = [*told, what]
     await ctx.reply(text)

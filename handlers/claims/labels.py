@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator
 from bot.ids import candidates, fold, order_key
 from handlers.base import Context
+from handlers.claims.draft import ClaimDraft
 from handlers.claims.ocr import LabelReader
 from storage.models import AttachmentRow, Claim, ClaimEvidence, Order
 from storage.repos import claims as repo
@@ -110,15 +110,15 @@ async def read_photos(reader: LabelReader | None, media: list[AttachmentRow]) ->
                 att.ocr = {"text": text, **marks(text)}
 
 
-async def order_on_label(ctx: Context, draft: dict[str, Any], media: list[AttachmentRow]) -> Order | None:
+async def order_on_label(ctx: Context, draft: ClaimDraft, media: list[AttachmentRow]) -> Order | None:
     """A draft that names no order takes the client's own order from a label, and the client is told."""
-    if draft.get("order_number") or ctx.client is None:
+    if draft.order_number or ctx.client is None:
         return None
     for att in media:
         text = str((att.ocr or {}).get("text") or "")
         order = await own_order(ctx.session, ctx.client.id, text) if text else None
         if order is not None:
-            draft.update(order_id=order.id, order_number=order.number, order_unknown=False)
+            draft.order_id, draft.order_number, draft.order_unknown = order.id, order.number, False
             await ctx.reply(found_text(ctx.translator, order.number))
             return order
     return None

@@ -22,8 +22,10 @@ from bot.ids import claim_sequence
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
 from bot.states import ClaimState, Dialog
 from handlers.claims import caps, labels
+from handlers.claims.draft import ClaimDraft
 from handlers.claims.notices import client_notice
 from handlers.claims.phash import near_duplicate, phash_of
+from handlers.claims.steps import Step
 from storage.models import AttachmentRow, Claim, ClaimEvent, Conversation, utcnow
 from storage.repos import audit, conversations, outbox
 from storage.repos import claims as repo
@@ -206,7 +208,7 @@ async def transition(
         conv = await session.get(Conversation, claim.conversation_id)
         if conv is not None:
             conversations.set_dialog(
-                conv, CLIENT_DIALOG, {"step": "info", "claim": claim.number}, now + INFO_TTL
+                conv, CLIENT_DIALOG, ClaimDraft(step=Step.INFO, claim=claim.number).to_json(), now + INFO_TTL
             )
     msg = (
         tr._("{claim}: {state} ({note}). Client notified.", claim=claim.number, state=target, note=note)
