@@ -79,7 +79,7 @@ async def collect(ctx: Context, state: ClaimDraft | None, media: list[Attachment
         answer = options[int(text) - 1]
     if text:
         draft.texts = caps.keep_text(list(draft.texts), text)
-    order = await _read_answers(ctx, draft, answer, step)
+    order = await _read_answers(ctx, draft, answer, step, media)
 
     if first and draft.evidence and draft.order_number and draft.description:
         return await open_claim(ctx, draft)
@@ -102,7 +102,9 @@ async def collect(ctx: Context, state: ClaimDraft | None, media: list[Attachment
     return Outcome.DONE
 
 
-async def _read_answers(ctx: Context, draft: ClaimDraft, answer: str, step: Step | None) -> Order | None:
+async def _read_answers(
+    ctx: Context, draft: ClaimDraft, answer: str, step: Step | None, media: list[AttachmentRow]
+) -> Order | None:
     """Every answer this message gives (order, item, quantity, unused?, what is wrong) into the draft."""
     order = await _read_order(ctx, draft, answer, step)
     order = order or await labels.order_on_label(ctx, draft, media)
