@@ -102,6 +102,21 @@ async def transition(
             conversations.set_dialog(
                 conv, CLIENT_DIALOG, ClaimDraft(step=Step.INFO, claim=claim.number).to_json(), now + INFO_TTL
             )
+    msg = _done_message(claim, action, target, note, qty, line, extra, tr)
+    return Result(True, claim, msg, allowed_actions(claim.state))
+
+
+def _done_message(
+    claim: Claim,
+    action: str,
+    target: str,
+    note: str,
+    qty: int | None,
+    line: OrderLine | None,
+    extra: dict[str, object],
+    tr: Translator,
+) -> str:
+    """What the staff member who acted reads back."""
     msg = (
         tr._("{claim}: {state} ({note}). Client notified.", claim=claim.number, state=target, note=note)
         if note
@@ -118,7 +133,7 @@ async def transition(
             else tr._("No order line is known: nothing booked against an order.")
         )
         msg += " " + booked
-    return Result(True, claim, msg, allowed_actions(claim.state))
+    return msg
 
 
 async def _check(
@@ -160,35 +175,43 @@ async def _check(
         ), None
     if action in NEEDS and not note:
         return _refuse(claim, tr._(NEEDS[action]), "note"), None
-    line = None
     if action == "replace":
-        if claim.responsibility != "factory":
+        return await _check_replace(session, claim, qty, tr)
+    return None, None
+
+
+async def _check_replace(
+    session: AsyncSession, claim: Claim, qty: int | None, tr: Translator
+) -> tuple[Result | None, OrderLine | None]:
+    """A replacement: factory responsibility, a quantity, and no more than the order line has left."""
+    line = None
+    if claim.responsibility != "factory":
+        return _refuse(
+            claim,
+            tr._(
+                "a replacement is for defects of factory responsibility; {claim} is "
+                "{responsibility}: use follow_up or reject",
+                claim=claim.number,
+                responsibility=claim.responsibility or tr._("unassigned"),
+            ),
+            "action",
+        ), None
+    if qty is None or qty < 1:
+        return _refuse(claim, tr._("replace needs a quantity of at least 1"), "qty"), None
+    if claim.order_line_id is not None:
+        order = await order_repo.by_id(session, claim.order_id) if claim.order_id else None
+        line = next((ln for ln in (order.lines if order else []) if ln.id == claim.order_line_id), None)
+        if line is not None and qty > line.quantity - (line.replaced_qty or 0):
             return _refuse(
                 claim,
                 tr._(
-                    "a replacement is for defects of factory responsibility; {claim} is "
-                    "{responsibility}: use follow_up or reject",
-                    claim=claim.number,
-                    responsibility=claim.responsibility or tr._("unassigned"),
+                    "{qty} is more than the line's {quantity} pcs less {replaced} already replaced",
+                    qty=qty,
+                    quantity=line.quantity,
+                    replaced=line.replaced_qty or 0,
                 ),
-                "action",
+                "qty",
             ), None
-        if qty is None or qty < 1:
-            return _refuse(claim, tr._("replace needs a quantity of at least 1"), "qty"), None
-        if claim.order_line_id is not None:
-            order = await order_repo.by_id(session, claim.order_id) if claim.order_id else None
-            line = next((ln for ln in (order.lines if order else []) if ln.id == claim.order_line_id), None)
-            if line is not None and qty > line.quantity - (line.replaced_qty or 0):
-                return _refuse(
-                    claim,
-                    tr._(
-                        "{qty} is more than the line's {quantity} pcs less {replaced} already replaced",
-                        qty=qty,
-                        quantity=line.quantity,
-                        replaced=line.replaced_qty or 0,
-                    ),
-                    "qty",
-                ), None
     return None, line
 
 
