@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,16 @@ from bot.core.media import MediaLinks
 from bot.core.metrics import Metrics
 from bot.core.outbox import OutboxDispatcher
 from bot.core.writer import InboundWriter
+from bot.ports import (
+    Adapter,
+    HealthProbe,
+    MediaFetcher,
+    PollingIngress,
+    RouteProvider,
+    Sender,
+    WebhookIngress,
+    require_roles,
+)
 from bot.web.api.base import Api, bearer_auth
 from bot.web.api.calendar import CalendarApi
 from bot.web.api.claims import ClaimsApi
@@ -34,8 +44,8 @@ from bot.web.console import Console
 from bot.web.console.views import Acknowledger
 from bot.web.errors import json_error
 from bot.web.proxies import TrustedProxies
-from bot.web.webhooks import count_refusals, header_check, webhook_handler
-from channels.base import ChannelAdapter, MediaStore
+from bot.web.webhooks import count_refusals, extra_handler, header_check, webhook_handler
+from channels.base import MediaStore
 from channels.sandbox import SandboxFetcher, SandboxSender
 from config.settings import Settings
 from escalation.calendar import Calendar
@@ -57,21 +67,40 @@ from handlers.orders.note import NoteCommand
 from handlers.orders.status import OrderStatus
 from handlers.ports import Escalator
 from handlers.subscription import Subscription
+from storage.channel_state import DbMailboxState, DbOutboundIds, DbReplayMemory
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# The roles each channel's adapter is configured for; checked once when the runtime is built.
+ROLES: dict[str, tuple[type, ...]] = {
+    "telegram": (WebhookIngress, Sender, MediaFetcher),
+    "whatsapp": (WebhookIngress, Sender, MediaFetcher, RouteProvider),
+    "wechat": (WebhookIngress, Sender, MediaFetcher, RouteProvider),
+    "email": (PollingIngress, Sender, MediaFetcher, RouteProvider, HealthProbe),
+}
+
+
+def check_roles(adapters: Mapping[str, object], roles: Mapping[str, Sequence[type]] = ROLES) -> None:
+    """A clear start-up error (bot.ports.MissingRole) for an adapter missing a role it is configured for."""
+    for name, adapter in adapters.items():
+        require_roles(name, adapter, roles.get(name, ()))
 
 
 def build_adapters(
     settings: Settings,
     store: MediaStore,
     *,
+    db: Database | None = None,
     links: MediaLinks | None = None,
     delivery: DeliveryTracker | None = None,
     secret_sink: Callable[[str, str], None] | None = None,
-) -> dict[str, ChannelAdapter]:
-    """`secret_sink(name, value)` learns secrets adapters obtain at run time (bot.core.logs scrubs them)."""
-    adapters: dict[str, ChannelAdapter] = {}
+) -> dict[str, Adapter]:
+    """`secret_sink(name, value)` learns secrets adapters obtain at run time (bot.core.logs scrubs them).
+
+    `db` backs the state adapters keep between requests (bot.ports' state Protocols).
+    """
+    adapters: dict[str, Adapter] = {}
     if settings.telegram.enabled:
         from channels.telegram import TelegramAdapter
 
@@ -89,6 +118,7 @@ def build_adapters(
             media_hosts=settings.media.allowed_hosts,
             on_status=delivery.on_status if delivery else None,
             allow_loopback=settings.media.allow_loopback,
+            outbound_ids=DbOutboundIds(db) if db else None,
         )
     if settings.wechat.enabled:
         from channels.wechat import WeChatAdapter
@@ -100,11 +130,12 @@ def build_adapters(
             media_hosts=settings.media.allowed_hosts,
             allow_loopback=settings.media.allow_loopback,
             secret_sink=secret_sink,
+            replays=DbReplayMemory(db) if db else None,
         )
     if settings.email.enabled:
         from channels.email import EmailAdapter
 
-        adapters["email"] = EmailAdapter(settings.email, store)
+        adapters["email"] = EmailAdapter(settings.email, store, DbMailboxState(db) if db else None)
     return adapters
 
 
@@ -164,7 +195,7 @@ class Runtime:
     metrics: Metrics
     store: MediaStore
     links: MediaLinks
-    adapters: dict[str, ChannelAdapter]
+    adapters: dict[str, Adapter]
     writer: InboundWriter
     engine: Engine
     dispatcher: OutboxDispatcher
@@ -187,9 +218,19 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     store = MediaStore(settings.media.dir, settings.media.max_bytes)
     links = _links(settings)
     delivery = DeliveryTracker(db, settings.whatsapp)
-    adapters = build_adapters(settings, store, links=links, delivery=delivery, secret_sink=secret_sink)
+    adapters = build_adapters(
+        settings, store, db=db, links=links, delivery=delivery, secret_sink=secret_sink
+    )
+    check_roles(adapters)
     sandbox = SandboxSender() if settings.server.sandbox else None
-    senders = {name: (sandbox or adapter) for name, adapter in adapters.items()}
+    senders: dict[str, Sender] = {
+        name: (sandbox or adapter) for name, adapter in adapters.items() if isinstance(adapter, Sender)
+    }
+    fetchers: dict[str, MediaFetcher] = {
+        name: (SandboxFetcher(store) if sandbox else adapter)
+        for name, adapter in adapters.items()
+        if isinstance(adapter, MediaFetcher)
+    }
     dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=delivery.on_failure)
     escalation = EscalationRuntime(
         settings.escalation,
@@ -214,7 +255,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     engine = Engine(
         db,
         build_handlers(settings, escalator, escalation.calendar, labels),
-        fetchers={name: SandboxFetcher(store) for name in adapters} if sandbox else dict(adapters),
+        fetchers=fetchers,
         metrics=metrics,
         escalator=escalator,
         after_commit=dispatcher.wake,
@@ -226,12 +267,10 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     engine.inbound_busy = writer.busy
     health: dict[str, Callable[[], Awaitable[Any]]] = {}
     for name, adapter in adapters.items():  # pollers (email) store through the same writer as webhooks
-        bind = getattr(adapter, "bind_inbound", None)
-        if bind is not None:
-            bind(writer.submit, db)
-        probe = getattr(adapter, "health", None)
-        if probe is not None:
-            health[name] = probe
+        if isinstance(adapter, PollingIngress):
+            adapter.bind_inbound(writer.submit)
+        if isinstance(adapter, HealthProbe):
+            health[name] = adapter.health
     health["escalation"] = escalation.health
     health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like
     return Runtime(
@@ -274,13 +313,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     app[RUNTIME] = rt
     app.cleanup_ctx.append(_lifecycle)
     for adapter in rt.adapters.values():
-        if adapter.webhook_path:  # pollers (email) have no webhook
+        channel = str(adapter.channel)
+        if isinstance(adapter, WebhookIngress):  # pollers (email) have no webhook
             route = app.router.add_post(adapter.webhook_path, webhook_handler(adapter, rt.writer, rt.metrics))
-            bodies.guard(route, header_check(adapter), count_refusals(adapter, rt.metrics))
-        for extra in adapter.extra_routes():
-            route = app.router.add_route(extra.method, extra.path, extra.handler)
+            check = header_check(channel, adapter.verify_headers)
+            bodies.guard(route, check, count_refusals(channel, rt.metrics))
+        for extra in adapter.extra_routes() if isinstance(adapter, RouteProvider) else []:
+            route = app.router.add_route(extra.method, extra.path, extra_handler(channel, extra))
             if extra.precheck is not None:
-                bodies.guard(route, header_check(adapter, extra.precheck))
+                bodies.guard(route, header_check(channel, extra.precheck))
     app.router.add_routes(_probes(rt))
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())

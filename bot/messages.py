@@ -123,6 +123,18 @@ class Button:
 
 
 @dataclass(slots=True)
+class Edit:
+    """Rewrite a message we sent (`message_id`, the provider's id) where the channel can edit.
+
+    Where it cannot, `fallback` is sent as a new message instead, or nothing when it is None:
+    the domain says what the news is worth, the channel's sender decides how it shows.
+    """
+
+    message_id: str
+    fallback: str | None = None
+
+
+@dataclass(slots=True)
 class OutboundMessage:
     channel: Channel
     channel_user_id: str
@@ -132,6 +144,10 @@ class OutboundMessage:
     idempotency_key: str = ""
     reply_to: str | None = None  # provider id of the message this answers, where the channel can quote
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. email subject and thread headers
+    edit: Edit | None = None
+    # True when the text already says how to answer without the buttons (commands, "reply 1–5"):
+    # a channel without buttons then leaves them out instead of listing them as numbered lines.
+    buttons_optional: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,10 +159,16 @@ class OutboundMessage:
             "idempotency_key": self.idempotency_key,
             "reply_to": self.reply_to,
             "extra": self.extra,
+            "edit": asdict(self.edit) if self.edit else None,
+            "buttons_optional": self.buttons_optional,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
+        extra = dict(data.get("extra") or {})
+        edit = Edit(**data["edit"]) if data.get("edit") else None
+        if edit is None and extra.get("edit_message_id"):  # rows queued before edits were typed
+            edit = Edit(str(extra.pop("edit_message_id")))
         return cls(
             channel=Channel(data["channel"]),
             channel_user_id=data["channel_user_id"],
@@ -155,7 +177,9 @@ class OutboundMessage:
             buttons=[Button(**b) for b in data.get("buttons", [])],
             idempotency_key=data.get("idempotency_key") or "",
             reply_to=data.get("reply_to"),
-            extra=data.get("extra") or {},
+            extra=extra,
+            edit=edit,
+            buttons_optional=bool(data.get("buttons_optional")),
         )
 
 

@@ -1,7 +1,8 @@
-"""What every channel adapter provides, and the capped media store they share (the fetch: media_fetch).
+"""The capped media store every adapter shares (the fetch itself: channels/media_fetch.py).
 
-An adapter is a parser and a client for one provider; it never decides what to say.
-The generic webhook route (bot/webhooks.py) calls verify → parse → (writer) → response.
+What an adapter is — its roles (webhook or polling ingress, sender with capabilities,
+media fetcher) — is declared in bot/ports.py; an adapter is a parser and a client for
+one provider and never decides what to say.
 """
 
 from __future__ import annotations
@@ -9,65 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-from aiohttp import web
-
-from bot.messages import Attachment, Channel, InboundMessage, MediaTooLarge, OutboundMessage
-
-
-class WebhookRejected(Exception):
-    """Raised by verify/parse: the request is answered with `status` and nothing is stored."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass(slots=True)
-class ExtraRoute:
-    method: str
-    path: str
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    # Header-only verification run before the body is read; raises WebhookRejected.
-    precheck: Callable[[web.Request], None] | None = None
-
-
-@runtime_checkable
-class ChannelAdapter(Protocol):
-    channel: Channel
-    webhook_path: str
-
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-
-    async def verify(self, request: web.Request, body: bytes) -> None:
-        """Raise WebhookRejected(403) unless the request provably comes from the provider.
-
-        An adapter may also define `verify_headers(request) -> None`: the checks that need
-        no body (a shared secret header, a signature that must be present), run before the
-        body is read so a forged request is refused without reading it.
-        """
-
-    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
-        """Raise WebhookRejected(400) on malformed payloads. An empty list: nothing to store."""
-
-    def webhook_response(self, messages: list[InboundMessage]) -> web.Response: ...
-
-    async def send(self, out: OutboundMessage) -> str:
-        """Deliver; return the provider's message id; raise bot.messages.SendError on failure."""
-
-    async def fetch_media(self, attachment: Attachment) -> Attachment:
-        """Download to the media store; return the attachment with sha256 and stored_path set.
-
-        Raises MediaTooLarge or MediaRefused; other failures raise whatever they raise.
-        """
-
-    def extra_routes(self) -> list[ExtraRoute]: ...
+from bot.messages import MediaTooLarge
 
 
 class MediaStore:

@@ -21,13 +21,12 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aioimaplib
 import aiosmtplib
-from aiohttp import web
 
 from bot.i18n import N_, side_by_side
 from bot.messages import (
@@ -40,22 +39,17 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, MediaStore, WebhookRejected
-from channels.email_mime import (
-    OutgoingFile,
-    ParsedMail,
-    build_mail,
-    parse_mail,
-    reply_subject,
-    unparseable,
-)
+from bot.ports import Capabilities, ExtraRoute, MailboxState, Submit, WebRequest, WebResponse
+from channels.base import MediaStore
+from channels.degrade import degrade, numbered
+from channels.email_mime import ParsedMail, parse_mail, unparseable
+from channels.email_out import OutgoingFile, build_mail, reply_subject
 from config.settings import EmailSettings
-from storage.db import Database
-from storage.repos import mailbox as mailbox_repo
 
 log = logging.getLogger(__name__)
 
-Submit = Callable[[list[InboundMessage]], Awaitable[Sequence[Any]]]
+# Mail shows no buttons and cannot be edited; a reply quotes its thread; files ride along.
+CAPABILITIES = Capabilities(buttons=False, edits=False, max_text=None, media_per_message=None, quotes=True)
 
 # What we read of a message too large to fetch whole: its headers and the start of its text.
 PARTIAL_BYTES = 256 * 1024
@@ -103,21 +97,22 @@ def provider_id_for(message_id: str) -> str:
 
 
 class EmailAdapter:
-    channel = Channel.EMAIL
-    webhook_path = ""  # no webhook: mail is pulled from the mailbox
+    channel = Channel.EMAIL  # no webhook: mail is pulled from the mailbox (a PollingIngress)
+    capabilities = CAPABILITIES
 
     def __init__(
         self,
         settings: EmailSettings,
         store: MediaStore,
-        db: Database | None = None,
+        mailbox: MailboxState | None = None,
         *,
         submit: Submit | None = None,
         max_message_bytes: int | None = None,
     ) -> None:
+        """`mailbox` keeps the last UID polled and finds the thread a reply belongs in."""
         self.settings = settings
         self.store = store
-        self.db: Database | None = db
+        self.mailbox = mailbox
         self.submit = submit
         # A whole message may carry a few attachments up to the per-file cap, base64-inflated.
         self.max_message_bytes = max_message_bytes or 4 * store.max_bytes + 1_000_000
@@ -134,18 +129,17 @@ class EmailAdapter:
         self.connected = False
         self.last_error: str | None = None
 
-    def bind_inbound(self, submit: Submit, db: Database) -> None:
-        """The composition root hands over the writer's `submit` and the database (built after adapters)."""
+    def bind_inbound(self, submit: Submit) -> None:
+        """The composition root hands over the writer's `submit` (built after the adapters)."""
         self.submit = submit
-        self.db = db
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
     @property
-    def database(self) -> Database:
-        if self.db is None:
-            raise RuntimeError("email adapter has no database bound")
-        return self.db
+    def state(self) -> MailboxState:
+        if self.mailbox is None:
+            raise RuntimeError("email adapter has no mailbox state")
+        return self.mailbox
 
     async def start(self) -> None:
         if not self.settings.imap_host:
@@ -190,29 +184,20 @@ class EmailAdapter:
             return []
         return [ExtraRoute("POST", "/api/email/ingest", self._ingest)]
 
-    async def _ingest(self, request: web.Request) -> web.Response:
-        raw = await request.read()  # capped by the app's client_max_size (413 beyond it)
+    async def _ingest(self, request: WebRequest) -> WebResponse:
+        raw = request.body  # capped by the body guard (413 beyond it)
         if not raw.strip():
-            return web.json_response({"error": "empty message"}, status=400)
+            return WebResponse.json({"error": "empty message"}, status=400)
         digest = hashlib.sha256(raw).hexdigest()[:32]
         message = await self.to_inbound(raw, fallback_id=f"<ingest-{digest}@aftersales.invalid>")
         if "@" not in message.channel_user_id:
-            return web.json_response({"error": "no From address", "field": "From"}, status=400)
+            return WebResponse.json({"error": "no From address", "field": "From"}, status=400)
         if self.submit is None:
-            return web.json_response({"error": "inbound writer not running"}, status=503)
+            return WebResponse.json({"error": "inbound writer not running"}, status=503)
         stored = await self.submit([message])
-        return web.json_response(
+        return WebResponse.json(
             {"message_id": message.provider_message_id, "new": bool(stored and stored[0].is_new)}
         )
-
-    async def verify(self, request: web.Request, body: bytes) -> None:
-        raise WebhookRejected(404, "email has no webhook")
-
-    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
-        raise WebhookRejected(404, "email has no webhook")
-
-    def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
-        return web.Response(status=404)
 
     # ---- the poller ----------------------------------------------------------------------------
 
@@ -294,9 +279,8 @@ class EmailAdapter:
 
     async def sync(self, client: aioimaplib.IMAP4, uidvalidity: int) -> int:
         """Store every message that arrived since the last pass; returns how many were taken."""
-        name = mailbox_repo.uid_counter_name(self.account, self.settings.mailbox, uidvalidity)
-        async with self.database.read() as session:
-            last = await mailbox_repo.last_uid(session, name)
+        mailbox = self.settings.mailbox
+        last = await self.state.last_uid(self.account, mailbox, uidvalidity)
         criteria = ("UNSEEN",) if last is None else ("UID", f"{last + 1}:*")
         resp = await client.uid_search(*criteria, charset=None)
         if resp.result != "OK":
@@ -314,8 +298,7 @@ class EmailAdapter:
                 break
             await self._take(client, uid)
             taken += 1
-            async with self.database.write() as session:
-                await mailbox_repo.advance_uid(session, name, uid)
+            await self.state.advance_uid(self.account, mailbox, uidvalidity, uid)
         return taken
 
     async def _take(self, client: aioimaplib.IMAP4, uid: int) -> int:
@@ -405,9 +388,7 @@ class EmailAdapter:
     async def _thread(self, out: OutboundMessage) -> dict[str, Any]:
         if out.extra.get("in_reply_to") or out.extra.get("subject"):
             return dict(out.extra)
-        async with self.database.read() as session:
-            last = await mailbox_repo.last_thread(session, out.channel_user_id)
-        return last or {}
+        return await self.state.last_thread(out.channel_user_id) or {}
 
     def message_id_for(self, out: OutboundMessage) -> str:
         """Stable per outbox row, so a retried send is recognisably the same mail."""
@@ -432,7 +413,7 @@ class EmailAdapter:
             from_address=self.settings.from_address,
             to=out.channel_user_id,
             subject=subject,
-            text=out.text,
+            text=numbered(out.text, [b.label for b in out.buttons]) if out.buttons else out.text,
             message_id=self.message_id_for(out),
             in_reply_to=thread.get("in_reply_to")
             if out.extra.get("in_reply_to")
@@ -442,6 +423,10 @@ class EmailAdapter:
         )
 
     async def send(self, out: OutboundMessage) -> str:
+        shown = degrade(out, self.capabilities)
+        if shown is None:
+            return ""  # an edit with nothing to say: mail cannot be rewritten
+        out = shown
         if not out.text and not out.attachments:
             raise SendError("nothing to send: no text and no file", permanent=True)
         msg = self.build(out, await self._thread(out))

@@ -1,191 +1,32 @@
-"""Email as data: MIME in (what a client wrote, trimmed for intent), MIME out (a threaded reply).
+"""Email as data in: one raw message → what a client wrote (trimmed for intent), who they are, its files.
 
 Pure functions over the standard library's modern email API (`policy.default`), kept
 apart from the IMAP/SMTP plumbing in channels/email.py so they can be read and tested
-on their own. Chinese mail clients still send GB2312/GBK bodies and RFC 2047 subjects
-whose declared charset is narrower than the bytes they carry; every such label is read
-as GB18030 (a superset), never with `errors="strict"` dropping the message.
+on their own; text decoding is channels/email_text.py, our outgoing mail channels/email_out.py.
 """
 
 from __future__ import annotations
 
 import email
-import html
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
-from email.header import decode_header
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
-from html.parser import HTMLParser
+from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import PurePosixPath, PureWindowsPath
 
 from bot.messages import AttachmentKind
 from channels.email_auth import SenderAuth, from_mailboxes, sender_auth
-
-# Declared charset → the codec that actually decodes what such clients send.
-_CHARSET_ALIASES = {
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "cp936": "gb18030",
-    "euc-cn": "gb18030",
-    "gb_2312-80": "gb18030",
-    "us-ascii": "utf-8",
-    "ascii": "utf-8",
-}
-
-# A mail body is kept whole up to this many characters (the rest of a 20 MB newsletter is noise).
-MAX_TEXT_CHARS = 200_000
-
-TAG_RE = re.compile(r"\[((?:CLM|ESC)-[0-9][0-9-]*)\]", re.IGNORECASE)
-
-
-def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Bytes in a declared charset → text; a wrong or missing label falls back, never raises."""
-    label = (charset or "").strip().strip('"').lower()
-    label = _CHARSET_ALIASES.get(label, label)
-    for codec in [c for c in (label, "utf-8", "gb18030") if c]:
-        try:
-            return data.decode(codec)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("utf-8", errors="replace")
-
-
-def decode_header_value(raw: str | None) -> str:
-    """RFC 2047 words (any charset, GBK labelled GB2312 included) and raw 8-bit headers → text."""
-    if not raw:
-        return ""
-    if any("\udc80" <= ch <= "\udcff" for ch in raw):  # 8-bit bytes smuggled in by surrogateescape
-        raw = decode_bytes(raw.encode("ascii", "surrogateescape"), None)
-    try:
-        parts = decode_header(raw)
-    except Exception:
-        return " ".join(raw.split())
-    out: list[str] = []
-    for value, charset in parts:
-        out.append(decode_bytes(value, charset) if isinstance(value, bytes) else value)
-    return " ".join("".join(out).split())
-
-
-def raw_header(msg: EmailMessage, name: str) -> str | None:
-    """The header as it was on the wire (folded lines joined), before policy decoding."""
-    for key, value in msg.raw_items():
-        if key.lower() == name.lower():
-            return re.sub(r"\r?\n[ \t]+", " ", str(value))
-    return None
-
-
-def header_text(msg: EmailMessage, name: str) -> str:
-    return decode_header_value(raw_header(msg, name))
-
-
-# ---- HTML → text --------------------------------------------------------------------------------
-
-_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr"}
-
-
-class _TextExtractor(HTMLParser):
-    """Visible text with line breaks at block elements; <blockquote> content marked as "> " quotes."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = [""]
-        self.skip = 0
-        self.quote = 0
-
-    def _newline(self) -> None:
-        if self.lines[-1].strip():
-            self.lines.append("")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        classes = " ".join(v or "" for k, v in attrs if k == "class")
-        if tag in {"script", "style", "head", "title"}:
-            self.skip += 1
-        elif tag == "blockquote" or "gmail_quote" in classes:
-            self._newline()
-            self.quote += 1
-        elif tag in _BLOCK:
-            self._newline()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in {"script", "style", "head", "title"}:
-            self.skip = max(0, self.skip - 1)
-        elif tag == "blockquote":
-            self._newline()
-            self.quote = max(0, self.quote - 1)
-        elif tag in _BLOCK:
-            self._newline()
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK:
-            self._newline()
-
-    def handle_data(self, data: str) -> None:
-        if self.skip:
-            return
-        text = re.sub(r"\s+", " ", data)
-        if not text.strip() and not self.lines[-1]:
-            return
-        if self.quote and not self.lines[-1]:
-            self.lines[-1] = "> "
-            text = text.lstrip()
-        self.lines[-1] += text
-
-
-def html_to_text(markup: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    lines = [line.strip() if not line.startswith("> ") else line.rstrip() for line in parser.lines]
-    return "\n".join(lines).strip()
-
-
-# ---- quoted history and signatures --------------------------------------------------------------
-
-_CUT_LINE = [
-    re.compile(r"^-{2,}\s*(Original Message|Forwarded message|原始邮件|原邮件)\s*-{2,}", re.IGNORECASE),
-    re.compile(r"^_{8,}\s*$"),  # Outlook's separator above the quoted header block
-    re.compile(r"^.{0,200}(写道|寫道)\s*[:：]\s*$"),  # 在…写道： (Apple, QQ), …于…写道： (Gmail)
-    re.compile(r"^(发件人|寄件者|發件人)\s*[:：]"),
-    re.compile(r"^-- ?$"),  # the signature separator (RFC 3676 "-- ")
-    re.compile(r"^(Sent from my |Get Outlook for |发自我的|从我的 ?i(Phone|Pad) ?发送)", re.IGNORECASE),
-]
-_ON_WROTE = re.compile(r"^On\b.{4,200}\bwrote\s*:\s*$", re.IGNORECASE | re.DOTALL)
-_HEADER_BLOCK = re.compile(
-    r"^(From|Sent|Date|To|Cc|Subject|发送时间|收件人|抄送|主题|日期)\s*[:：]", re.IGNORECASE
+from channels.email_text import (
+    MAX_TEXT_CHARS,
+    TAG_RE,
+    decode_bytes,
+    header_text,
+    html_to_text,
+    raw_header,
+    trim_quoted,
 )
-
-
-def trim_quoted(text: str) -> str:
-    """What the client wrote this time: quoted history, forwarded headers and signatures cut off.
-
-    Used for intent detection only; the full text is kept alongside.
-    """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if any(p.match(stripped) for p in _CUT_LINE):
-            break
-        joined = " ".join(x.strip() for x in lines[i : i + 3])
-        if stripped.lower().startswith("on ") and _ON_WROTE.match(
-            " ".join(x.strip() for x in lines[i : i + 2])
-        ):
-            break
-        if _ON_WROTE.match(stripped) or (stripped.lower().startswith("on ") and _ON_WROTE.match(joined)):
-            break
-        if re.match(r"^From\s*:", stripped, re.IGNORECASE):
-            following = [x.strip() for x in lines[i + 1 : i + 5] if x.strip()]
-            if sum(1 for x in following if _HEADER_BLOCK.match(x)) >= 2:
-                break
-        if stripped.startswith(">"):
-            continue
-        kept.append(line.rstrip())
-    return "\n".join(kept).strip()
-
 
 # ---- automatic mail: stored, never answered --------------------------------------------------------
 
@@ -384,69 +225,3 @@ def unparseable(raw: bytes, fallback_id: str) -> ParsedMail:
         no_reply="unparseable",
         sender=SenderAuth(False, "unparseable message"),
     )
-
-
-# ---- building a reply ---------------------------------------------------------------------------
-
-
-def reply_subject(subject: str, tag: str | None) -> str:
-    """ "Re: <subject>" once (not "Re: Re: …"), with the claim/escalation tag kept or added."""
-    base = subject.strip() or "Your message"
-    if not re.match(r"^(re|回复|答复)\s*[:：]", base, re.IGNORECASE):
-        base = f"Re: {base}"
-    if tag and f"[{tag}]".lower() not in base.lower():
-        base = f"{base} [{tag}]"
-    return base
-
-
-def text_to_html(text: str) -> str:
-    paragraphs = [p for p in re.split(r"\n{2,}", text.strip()) if p.strip()]
-    body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    return f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{body}</body></html>'
-
-
-@dataclass
-class OutgoingFile:
-    mime: str
-    filename: str
-    data: bytes
-
-
-def build_mail(
-    *,
-    from_address: str,
-    to: str,
-    subject: str,
-    text: str,
-    message_id: str,
-    in_reply_to: str | None = None,
-    references: list[str] | None = None,
-    files: list[OutgoingFile] | None = None,
-    when: datetime | None = None,
-) -> EmailMessage:
-    """Plain text + a simple HTML alternative, files attached, marked as an automatic reply."""
-    msg = EmailMessage()
-    msg["From"] = from_address
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(when or datetime.now(UTC))
-    msg["Message-ID"] = message_id
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = " ".join(dict.fromkeys([*(references or []), in_reply_to]))
-    # RFC 3834: this is a machine's reply, so other machines (out-of-office, list servers) must not
-    # answer it; Microsoft's header asks Exchange for the same. Together they prevent mail loops.
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(text or " ")
-    msg.add_alternative(text_to_html(text or ""), subtype="html")
-    for f in files or []:
-        maintype, _, subtype = f.mime.partition("/")
-        if not subtype:
-            maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(f.data, maintype=maintype, subtype=subtype, filename=f.filename)
-    return msg
-
-
-def recipients(msg: EmailMessage) -> list[str]:
-    return [a for _, a in getaddresses([str(v) for v in msg.get_all("To", [])]) if a]

@@ -6,13 +6,16 @@ import logging
 import uuid
 
 from bot.messages import Attachment, MediaRefused, MediaTooLarge, OutboundMessage
+from bot.ports import Capabilities
 from channels.base import MediaStore
 
 log = logging.getLogger(__name__)
 
 
 class SandboxSender:
-    """Records what would have been sent and reports it delivered."""
+    """Records what would have been sent and reports it delivered (buttons and edits as made)."""
+
+    capabilities = Capabilities(buttons=True, edits=True, max_text=None, media_per_message=None, quotes=True)
 
     def __init__(self) -> None:
         self.sent: list[OutboundMessage] = []

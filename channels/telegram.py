@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +30,6 @@ from urllib.parse import urlsplit
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 import telegram
-from aiohttp import web
 from telegram import (
     Bot,
     Chat,
@@ -58,7 +58,9 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, MediaStore, WebhookRejected
+from bot.ports import Capabilities, RequestHead, StoredRef, WebhookRejected, WebRequest, WebResponse
+from channels.base import MediaStore
+from channels.degrade import degrade
 from channels.media_fetch import FetchRules, MediaFetcher
 from config.settings import TelegramSettings
 
@@ -69,14 +71,14 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 BOT_DOWNLOAD_LIMIT = int(telegram.constants.FileSizeLimit.FILESIZE_DOWNLOAD)
 PRIVATE_ONLY = "Buttons work only in your private chat with the bot."
 # parse() notes a button pressed outside a private chat, so the answer can say why nothing happened.
-REFUSED_CALLBACK: Any = (
-    web.RequestKey("telegram_refused_callback", str) if hasattr(web, "RequestKey") else "telegram_refused_cb"
-)
+REFUSED_CALLBACK = "telegram_refused_callback"
+CAPABILITIES = Capabilities(buttons=True, edits=True, max_text=4096, media_per_message=1, quotes=True)
 
 
 class TelegramAdapter:
     channel = Channel.TELEGRAM
     webhook_path = "/webhooks/telegram"
+    capabilities = CAPABILITIES
 
     def __init__(
         self, settings: TelegramSettings, store: MediaStore, *, allow_loopback: bool = False
@@ -100,23 +102,20 @@ class TelegramAdapter:
         await self.media.close()
         await self.bot.shutdown()
 
-    def extra_routes(self) -> list[ExtraRoute]:
-        return []
-
     # ---- inbound -------------------------------------------------------------------------------
 
-    def verify_headers(self, request: web.Request) -> None:
+    def verify_headers(self, head: RequestHead) -> None:
         """The secret is a header: a forged request is refused before its body is read."""
-        given = request.headers.get(SECRET_HEADER, "")
+        given = head.header(SECRET_HEADER)
         if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
             raise WebhookRejected(403, "bad or missing secret token")
 
-    async def verify(self, request: web.Request, body: bytes) -> None:
+    async def verify(self, request: WebRequest) -> None:
         self.verify_headers(request)
 
-    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
+    def parse(self, request: WebRequest) -> list[InboundMessage]:
         try:
-            data = json.loads(body)
+            data = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
             raise WebhookRejected(400, "body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
@@ -127,38 +126,39 @@ class TelegramAdapter:
             raise WebhookRejected(400, f"malformed Update: {exc}") from None
         message = parse_update(update)
         if message is None and update.callback_query is not None:
-            request[REFUSED_CALLBACK] = update.callback_query.id
+            request.notes[REFUSED_CALLBACK] = update.callback_query.id
         return [message] if message else []
 
     async def respond(
-        self, request: web.Request, messages: list[InboundMessage], stored: object
-    ) -> web.StreamResponse:
-        refused = request.get(REFUSED_CALLBACK)
+        self, request: WebRequest, messages: list[InboundMessage], stored: Sequence[StoredRef]
+    ) -> WebResponse:
+        refused = request.notes.get(REFUSED_CALLBACK)
         if refused:
-            return web.json_response(
+            return WebResponse.json(
                 {"method": "answerCallbackQuery", "callback_query_id": refused, "text": PRIVATE_ONLY}
             )
-        return self.webhook_response(messages)
-
-    def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
         # A button press is acknowledged in the webhook answer itself (Bot API "reply to
         # webhook"), so the client's spinner stops without an extra API call.
         for m in messages:
             callback_id = m.extra.get("callback_query_id")
             if callback_id:
-                return web.json_response({"method": "answerCallbackQuery", "callback_query_id": callback_id})
-        return web.Response(status=200)
+                return WebResponse.json({"method": "answerCallbackQuery", "callback_query_id": callback_id})
+        return WebResponse()
 
     # ---- outbound ------------------------------------------------------------------------------
 
     async def send(self, out: OutboundMessage) -> str:
+        shown = degrade(out, self.capabilities)
+        if shown is None:
+            return ""
+        out = shown
         markup = None
         if out.buttons:
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b.label, callback_data=b.value[:64])] for b in out.buttons]
             )
-        if out.extra.get("edit_message_id"):
-            return await self._edit(out, markup)
+        if out.edit is not None:
+            return await self._edit(out, out.edit.message_id, markup)
         reply_to = int(out.reply_to) if out.reply_to and out.reply_to.isdigit() else None
         files = [a for a in out.attachments if a.stored_path]
         # A short text rides as the first file's caption; a long one goes as its own message.
@@ -199,9 +199,11 @@ class TelegramAdapter:
             raise SendError("nothing to send: no text and no stored file", permanent=True)
         return str(sent.message_id)
 
-    async def _edit(self, out: OutboundMessage, markup: InlineKeyboardMarkup | None) -> str:
+    async def _edit(self, out: OutboundMessage, target: str, markup: InlineKeyboardMarkup | None) -> str:
         """Rewrite a message we sent (an alert showing who took it); its buttons go unless given again."""
-        message_id = int(out.extra["edit_message_id"])
+        if not target.isdigit():
+            raise SendError(f"telegram cannot edit message {target!r}: not a message id", permanent=True)
+        message_id = int(target)
         try:
             await self.bot.edit_message_text(
                 out.text, chat_id=out.channel_user_id, message_id=message_id, reply_markup=markup

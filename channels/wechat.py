@@ -34,26 +34,13 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from xml.parsers.expat import ExpatError
 
-from aiohttp import web
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
-from wechatpy.events import BaseEvent
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.messages import (
-    BaseMessage,
-    ImageMessage,
-    LinkMessage,
-    LocationMessage,
-    ShortVideoMessage,
-    TextMessage,
-    VideoMessage,
-    VoiceMessage,
-)
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
@@ -67,32 +54,43 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, LinkMaker, MediaStore, WebhookRejected
+from bot.ports import (
+    Capabilities,
+    ExtraRoute,
+    ReplayMemory,
+    RequestHead,
+    StoredRef,
+    WebhookRejected,
+    WebRequest,
+    WebResponse,
+)
+from channels.base import LinkMaker, MediaStore
+from channels.degrade import degrade
 from channels.media_fetch import FetchRules, MediaFetcher
 from channels.wechat_api import WeChatApi, WeChatApiError
+from channels.wechat_inbound import PARSE_ERRORS, normalise, refuse_doctype
 from channels.wechat_passive import PassiveReplies, settle
 from channels.wechat_replay import ReplayGuard
+from channels.wechat_text import TEXT_LIMIT_BYTES, render_text, split_text
 from config.settings import WeChatSettings
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 SUCCESS = "success"
 IMAGE_UPLOAD_LIMIT = 2 * 1024 * 1024  # temporary image media
 IMAGE_UPLOAD_TYPES = {"image/jpeg", "image/png", "image/gif"}
-TEXT_LIMIT_BYTES = 2000  # the 客服 text limit is about 2048 bytes; keep a margin
-# Exceptions wechatpy/xmltodict raise on bodies that are not a WeChat message (see docs/providers/wechat.md).
-PARSE_ERRORS = (ValueError, ExpatError, KeyError, TypeError, AttributeError)
-SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
-# verify() hands the decrypted safe-mode XML to parse() on the request.
-DECRYPTED: Any = web.RequestKey("wechat_xml", str) if hasattr(web, "RequestKey") else "wechat_xml"
-ARRIVED: Any = web.RequestKey("wechat_arrived", float) if hasattr(web, "RequestKey") else "wechat_arrived"
+# verify() hands the decrypted safe-mode XML to parse() in the request's notes.
+DECRYPTED = "wechat_xml"
+ARRIVED = "wechat_arrived"
 PASSIVE_BUDGET = 4.0  # seconds from arrival; WeChat gives up after 5
+# The 客服 API: no buttons, no edits, about 2 KB of text and one image per message.
+CAPABILITIES = Capabilities(buttons=False, edits=False, max_text=TEXT_LIMIT_BYTES, media_per_message=1)
 
 
 class WeChatAdapter:
     channel = Channel.WECHAT
     webhook_path = "/webhooks/wechat"
+    capabilities = CAPABILITIES
 
     def __init__(
         self,
@@ -104,7 +102,9 @@ class WeChatAdapter:
         passive_budget: float = PASSIVE_BUDGET,
         allow_loopback: bool = False,
         secret_sink: Callable[[str, str], None] | None = None,
+        replays: ReplayMemory | None = None,
     ) -> None:
+        """`replays` remembers accepted request triples; without it every push is refused (403)."""
         self.settings = settings
         self.store = store
         self.links = links
@@ -123,11 +123,7 @@ class WeChatAdapter:
             if settings.encoding_aes_key
             else None
         )
-        self.replays = ReplayGuard(settings.max_clock_skew_seconds)
-
-    def bind_inbound(self, submit: object, db: Database) -> None:
-        """The composition root hands over the database: accepted request triples are kept there."""
-        self.replays.db = db
+        self.replays = ReplayGuard(settings.max_clock_skew_seconds, replays)
 
     async def start(self) -> None:
         await self.api.start()
@@ -142,19 +138,17 @@ class WeChatAdapter:
 
     # ---- inbound -------------------------------------------------------------------------------
 
-    async def handshake(self, request: web.Request) -> web.Response:
+    async def handshake(self, request: WebRequest) -> WebResponse:
         """URL verification when the operator saves the server URL in the WeChat console."""
-        q = request.query
-        echostr = q.get("echostr", "")
-        if not echostr or not self._plain_signature_ok(request):
+        echostr = request.query.get("echostr", "")
+        if not echostr or not self._plain_signature_ok(request.query):
             log.warning("wechat handshake rejected: bad or missing signature")
-            return web.json_response({"error": "bad signature"}, status=403)
-        return web.Response(text=echostr, content_type="text/plain")
+            return WebResponse.json({"error": "bad signature"}, status=403)
+        return WebResponse.text(echostr)
 
-    def _plain_signature_ok(self, request: web.Request) -> bool:
+    def _plain_signature_ok(self, q: Mapping[str, str]) -> bool:
         """sha1(sorted(token, timestamp, nonce)) computed by wechatpy's signer (the algorithm of
         `wechatpy.utils.check_signature`), compared in constant time, which check_signature is not."""
-        q = request.query
         signature, timestamp, nonce = q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
         if not (signature and timestamp and nonce):
             return False
@@ -162,29 +156,29 @@ class WeChatAdapter:
         signer.add_data(self.settings.token, timestamp, nonce)
         return hmac.compare_digest(signer.signature.encode(), signature.encode())
 
-    def verify_headers(self, request: web.Request) -> None:
+    def verify_headers(self, head: RequestHead) -> None:
         """The plain signature is in the query string: checked before the body is read."""
-        request[ARRIVED] = asyncio.get_running_loop().time()  # the passive-reply budget starts here
-        if not self._plain_signature_ok(request):
+        head.notes.setdefault(ARRIVED, asyncio.get_running_loop().time())  # the passive budget starts here
+        if not self._plain_signature_ok(head.query):
             raise WebhookRejected(403, "bad or missing signature")
 
-    async def verify(self, request: web.Request, body: bytes) -> None:
+    async def verify(self, request: WebRequest) -> None:
         """Signature, clock window, (safe mode) msg_signature and decryption, then the replay memory.
 
         The triple is remembered only once everything else passed, so a forged request can
         never use up the triple of a genuine one.
         """
-        if ARRIVED not in request:
-            request[ARRIVED] = asyncio.get_running_loop().time()
-        if not self._plain_signature_ok(request):
+        request.notes.setdefault(ARRIVED, asyncio.get_running_loop().time())
+        if not self._plain_signature_ok(request.query):
             raise WebhookRejected(403, "bad or missing signature")
         q = request.query
         timestamp = self.replays.fresh_timestamp(q["timestamp"])
-        self._decrypt(request, body)
+        self._decrypt(request)
         signed = q["signature"] if self.crypto is None else f"{q['signature']}:{q.get('msg_signature', '')}"
         await self.replays.accept(timestamp, q["nonce"], signed)
 
-    def _decrypt(self, request: web.Request, body: bytes) -> None:
+    def _decrypt(self, request: WebRequest) -> None:
+        body = request.body
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
         if self.crypto is None:
             if encrypted:
@@ -192,7 +186,7 @@ class WeChatAdapter:
             return
         if not encrypted:
             raise WebhookRejected(403, "safe mode is configured: unencrypted messages are refused")
-        _refuse_doctype(body)
+        refuse_doctype(body)
         q = request.query
         try:
             plain = self.crypto.decrypt_message(body, q.get("msg_signature", ""), q["timestamp"], q["nonce"])
@@ -202,12 +196,12 @@ class WeChatAdapter:
             raise WebhookRejected(400, f"malformed encrypted envelope: {type(exc).__name__}") from None
         except Exception as exc:  # bad base64/padding inside the cipher
             raise WebhookRejected(400, f"cannot decrypt message: {type(exc).__name__}") from None
-        request[DECRYPTED] = plain
+        request.notes[DECRYPTED] = plain
 
-    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
-        xml = request.get(DECRYPTED) or body
+    def parse(self, request: WebRequest) -> list[InboundMessage]:
+        xml = request.notes.get(DECRYPTED) or request.body
         raw = xml.encode() if isinstance(xml, str) else xml
-        _refuse_doctype(raw)
+        refuse_doctype(raw)
         try:
             msg = parse_message(raw)
             if msg is None:
@@ -217,12 +211,9 @@ class WeChatAdapter:
             raise WebhookRejected(400, f"not a WeChat message: {type(exc).__name__}: {exc}") from None
         return [message] if message else []
 
-    def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
-        return web.Response(text=SUCCESS, content_type="text/plain")
-
     async def respond(
-        self, request: web.Request, messages: list[InboundMessage], stored: Sequence[Any]
-    ) -> web.StreamResponse:
+        self, request: WebRequest, messages: list[InboundMessage], stored: Sequence[StoredRef]
+    ) -> WebResponse:
         """`success`, or in passive mode the first reply to a new message if it comes in time."""
         if (
             self.settings.reply_mode != "passive"
@@ -231,23 +222,20 @@ class WeChatAdapter:
             or not stored[0].is_new  # a retry: the first request had its chance
             or messages[0].extra.get("event") == "unsubscribe"
         ):
-            return self.webhook_response(messages)
+            return WebResponse.text(SUCCESS)
         loop = asyncio.get_running_loop()
-        deadline = request.get(ARRIVED, loop.time()) + self.passive_budget
+        deadline = float(request.notes.get(ARRIVED, loop.time())) + self.passive_budget
         handover = await self.passive.wait(PassiveReplies.key_for(stored[0].message_id), deadline)
         if handover is None:
-            return self.webhook_response(messages)
+            return WebResponse.text(SUCCESS)
         out, written = handover
         try:
             xml = self._passive_xml(messages[0], out)
-            response = web.Response(body=xml.encode(), content_type="text/xml")
-            await response.prepare(request)
-            await response.write_eof()
         except BaseException:
             settle(written, False)  # the outbox sends it through the API instead
             raise
-        settle(written, True)
-        return response
+        # Settled once bot.web has written the answer (or failed to: then the API sends it).
+        return WebResponse(200, xml.encode(), "text/xml", on_written=lambda ok: settle(written, ok))
 
     def _passive_xml(self, inbound: InboundMessage, out: OutboundMessage) -> str:
         reply = TextReply(
@@ -263,6 +251,10 @@ class WeChatAdapter:
     # ---- outbound ------------------------------------------------------------------------------
 
     async def send(self, out: OutboundMessage) -> str:
+        shown = degrade(out, self.capabilities)
+        if shown is None:
+            return ""  # an edit with nothing to say where messages cannot be edited
+        out = shown
         if self.settings.reply_mode == "passive" and await self.passive.offer(out, fits=_fits_passive(out)):
             return f"passive:{uuid.uuid4().hex[:16]}"
         openid = out.channel_user_id
@@ -340,110 +332,7 @@ class WeChatAdapter:
         return sha, path, size
 
 
-# ---- parsing ---------------------------------------------------------------------------------------
-
-
-def _refuse_doctype(body: bytes) -> None:
-    """WeChat never sends a DOCTYPE; only the prolog is looked at, since CDATA text may say anything."""
-    root = body.find(b"<xml")
-    prolog = body if root < 0 else body[:root]
-    if b"<!DOCTYPE" in prolog.upper():
-        raise WebhookRejected(400, "XML with a DOCTYPE (entity declarations) is refused")
-
-
-def normalise(msg: BaseMessage) -> InboundMessage | None:
-    """One wechatpy message → one normalised message; events we do not act on → None."""
-    openid = msg.source
-    if not openid:
-        raise ValueError("no FromUserName")
-    created = msg.create_time
-    extra: dict[str, Any] = {"msg_type": msg.type, "to": msg.target}
-    base = {"channel": Channel.WECHAT, "channel_user_id": openid, "received_at": created}
-    raw_type = str(msg._data.get("MsgType", "")).lower()
-    if isinstance(msg, BaseEvent) or raw_type == "event":
-        return _normalise_event(msg, openid, base, extra)
-    msg_id = str(msg.id)
-    if not msg.id:
-        if raw_type in {"text", "image", "voice", "video", "shortvideo", "location", "link"}:
-            raise ValueError("message without MsgId")
-        return None  # a type we do not know and cannot deduplicate: answered, not stored
-    text = ""
-    attachments: list[Attachment] = []
-    if isinstance(msg, TextMessage):
-        text = msg.content or ""
-    elif isinstance(msg, ImageMessage):
-        attachments.append(Attachment(AttachmentKind.PHOTO, "image/jpeg", msg.media_id or ""))
-        extra["pic_url"] = msg.image  # kept for the record; media is fetched by MediaId only
-    elif isinstance(msg, VoiceMessage):
-        text = msg.recognition or ""
-        fmt = (msg.format or "amr").lower()
-        attachments.append(Attachment(AttachmentKind.VOICE, f"audio/{fmt}", msg.media_id or ""))
-    elif isinstance(msg, VideoMessage | ShortVideoMessage):
-        attachments.append(Attachment(AttachmentKind.VIDEO, "video/mp4", msg.media_id or ""))
-        extra["thumb_media_id"] = msg.thumb_media_id
-    elif isinstance(msg, LocationMessage):
-        text = f"location: {msg.location_x},{msg.location_y} {msg.label or ''}".strip()
-    elif isinstance(msg, LinkMessage):
-        text = "\n".join(p for p in (msg.title, msg.description, msg.url) if p)
-    else:
-        extra["unsupported"] = True
-    for att in attachments:
-        if not att.provider_ref:
-            raise ValueError(f"{msg.type} message without MediaId")
-    return InboundMessage(**base, provider_message_id=msg_id, text=text, attachments=attachments, extra=extra)
-
-
-def _normalise_event(
-    msg: BaseMessage, openid: str, base: dict[str, Any], extra: dict[str, Any]
-) -> InboundMessage | None:
-    event = str(msg._data.get("Event") or getattr(msg, "event", "") or "").lower()
-    pid = f"evt:{openid}:{msg.time}:{event}"
-    if event in SUBSCRIBE_EVENTS:
-        return InboundMessage(**base, provider_message_id=pid, extra={**extra, "event": "subscribe"})
-    if event == "unsubscribe":
-        return InboundMessage(**base, provider_message_id=pid, extra={**extra, "event": "unsubscribe"})
-    if event == "click":
-        key = str(getattr(msg, "key", "") or "")
-        return InboundMessage(
-            **base, provider_message_id=pid, text=key, is_button=True, extra={**extra, "event": "click"}
-        )
-    return None  # VIEW, SCAN, LOCATION reports, template-send reports: nothing to answer
-
-
 # ---- rendering -------------------------------------------------------------------------------------
-
-
-def render_text(text: str, buttons: list[str], links: list[str]) -> str:
-    """Buttons become numbered lines, unless the text already lists them (as the menu does)."""
-    parts = [text] if text else []
-    if buttons and not all(label in text for label in buttons):
-        parts.append("\n".join(f"{i}. {label}" for i, label in enumerate(buttons, 1)))
-    if links:
-        parts.append("\n".join(links))
-    return "\n\n".join(parts)
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
-    """Cut at line ends (or characters, for one long line) so every piece is under `limit` bytes."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line.encode()) > limit:
-            cut = len(line)
-            while len(line[:cut].encode()) > limit:
-                cut = cut * 3 // 4
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:cut])
-            line = line[cut:]
-        if len((current + line).encode()) > limit:
-            chunks.append(current)
-            current = ""
-        current += line
-    if current.strip():
-        chunks.append(current)
-    return [c.rstrip("\n") for c in chunks if c.strip()]
 
 
 def _fits_passive(out: OutboundMessage) -> bool:

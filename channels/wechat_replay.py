@@ -5,7 +5,7 @@ so a captured query stays valid for ever unless we refuse it. Two checks:
 
 - the `timestamp` must be within `max_clock_skew_seconds` of our clock;
 - the (timestamp, nonce, signature) triple — in safe mode with `msg_signature` added —
-  must not have been accepted before. The triples live in the database (one row each,
+  must not have been accepted before. The triples live in a shared `ReplayMemory` (storage: one row each,
   a conflicting insert means a replay), so every process sharing the database refuses
   the second copy, wherever the first one landed. Rows older than the window are pruned.
 
@@ -18,19 +18,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from channels.base import WebhookRejected
-from storage.db import Database
-from storage.repos import replays
+from bot.ports import ReplayMemory, WebhookRejected
 
 NONCE_MAX = 64  # the column width; WeChat's nonces are about ten digits
 PRUNE_EVERY = 60.0  # seconds between deletions of expired triples (per process)
 
 
 class ReplayGuard:
-    def __init__(self, window_seconds: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, window_seconds: int, memory: ReplayMemory | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.window = window_seconds
         self.clock = clock
-        self.db: Database | None = None
+        self.memory = memory
         self._last_prune = float("-inf")
 
     def fresh_timestamp(self, raw: str) -> int:
@@ -49,13 +49,13 @@ class ReplayGuard:
         """Record the triple of a fully verified request; 403 if it had been accepted already."""
         if len(nonce) > NONCE_MAX:
             raise WebhookRejected(403, "nonce too long")
-        if self.db is None:
-            raise RuntimeError("wechat replay guard has no database bound")
+        if self.memory is None:
+            raise RuntimeError("wechat replay guard has no replay memory")
         now = self.clock()
-        async with self.db.write(urgent=True) as session:
-            if now - self._last_prune >= PRUNE_EVERY:
-                self._last_prune = now
-                await replays.prune(session, int(now) - self.window)
-            first = await replays.remember(session, timestamp, nonce, signature)
+        forget_before = None
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            forget_before = int(now) - self.window
+        first = await self.memory.remember(timestamp, nonce, signature, forget_before=forget_before)
         if not first:
             raise WebhookRejected(403, "this signed request was already accepted: replay refused")

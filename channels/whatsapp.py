@@ -17,13 +17,12 @@ import json
 import logging
 import mimetypes
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp import web
 from multidict import MultiDict
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -44,7 +43,18 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from channels.base import ExtraRoute, LinkMaker, MediaStore, WebhookRejected
+from bot.ports import (
+    Capabilities,
+    ExtraRoute,
+    OutboundIds,
+    RequestHead,
+    StoredRef,
+    WebhookRejected,
+    WebRequest,
+    WebResponse,
+)
+from channels.base import LinkMaker, MediaStore
+from channels.degrade import degrade, numbered
 from channels.media_fetch import FetchRules, MediaFetcher
 from channels.whatsapp_inbound import (
     STATUS_MAP,
@@ -55,7 +65,6 @@ from channels.whatsapp_inbound import (
     parse_form,
 )
 from config.settings import WhatsAppSettings
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +77,9 @@ MAX_BODY_CHARS = 1600  # Twilio refuses longer bodies (error 21617)
 SEND_TIMEOUT = 30.0
 EMPTY_TWIML = str(MessagingResponse())
 # verify() marks a verified form that is no client message (status report, our own number).
-NOT_A_MESSAGE: Any = web.RequestKey("whatsapp_skip", str) if hasattr(web, "RequestKey") else "whatsapp_skip"
-
-
-def render_buttons(text: str, labels: Iterable[str]) -> str:
-    """WhatsApp free-form messages have no buttons: number them, unless the text already does."""
-    lines = [f"{i}. {label}" for i, label in enumerate(labels, 1)]
-    missing = [line for line in lines if line not in text]
-    if not missing:
-        return text
-    return "\n".join([text, *lines]) if text else "\n".join(lines)
+NOT_A_MESSAGE = "whatsapp_skip"
+# Free-form WhatsApp has no buttons and no edits; one media file per Twilio message.
+CAPABILITIES = Capabilities(buttons=False, edits=False, max_text=MAX_BODY_CHARS, media_per_message=1)
 
 
 def split_body(text: str, limit: int = MAX_BODY_CHARS) -> list[str]:
@@ -99,6 +101,7 @@ class WhatsAppAdapter:
     channel = Channel.WHATSAPP
     webhook_path = "/webhooks/whatsapp"
     status_path = "/webhooks/whatsapp/status"
+    capabilities = CAPABILITIES
 
     def __init__(
         self,
@@ -110,14 +113,16 @@ class WhatsAppAdapter:
         media_hosts: Iterable[str] = (),
         on_status: StatusCallback | None = None,
         allow_loopback: bool = False,
+        outbound_ids: OutboundIds | None = None,
     ) -> None:
+        """`outbound_ids` recognises our own sends echoed back as inbound forms (they are dropped)."""
         self.settings = settings
         self.store = store
         self.public_url = public_url.rstrip("/")
         self.links = links
         self.on_status = on_status
         self.validator = RequestValidator(settings.auth_token)
-        self.inbound = InboundFilter(settings.from_number, on_status)
+        self.inbound = InboundFilter(settings.from_number, on_status, outbound_ids)
         api = urlsplit(settings.api_base_url.rstrip("/"))
         self.api_scheme = api.scheme
         self.api_netloc = api.netloc.lower()
@@ -136,10 +141,6 @@ class WhatsAppAdapter:
         self._basic_auth = "Basic " + base64.b64encode(pair).decode()
         self.client: Client | None = None
         self._twilio_http: AsyncTwilioHttpClient | None = None
-
-    def bind_inbound(self, submit: object, db: Database) -> None:
-        """The composition root hands over the database: an inbound form naming our own send is dropped."""
-        self.inbound.db = db
 
     async def start(self) -> None:
         # AsyncTwilioHttpClient opens an aiohttp session: it must be made inside the running loop.
@@ -161,11 +162,11 @@ class WhatsAppAdapter:
 
     # ---- inbound -------------------------------------------------------------------------------
 
-    def _check_signature(self, request: web.Request, form: MultiDict[str]) -> None:
-        signature = request.headers.get(SIGNATURE_HEADER, "")
+    def _check_signature(self, request: RequestHead, form: MultiDict[str]) -> None:
+        signature = request.header(SIGNATURE_HEADER)
         if not signature:
             raise WebhookRejected(403, "missing X-Twilio-Signature")
-        algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER, ""))
+        algorithm = get_signature_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
         url = self.public_url + request.raw_path  # raw path with its query, as Twilio requested it
         if not self.validator.validate(url, form, signature, algorithm):
             raise WebhookRejected(403, "bad X-Twilio-Signature")
@@ -173,35 +174,36 @@ class WhatsAppAdapter:
         if account is not None and account != self.settings.account_sid:
             raise WebhookRejected(403, "form for another Twilio account")
 
-    def verify_headers(self, request: web.Request) -> None:
+    def verify_headers(self, head: RequestHead) -> None:
         """The signature covers the body, but a request without one is refused before reading it."""
-        if not request.headers.get(SIGNATURE_HEADER):
+        if not head.header(SIGNATURE_HEADER):
             raise WebhookRejected(403, "missing X-Twilio-Signature")
 
-    async def verify(self, request: web.Request, body: bytes) -> None:
+    async def verify(self, request: WebRequest) -> None:
         self.verify_headers(request)
         # Decoding the bytes into the raw pairs is not parsing a message: the signature covers them.
-        form = decode_form(body)
+        form = decode_form(request.body)
         self._check_signature(request, form)
         reason = await self.inbound.skip_reason(form)
         if reason is not None:
             log.info("whatsapp inbound %s: %s; answered, not stored", form.get("MessageSid", "?"), reason)
-            request[NOT_A_MESSAGE] = reason
+            request.notes[NOT_A_MESSAGE] = reason
 
-    def parse(self, request: web.Request, body: bytes) -> list[InboundMessage]:
-        if request.get(NOT_A_MESSAGE):
+    def parse(self, request: WebRequest) -> list[InboundMessage]:
+        if request.notes.get(NOT_A_MESSAGE):
             return []
-        return [parse_form(decode_form(body))]
+        return [parse_form(decode_form(request.body))]
 
-    def webhook_response(self, messages: list[InboundMessage]) -> web.Response:
+    async def respond(
+        self, request: WebRequest, messages: list[InboundMessage], stored: Sequence[StoredRef]
+    ) -> WebResponse:
         # Replies go out through the REST API from the outbox, so the TwiML answer is empty.
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+        return WebResponse.text(EMPTY_TWIML, "text/xml")
 
-    async def handle_status(self, request: web.Request) -> web.Response:
+    async def handle_status(self, request: WebRequest) -> WebResponse:
         """Status callback: MessageSid + MessageStatus (+ ErrorCode) → the outbound message's delivery."""
         try:
-            body = await request.read()  # read by the body guard, after verify_headers
-            form = decode_form(body)
+            form = decode_form(request.body)  # read by the body guard, after verify_headers
             self._check_signature(request, form)
             sid = form.get("MessageSid") or form.get("SmsSid") or ""
             raw_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
@@ -214,20 +216,24 @@ class WhatsAppAdapter:
                 raise WebhookRejected(400, "ErrorCode must be an integer") from None
         except WebhookRejected as exc:
             log.warning("whatsapp status callback rejected (%s): %s", exc.status, exc.reason)
-            return web.json_response({"error": exc.reason}, status=exc.status)
+            return WebResponse.json({"error": exc.reason}, status=exc.status)
         found = False
         if self.on_status is not None:
             closed = error_code == WINDOW_CLOSED  # the adapter knows Twilio's codes; delivery decides
             found = await self.on_status(str(self.channel), sid, STATUS_MAP[raw_status], error_code, closed)
         if not found:
             log.info("status %s for unknown outbound message %s", raw_status, sid)
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+        return WebResponse.text(EMPTY_TWIML, "text/xml")
 
     # ---- outbound ------------------------------------------------------------------------------
 
     async def send(self, out: OutboundMessage) -> str:
         if self.client is None:
             raise SendError("whatsapp adapter not started")
+        shown = degrade(out, self.capabilities)
+        if shown is None:
+            return ""  # an edit with nothing to say where messages cannot be edited
+        out = shown
         base: dict[str, Any] = {
             "to": out.channel_user_id,
             "from_": self.settings.from_number,
@@ -252,7 +258,7 @@ class WhatsAppAdapter:
 
     async def _free_form_calls(self, out: OutboundMessage, base: dict[str, Any]) -> list[dict[str, Any]]:
         """One Twilio message per file (WhatsApp takes one media per message), the text on the first."""
-        text = render_buttons(out.text, [b.label for b in out.buttons]) if out.buttons else out.text
+        text = numbered(out.text, [b.label for b in out.buttons]) if out.buttons else out.text
         media: list[str] = []
         for att in out.attachments:
             url, size = await self._public_link(att)

@@ -19,9 +19,7 @@ from urllib.parse import parse_qsl
 from multidict import MultiDict
 
 from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
-from channels.base import WebhookRejected
-from storage.db import Database
-from storage.repos import messages as message_repo
+from bot.ports import OutboundIds, WebhookRejected
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +69,12 @@ def error_code_of(form: MultiDict[str]) -> int | None:
 class InboundFilter:
     """Decides, after the signature check, whether a verified form is a client's message at all."""
 
-    def __init__(self, own_number: str, on_status: StatusCallback | None) -> None:
+    def __init__(
+        self, own_number: str, on_status: StatusCallback | None, outbound_ids: OutboundIds | None = None
+    ) -> None:
         self.own = bare_number(own_number)
         self.on_status = on_status
-        self.db: Database | None = None
+        self.outbound_ids = outbound_ids
 
     async def skip_reason(self, form: MultiDict[str]) -> str | None:
         """Why this form is not a client message (it is then stored nowhere), or None if it is one."""
@@ -94,12 +94,9 @@ class InboundFilter:
         return None
 
     async def _ours(self, sid: str, addresses: list[str]) -> bool:
-        if self.db is None:
+        if self.outbound_ids is None:
             return False
-        async with self.db.read() as session:
-            return await message_repo.is_outbound_id(
-                session, str(Channel.WHATSAPP), [a for a in addresses if a], sid
-            )
+        return await self.outbound_ids.is_outbound_id(str(Channel.WHATSAPP), [a for a in addresses if a], sid)
 
 
 def kind_for(mime: str) -> AttachmentKind:

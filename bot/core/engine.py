@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +22,7 @@ from bot.core.impersonation import suspected_spoof
 from bot.core.metrics import Metrics
 from bot.core.writer import Stored
 from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
+from bot.ports import MediaFetcher
 from handlers.base import Context, Handler, Outcome
 from handlers.ports import Escalator, escalate
 from storage.db import Database
@@ -34,12 +34,6 @@ from storage.repos import staff as staff_repo
 log = logging.getLogger(__name__)
 
 TRICKLE_PAUSE = 0.25  # seconds between handled messages while the inbound path is busy
-
-
-class MediaFetcher(Protocol):
-    """What the engine needs of a channel adapter; typed here so the engine never imports channels."""
-
-    async def fetch_media(self, attachment: Attachment) -> Attachment: ...
 
 
 class Engine:

@@ -14,12 +14,13 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.metrics import Metrics
 from bot.messages import OutboundMessage, SendError
+from bot.ports import Sender
 from config.settings import OutboxSettings
 from storage.db import Database
 from storage.models import OutboxRow, utcnow
@@ -28,10 +29,6 @@ from storage.repos import outbox as outbox_repo
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-
-
-class Sender(Protocol):
-    async def send(self, out: OutboundMessage) -> str: ...
 
 
 FailureHook = Callable[

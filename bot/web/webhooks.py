@@ -1,41 +1,88 @@
 """One generic webhook route per adapter: headers → body → verify → parse → writer → provider's answer.
 
 Nothing slow happens here: media, handlers and provider calls all run after the
-answer, so WeChat's 5 s and Twilio's 15 s limits are never at risk.
+answer, so WeChat's 5 s and Twilio's 15 s limits are never at risk. This module is
+where aiohttp meets the adapters: it turns each request into a plain `bot.ports`
+value and the adapter's `WebResponse` back into an aiohttp response.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from bot.core.metrics import Metrics
 from bot.core.writer import InboundWriter
+from bot.ports import ExtraRoute, RequestHead, WebhookIngress, WebhookRejected, WebRequest, WebResponse
 from bot.web.body import Precheck
 from bot.web.errors import json_error
-from channels.base import ChannelAdapter, WebhookRejected
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The head built for the header check, kept so its notes reach the later steps of the request.
+_HEAD: Any = web.RequestKey("plain_head", RequestHead) if hasattr(web, "RequestKey") else "plain_head"
 
-def header_check(
-    adapter: ChannelAdapter, check: Callable[[web.Request], None] | None = None
-) -> Precheck | None:
-    """The adapter's header-only verification as a body-guard precheck (bot/body.py).
 
-    `check` (default: the adapter's optional `verify_headers`) raises WebhookRejected; run
-    before the body is read, a wrong Telegram secret costs the attacker no buffered megabyte.
+def head_of(request: web.Request) -> RequestHead:
+    head: RequestHead | None = request.get(_HEAD)
+    if head is None:
+        head = RequestHead(
+            method=request.method,
+            path=request.path,
+            raw_path=request.raw_path,
+            query=dict(request.query),
+            headers={name.lower(): value for name, value in request.headers.items()},
+            remote=request.remote,
+        )
+        request[_HEAD] = head
+    return head
+
+
+async def request_of(request: web.Request) -> WebRequest:
+    """The plain request, its body read by the body guard (within its size and time)."""
+    head = head_of(request)
+    body = await request.read() if request.body_exists else b""
+    return WebRequest(
+        method=head.method,
+        path=head.path,
+        raw_path=head.raw_path,
+        query=head.query,
+        headers=head.headers,
+        remote=head.remote,
+        notes=head.notes,
+        body=body,
+    )
+
+
+async def write(request: web.Request, answer: WebResponse) -> web.StreamResponse:
+    """The adapter's answer as an aiohttp response; written here when the adapter must know it left."""
+    response = web.Response(status=answer.status, body=answer.body or None, content_type=answer.content_type)
+    if answer.on_written is None:
+        return response
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except BaseException:
+        answer.on_written(False)
+        raise
+    answer.on_written(True)
+    return response
+
+
+def header_check(channel: str, check: Callable[[RequestHead], None]) -> Precheck:
+    """An adapter's header-only verification as a body-guard precheck (bot/web/body.py).
+
+    `check` raises WebhookRejected; run before the body is read, a wrong Telegram secret
+    costs the attacker no buffered megabyte.
     """
-    verify = check or getattr(adapter, "verify_headers", None)
-    if verify is None:
-        return None
-    channel = str(adapter.channel)
 
     def run(request: web.Request) -> web.StreamResponse | None:
         try:
-            verify(request)
+            check(head_of(request))
         except WebhookRejected as exc:
             log.warning("%s webhook rejected before its body (%s): %s", channel, exc.status, exc.reason)
             return json_error(exc.status, exc.reason)
@@ -44,9 +91,8 @@ def header_check(
     return run
 
 
-def count_refusals(adapter: ChannelAdapter, metrics: Metrics) -> Callable[[int], None]:
+def count_refusals(channel: str, metrics: Metrics) -> Callable[[int], None]:
     """Requests the body guard refuses (forged headers, 408, 413) count as webhooks too."""
-    channel = str(adapter.channel)
 
     def count(status: int) -> None:
         metrics.webhooks.labels(channel, str(status)).inc()
@@ -54,9 +100,7 @@ def count_refusals(adapter: ChannelAdapter, metrics: Metrics) -> Callable[[int],
     return count
 
 
-def webhook_handler(
-    adapter: ChannelAdapter, writer: InboundWriter, metrics: Metrics
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def webhook_handler(adapter: WebhookIngress, writer: InboundWriter, metrics: Metrics) -> Handler:
     channel = str(adapter.channel)
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -65,10 +109,10 @@ def webhook_handler(
         return response
 
     async def _handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()  # already read by the body guard, within its size and time
+        plain = await request_of(request)
         try:
-            await adapter.verify(request, body)
-            messages = adapter.parse(request, body)
+            await adapter.verify(plain)
+            messages = adapter.parse(plain)
         except WebhookRejected as exc:
             log.warning("%s webhook rejected (%s): %s", channel, exc.status, exc.reason)
             return json_error(exc.status, exc.reason)
@@ -76,12 +120,21 @@ def webhook_handler(
         duplicates = sum(1 for s in stored if not s.is_new)
         if duplicates:
             metrics.duplicates.labels(channel).inc(duplicates)
-        # Optional: an adapter that answers with content (WeChat passive replies) needs the
-        # request and the stored rows; it must still answer within the provider's deadline.
-        respond = getattr(adapter, "respond", None)
-        if respond is not None:
-            response: web.StreamResponse = await respond(request, messages, stored)
-            return response
-        return adapter.webhook_response(messages)
+        return await write(request, await adapter.respond(plain, messages, stored))
+
+    return handle
+
+
+def extra_handler(channel: str, extra: ExtraRoute) -> Handler:
+    """An adapter's own route (status callback, handshake, ingest) over plain values."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        plain = await request_of(request)
+        try:
+            answer = await extra.handler(plain)
+        except WebhookRejected as exc:
+            log.warning("%s %s rejected (%s): %s", channel, extra.path, exc.status, exc.reason)
+            return json_error(exc.status, exc.reason)
+        return await write(request, answer)
 
     return handle

@@ -21,14 +21,11 @@ from sqlalchemy import func, select
 
 from channels.email import EmailAdapter
 from channels.email_auth import sender_auth
-from channels.email_mime import (
-    build_mail,
-    no_reply_reason,
-    parse_mail,
-    reply_subject,
-    trim_quoted,
-)
+from channels.email_mime import no_reply_reason, parse_mail
+from channels.email_out import build_mail, reply_subject
+from channels.email_text import trim_quoted
 from config.settings import EmailSettings
+from storage.channel_state import DbMailboxState
 from storage.models import AttachmentRow, Counter, Message, OutboxRow
 from tests.conftest import BotHarness, make_settings, wait_until
 from tests.fakes.dovecot import (  # noqa: F401  (fixtures)
@@ -691,7 +688,7 @@ async def test_send_attaches_stored_files_and_starts_a_thread_without_one(
             from_address=SUPPORT,
         ),
         store,
-        db,
+        DbMailboxState(db),
     )
     out = OutboundMessage(
         Channel.EMAIL,
@@ -824,7 +821,7 @@ async def test_smtp_auth_when_a_username_is_set(tmp_path: Path, db_url: str) -> 
                     from_address=SUPPORT,
                 ),
                 MediaStore(tmp_path / "media", 1_000_000),
-                db,
+                DbMailboxState(db),
             )
 
         out = OutboundMessage(Channel.EMAIL, ACME, text="hello", idempotency_key="auth:1")

@@ -1,0 +1,176 @@
+"""Reading text out of mail: charsets that lie, RFC 2047 headers, HTML bodies, quoted history.
+
+Pure functions over the standard library. Chinese mail clients still send GB2312/GBK
+bodies and RFC 2047 subjects whose declared charset is narrower than the bytes they
+carry; every such label is read as GB18030 (a superset), never with `errors="strict"`
+dropping the message.
+"""
+
+from __future__ import annotations
+
+import re
+from email.header import decode_header
+from email.message import EmailMessage
+from html.parser import HTMLParser
+
+# Declared charset → the codec that actually decodes what such clients send.
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "euc-cn": "gb18030",
+    "gb_2312-80": "gb18030",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+}
+
+# A mail body is kept whole up to this many characters (the rest of a 20 MB newsletter is noise).
+MAX_TEXT_CHARS = 200_000
+
+TAG_RE = re.compile(r"\[((?:CLM|ESC)-[0-9][0-9-]*)\]", re.IGNORECASE)
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Bytes in a declared charset → text; a wrong or missing label falls back, never raises."""
+    label = (charset or "").strip().strip('"').lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    for codec in [c for c in (label, "utf-8", "gb18030") if c]:
+        try:
+            return data.decode(codec)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def decode_header_value(raw: str | None) -> str:
+    """RFC 2047 words (any charset, GBK labelled GB2312 included) and raw 8-bit headers → text."""
+    if not raw:
+        return ""
+    if any("\udc80" <= ch <= "\udcff" for ch in raw):  # 8-bit bytes smuggled in by surrogateescape
+        raw = decode_bytes(raw.encode("ascii", "surrogateescape"), None)
+    try:
+        parts = decode_header(raw)
+    except Exception:
+        return " ".join(raw.split())
+    out: list[str] = []
+    for value, charset in parts:
+        out.append(decode_bytes(value, charset) if isinstance(value, bytes) else value)
+    return " ".join("".join(out).split())
+
+
+def raw_header(msg: EmailMessage, name: str) -> str | None:
+    """The header as it was on the wire (folded lines joined), before policy decoding."""
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return re.sub(r"\r?\n[ \t]+", " ", str(value))
+    return None
+
+
+def header_text(msg: EmailMessage, name: str) -> str:
+    return decode_header_value(raw_header(msg, name))
+
+
+# ---- HTML → text --------------------------------------------------------------------------------
+
+_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr"}
+
+
+class _TextExtractor(HTMLParser):
+    """Visible text with line breaks at block elements; <blockquote> content marked as "> " quotes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = [""]
+        self.skip = 0
+        self.quote = 0
+
+    def _newline(self) -> None:
+        if self.lines[-1].strip():
+            self.lines.append("")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = " ".join(v or "" for k, v in attrs if k == "class")
+        if tag in {"script", "style", "head", "title"}:
+            self.skip += 1
+        elif tag == "blockquote" or "gmail_quote" in classes:
+            self._newline()
+            self.quote += 1
+        elif tag in _BLOCK:
+            self._newline()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"script", "style", "head", "title"}:
+            self.skip = max(0, self.skip - 1)
+        elif tag == "blockquote":
+            self._newline()
+            self.quote = max(0, self.quote - 1)
+        elif tag in _BLOCK:
+            self._newline()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK:
+            self._newline()
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        text = re.sub(r"\s+", " ", data)
+        if not text.strip() and not self.lines[-1]:
+            return
+        if self.quote and not self.lines[-1]:
+            self.lines[-1] = "> "
+            text = text.lstrip()
+        self.lines[-1] += text
+
+
+def html_to_text(markup: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    lines = [line.strip() if not line.startswith("> ") else line.rstrip() for line in parser.lines]
+    return "\n".join(lines).strip()
+
+
+# ---- quoted history and signatures --------------------------------------------------------------
+
+_CUT_LINE = [
+    re.compile(r"^-{2,}\s*(Original Message|Forwarded message|原始邮件|原邮件)\s*-{2,}", re.IGNORECASE),
+    re.compile(r"^_{8,}\s*$"),  # Outlook's separator above the quoted header block
+    re.compile(r"^.{0,200}(写道|寫道)\s*[:：]\s*$"),  # 在…写道： (Apple, QQ), …于…写道： (Gmail)
+    re.compile(r"^(发件人|寄件者|發件人)\s*[:：]"),
+    re.compile(r"^-- ?$"),  # the signature separator (RFC 3676 "-- ")
+    re.compile(r"^(Sent from my |Get Outlook for |发自我的|从我的 ?i(Phone|Pad) ?发送)", re.IGNORECASE),
+]
+_ON_WROTE = re.compile(r"^On\b.{4,200}\bwrote\s*:\s*$", re.IGNORECASE | re.DOTALL)
+_HEADER_BLOCK = re.compile(
+    r"^(From|Sent|Date|To|Cc|Subject|发送时间|收件人|抄送|主题|日期)\s*[:：]", re.IGNORECASE
+)
+
+
+def trim_quoted(text: str) -> str:
+    """What the client wrote this time: quoted history, forwarded headers and signatures cut off.
+
+    Used for intent detection only; the full text is kept alongside.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if any(p.match(stripped) for p in _CUT_LINE):
+            break
+        joined = " ".join(x.strip() for x in lines[i : i + 3])
+        if stripped.lower().startswith("on ") and _ON_WROTE.match(
+            " ".join(x.strip() for x in lines[i : i + 2])
+        ):
+            break
+        if _ON_WROTE.match(stripped) or (stripped.lower().startswith("on ") and _ON_WROTE.match(joined)):
+            break
+        if re.match(r"^From\s*:", stripped, re.IGNORECASE):
+            following = [x.strip() for x in lines[i + 1 : i + 5] if x.strip()]
+            if sum(1 for x in following if _HEADER_BLOCK.match(x)) >= 2:
+                break
+        if stripped.startswith(">"):
+            continue
+        kept.append(line.rstrip())
+    return "\n".join(kept).strip()
