@@ -1,4 +1,4 @@
-"""Email: an IMAP poller (aioimaplib) for what clients write, SMTP (aiosmtplib) for our replies.
+"""Email: an IMAP poller (aioimaplib) for what clients write, SMTP for our replies (channels/email_send.py).
 
 There is no webhook: the mailbox is the provider's queue. The poller waits with IDLE
 where the server offers it (else polls every `email.poll_seconds`), checks each new
@@ -22,13 +22,10 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import aioimaplib
-import aiosmtplib
 
-from bot.i18n import N_, side_by_side
 from bot.messages import (
     Attachment,
     AttachmentKind,
@@ -37,13 +34,12 @@ from bot.messages import (
     MediaRefused,
     MediaTooLarge,
     OutboundMessage,
-    SendError,
 )
 from bot.ports import Capabilities, ExtraRoute, MailboxState, Submit, WebRequest, WebResponse
 from channels.base import MediaStore
-from channels.degrade import degrade, numbered
+from channels.degrade import degrade
 from channels.email_mime import ParsedMail, parse_mail, unparseable
-from channels.email_out import OutgoingFile, build_mail, reply_subject
+from channels.email_send import SmtpSender
 from config.settings import EmailSettings
 
 log = logging.getLogger(__name__)
@@ -113,6 +109,7 @@ class EmailAdapter:
         self.settings = settings
         self.store = store
         self.mailbox = mailbox
+        self.outbound = SmtpSender(settings, mailbox)
         self.submit = submit
         # A whole message may carry a few attachments up to the per-file cap, base64-inflated.
         self.max_message_bytes = max_message_bytes or 4 * store.max_bytes + 1_000_000
@@ -385,68 +382,11 @@ class EmailAdapter:
 
     # ---- outbound ------------------------------------------------------------------------------
 
-    async def _thread(self, out: OutboundMessage) -> dict[str, Any]:
-        if out.extra.get("in_reply_to") or out.extra.get("subject"):
-            return dict(out.extra)
-        return await self.state.last_thread(out.channel_user_id) or {}
-
     def message_id_for(self, out: OutboundMessage) -> str:
-        """Stable per outbox row, so a retried send is recognisably the same mail."""
-        domain = (self.settings.from_address.rpartition("@")[2] or "aftersales.invalid").strip(">")
-        key = out.idempotency_key or repr(out.to_json())
-        return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
-
-    def build(self, out: OutboundMessage, thread: dict[str, Any]) -> Any:
-        files: list[OutgoingFile] = []
-        for att in out.attachments:
-            if att.stored_path and Path(att.stored_path).is_file():
-                name = att.filename or f"{att.kind}{Path(att.stored_path).suffix or ''}"
-                files.append(OutgoingFile(att.mime, name, Path(att.stored_path).read_bytes()))
-        tag = out.extra.get("tag") or thread.get("tag")
-        if thread.get("message_id") or thread.get("in_reply_to"):
-            subject = reply_subject(str(thread.get("subject") or ""), tag)
-        else:  # a new thread (an alert, a document to an address that never wrote): no "Re:"
-            subject = str(out.extra.get("subject") or side_by_side(N_("After-sales"), ("en", "zh")))
-            if tag and f"[{tag}]" not in subject:
-                subject = f"{subject} [{tag}]"
-        return build_mail(
-            from_address=self.settings.from_address,
-            to=out.channel_user_id,
-            subject=subject,
-            text=numbered(out.text, [b.label for b in out.buttons]) if out.buttons else out.text,
-            message_id=self.message_id_for(out),
-            in_reply_to=thread.get("in_reply_to")
-            if out.extra.get("in_reply_to")
-            else thread.get("message_id"),
-            references=list(thread.get("references") or []),
-            files=files,
-        )
+        return self.outbound.message_id_for(out)
 
     async def send(self, out: OutboundMessage) -> str:
         shown = degrade(out, self.capabilities)
         if shown is None:
             return ""  # an edit with nothing to say: mail cannot be rewritten
-        out = shown
-        if not out.text and not out.attachments:
-            raise SendError("nothing to send: no text and no file", permanent=True)
-        msg = self.build(out, await self._thread(out))
-        s = self.settings
-        try:
-            await aiosmtplib.send(
-                msg,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username or None,
-                password=s.smtp_password or None,
-                use_tls=s.smtp_port == 465,  # implicit TLS on the submissions port
-                start_tls=bool(s.smtp_starttls) and s.smtp_port != 465,
-                timeout=30,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            raise SendError(f"smtp refused recipient: {exc}", permanent=all(c >= 500 for c in codes)) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            raise SendError(f"smtp {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise SendError(f"smtp unavailable: {type(exc).__name__}: {exc}") from exc
-        return str(msg["Message-ID"])
+        return await self.outbound.send(shown)

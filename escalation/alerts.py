@@ -1,8 +1,9 @@
 """What a page looks like on a staff member's phone: who, what, the last messages, how to answer.
 
 Pure formatting: the service decides whom to page and queues what these build.
-Telegram shows the Acknowledge / Resolve buttons; other channels get the same
-actions spelled out as commands, since "reply ack" works everywhere.
+Every page carries Acknowledge / Resolve buttons and spells the same actions out as
+commands, since "reply ack" works everywhere: a channel without buttons leaves them
+out (`buttons_optional`), a channel without edits gets the short status line instead.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import ENGLISH, N_, Translator
 from bot.ids import escalation_number as number
-from bot.messages import Button, Channel, OutboundMessage
+from bot.messages import Button, Channel, Edit, OutboundMessage
 from bot.states import Priority
 from escalation.rota import StaffMember
 from storage.models import Conversation, Escalation, Message
@@ -34,7 +35,6 @@ REASONS = {
     "claim": N_("Claim"),
     "flood": N_("Message flood (an autoresponder?): the bot paused its replies"),
 }
-TAP_ACKNOWLEDGE = N_("Tap Acknowledge, or ")  # dropped where a page moves to a channel without buttons
 
 
 def reason_title(reason: str, tr: Translator) -> str:
@@ -76,7 +76,6 @@ def alert_text(
     round_: int,
     final: bool,
     claim_number: str | None = None,
-    buttons: bool = True,
     orders: list[str] | None = None,
     tr: Translator = ENGLISH,
 ) -> str:
@@ -115,7 +114,6 @@ def alert_text(
     lines.append(
         tr._("Answer: reply to this message (text or photo) or /r {id} <text>.", id=n)
         + " "
-        + (tr._(TAP_ACKNOWLEDGE) if buttons else "")
         + tr._('reply "ack" or /ack {id} to take it; /close {id} when done.', id=n)
     )
     return "\n".join(lines)
@@ -136,7 +134,8 @@ def alert_message(
         channel=Channel(channel),
         channel_user_id=chat_id,
         text=text,
-        buttons=buttons_for(esc.id, tr=tr) if channel == "telegram" else [],
+        buttons=buttons_for(esc.id, tr=tr),
+        buttons_optional=True,  # the text says "ack" / /close: no numbered lines needed
         # opened_at changes when an escalation is raised to urgent, so the new climb's pages are new messages
         idempotency_key=f"esc:{esc.id}:alert:{esc.opened_at:%Y%m%d%H%M%S%f}:r{round_}:l{level}:{staff_key}",
         extra={"subject": f"{reason_title(esc.reason, tr)} [{number(esc.id)}]", "tag": number(esc.id)},
@@ -145,6 +144,7 @@ def alert_message(
 
 def edited_alert(
     esc_id: int,
+    channel: str,
     chat_id: str,
     provider_message_id: str,
     original: str,
@@ -152,17 +152,27 @@ def edited_alert(
     *,
     resolved: bool,
     key: str,
+    fallback: str | None,
     tr: Translator = ENGLISH,
 ) -> OutboundMessage:
-    """The Telegram alert rewritten in place to show who took it (buttons shrink accordingly)."""
+    """The alert rewritten in place to show who took it (buttons shrink accordingly).
+
+    Where alerts cannot be edited, `fallback` (the short status line) goes as a new message,
+    or nothing when it is None (the staff member was told already).
+    """
     return OutboundMessage(
-        channel=Channel.TELEGRAM,
+        channel=Channel(channel),
         channel_user_id=chat_id,
         text=f"{original}\n\n{status}",
         buttons=[] if resolved else buttons_for(esc_id, acknowledged=True, tr=tr),
+        buttons_optional=True,
         idempotency_key=key,
-        extra={"edit_message_id": provider_message_id},
+        edit=Edit(provider_message_id, fallback),
     )
+
+
+def status_line(esc_id: int, status: str) -> str:
+    return f"{number(esc_id)}: {status}"
 
 
 def local_time(at: datetime, zone: str | None) -> str:

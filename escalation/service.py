@@ -260,7 +260,6 @@ class EscalationService:
                 final=final,
                 claim_number=claim,
                 orders=orders,
-                buttons=channel == "telegram",
                 tr=tr,
             )
             out = alerts.alert_message(
@@ -359,36 +358,44 @@ class EscalationService:
         *,
         resolved: bool,
     ) -> None:
-        """Edit each delivered Telegram alert in place; tell staff on other channels in a short notice.
+        """Edit each delivered alert in place to show who took it, in the language of the staff
+        member it was paged to.
 
-        Each in the language of the staff member it was paged to.
+        Where alerts cannot be edited, each staff member gets the short status line once (the
+        first edit's fallback); an alert not delivered yet cannot be edited, so its staff member
+        gets that line as a plain notice instead.
         """
         told: set[str] = set()
         suffix = "resolve" if resolved else "ack"
         for alert, row in await repo.alert_deliveries(session, esc.id):
             tr = self.translator_of(alert.staff_key)
             status = status_in(tr)
-            if alert.channel == "telegram" and row.provider_message_id:
+            line = alerts.status_line(esc.id, status)
+            first = alert.staff_key not in told
+            told.add(alert.staff_key)
+            if row.provider_message_id:
                 out = alerts.edited_alert(
                     esc.id,
+                    alert.channel,
                     row.channel_user_id,
                     row.provider_message_id,
                     str(row.payload.get("text", "")),
                     status,
                     resolved=resolved,
                     key=f"esc:{esc.id}:edit:{alert.id}:{suffix}",
+                    fallback=line if first else None,
                     tr=tr,
                 )
-                await outbox.enqueue(session, out, kind="notice")
-            elif alert.channel != "telegram" and alert.staff_key not in told:
-                told.add(alert.staff_key)
+            elif first:
                 out = OutboundMessage(
                     channel=Channel(alert.channel),
                     channel_user_id=row.channel_user_id,
-                    text=f"{number(esc.id)}: {status}",
+                    text=line,
                     idempotency_key=f"esc:{esc.id}:status:{alert.staff_key}:{suffix}",
                 )
-                await outbox.enqueue(session, out, kind="notice")
+            else:
+                continue
+            await outbox.enqueue(session, out, kind="notice")
 
     async def on_delivery_failure(self, session: AsyncSession, row: OutboxRow, exc: Exception) -> None:
         """Outbox failure hook: a page that could not be delivered goes to the staff member's next contact.
@@ -412,15 +419,13 @@ class EscalationService:
             await audit.record(session, "bot", "page_undeliverable", row.idempotency_key, error=str(exc))
             return
         channel, chat_id = later[0]
-        text = str(row.payload.get("text", ""))
         tr = self.translator_of(alert.staff_key)
-        if channel != "telegram":
-            text = text.replace(tr._(alerts.TAP_ACKNOWLEDGE), "")
         out = OutboundMessage(
             channel=Channel(channel),
             channel_user_id=chat_id,
-            text=text,
-            buttons=alerts.buttons_for(alert.escalation_id, tr=tr) if channel == "telegram" else [],
+            text=str(row.payload.get("text", "")),
+            buttons=alerts.buttons_for(alert.escalation_id, tr=tr),
+            buttons_optional=True,
             idempotency_key=f"{row.idempotency_key}:via:{channel}",
             extra=dict(row.payload.get("extra") or {}),
         )

@@ -136,9 +136,9 @@ def staff_summary(
     return "\n".join(lines)
 
 
-def _staff_buttons(claim: Claim, channel: str, tr: Translator) -> list[Button]:
-    """One-tap commands where the channel has real buttons; elsewhere the text lists the commands."""
-    if channel != "telegram" or claim.state not in {ClaimState.SUBMITTED, ClaimState.QC_REVIEW}:
+def _staff_buttons(claim: Claim, tr: Translator) -> list[Button]:
+    """One-tap commands for the next step; the text lists the commands too (`buttons_optional`)."""
+    if claim.state not in {ClaimState.SUBMITTED, ClaimState.QC_REVIEW}:
         return []
     return [
         Button(tr._("QC pass"), f"/claim {short(claim)} qc pass"),
@@ -181,7 +181,8 @@ async def notify_qc(
             channel_user_id=user_id,
             text="\n".join(body),
             attachments=_files(listed),
-            buttons=_staff_buttons(claim, channel, tr),
+            buttons=_staff_buttons(claim, tr),
+            buttons_optional=True,
             idempotency_key=f"claim:{claim.id}:qc:{tag}:{member.key}",
             extra={"subject": body[0], "tag": claim.number},
         )

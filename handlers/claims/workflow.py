@@ -307,8 +307,8 @@ async def _ask_feedback(session: AsyncSession, claim: Claim, out: OutboundMessag
     Contract (handlers/feedback.py): open dialog "feedback" with {"claim_id": …} on the
     client's conversation in the transaction that closes the claim.
     """
-    if out.channel == Channel.TELEGRAM:  # elsewhere buttons become numbered lines: the text asks already
-        out.buttons = [Button("★" * i, f"feedback:{i}") for i in range(1, 6)]
+    out.buttons = [Button("★" * i, f"feedback:{i}") for i in range(1, 6)]
+    out.buttons_optional = True  # the text asks for 1–5 already: no numbered lines where buttons are not
     conv = await session.get(Conversation, claim.conversation_id) if claim.conversation_id else None
     if conv is not None:
         conversations.set_dialog(conv, FEEDBACK_DIALOG, {"claim_id": claim.id}, utcnow() + FEEDBACK_TTL)

@@ -356,7 +356,7 @@ async def _notify_client(
                     channel_user_id=contact.channel_user_id,
                     text=text,
                     idempotency_key=f"order-event:{event.id}:{contact.id}",
-                    extra=extra if channel == Channel.EMAIL else {},
+                    extra=extra,  # the subject, where the channel has one (email)
                 ),
                 conversation_id=conv.id,
                 kind="notice",
