@@ -24,14 +24,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import ENGLISH, Translator
+from bot.i18n import Translator
 from bot.ids import order_key
 from bot.messages import Channel, OutboundMessage
 from handlers.orders import text as order_text
+from handlers.orders.repeat_brief import send_repeat_brief
 from storage.limits import INT32_MAX
 from storage.models import Client, Order, OrderEvent, OrderLine, utcnow
 from storage.repos import clients, conversations, orders, outbox
-from storage.repos import staff as staff_repo
 
 HS_CODE = re.compile(r"^\d{4}(?:\.?\d{2}){0,3}$")
 DOCUMENT_FIELDS = {"port_of_loading": 64, "port_of_discharge": 64, "payment_terms": 128}  # optional
@@ -40,7 +40,6 @@ ORDER_FIELDS = (
     *DOCUMENT_FIELDS,
 )
 TEXT_LIMITS = {"pi_number": 64, "incoterm": 64, "carrier": 64, "tracking": 128, **DOCUMENT_FIELDS}
-BRIEF_ROLES = ("sales", "qc")
 
 
 class OrderInvalid(Exception):
@@ -220,6 +219,29 @@ def parse_order(data: Any) -> OrderInput:
 async def apply_order(session: AsyncSession, number: str, inp: OrderInput, *, by: str = "api") -> WriteResult:
     """Create or update order `number`; raises OrderInvalid before writing anything."""
     number = (number or "").strip()
+    key, order, client, merged = await _checked(session, number, inp)
+
+    # -- nothing has been written up to here --
+    created = order is None
+    order, events, old = await _write_order(session, order, number, key, client, merged, by)
+    events += await _detail_events(session, order, old, merged, by)
+    if inp.lines is not None:
+        _replace_lines(order, inp.lines)
+    order.updated_at = utcnow()
+    await session.flush()
+    await session.refresh(order, ["lines", "events"])
+
+    result = WriteResult(order=order, created=created, events=events)
+    result.notices = await _notify_client(session, client, order, events, old)
+    if created:
+        result.briefs = await send_repeat_brief(session, client, order)
+    return result
+
+
+async def _checked(
+    session: AsyncSession, number: str, inp: OrderInput
+) -> tuple[str, Order | None, Client, dict[str, Any]]:
+    """Every refusal comes from here, before a row changes: the key, the order, its client, the fields."""
     key = order_key(number)
     if not key or len(number) > 64:
         raise OrderInvalid("number", "must be an order number such as PO-2026-0117")
@@ -247,9 +269,20 @@ async def apply_order(session: AsyncSession, number: str, inp: OrderInput, *, by
         for name in ("carrier", "tracking"):
             if not merged.get(name):
                 raise OrderInvalid(name, "is required when the order is shipped")
+    return key, order, client, merged
 
-    # -- nothing has been written up to here --
-    created = order is None
+
+async def _write_order(
+    session: AsyncSession,
+    order: Order | None,
+    number: str,
+    key: str,
+    client: Client,
+    merged: dict[str, Any],
+    by: str,
+) -> tuple[Order, list[OrderEvent], dict[str, Any]]:
+    """Create the order or record its status change, then set its fields; returns the old values."""
+    old: dict[str, Any]
     events: list[OrderEvent] = []
     if order is None:
         order = Order(number=number, number_key=key, client_id=client.id, status=merged["status"])
@@ -273,6 +306,14 @@ async def apply_order(session: AsyncSession, number: str, inp: OrderInput, *, by
     for name in ORDER_FIELDS:
         if name in merged:
             setattr(order, name, merged[name])
+    return order, events, old
+
+
+async def _detail_events(
+    session: AsyncSession, order: Order, old: dict[str, Any], merged: dict[str, Any], by: str
+) -> list[OrderEvent]:
+    """An ETA move and a new carrier or tracking number are events too: the client may be told."""
+    events: list[OrderEvent] = []
     if merged.get("eta") != old.get("eta"):
         events.append(
             await orders.add_event(
@@ -292,17 +333,7 @@ async def apply_order(session: AsyncSession, number: str, inp: OrderInput, *, by
                 session, order, "shipment", from_value=ship_old or None, to_value=ship_new or None, by=by
             )
         )
-    if inp.lines is not None:
-        _replace_lines(order, inp.lines)
-    order.updated_at = utcnow()
-    await session.flush()
-    await session.refresh(order, ["lines", "events"])
-
-    result = WriteResult(order=order, created=created, events=events)
-    result.notices = await _notify_client(session, client, order, events, old)
-    if created:
-        result.briefs = await send_repeat_brief(session, client, order)
-    return result
+    return events
 
 
 def _replace_lines(order: Order, lines: list[LineInput]) -> None:
@@ -363,75 +394,3 @@ async def _notify_client(
             )
             count += 1
     return count
-
-
-# ---- repeat-order memory ---------------------------------------------------------------------------
-
-
-def brief_text(client: Client, order: Order, prior: list[dict[str, Any]], tr: Translator = ENGLISH) -> str:
-    lines = [
-        tr._("Repeat-order brief: {order} ({client})", order=order.number, client=client.name),
-        tr._("Earlier problems with these SKUs — check before production and shipment:"),
-    ]
-    for item in prior:
-        cats = ", ".join(f"{k} ×{v}" for k, v in item["categories"].items()) or "-"
-        res = ", ".join(f"{k} ×{v}" for k, v in item["resolutions"].items()) or "-"
-        lines.append(
-            f"{item['sku']}: "
-            + tr.ngettext(
-                "{n} claim from this client, {others} from others; "
-                "defects: {defects}; resolutions: {resolutions}",
-                "{n} claims from this client, {others} from others; "
-                "defects: {defects}; resolutions: {resolutions}",
-                item["claims_same_client"],
-                others=item["claims_other_clients"],
-                defects=cats,
-                resolutions=res,
-            )
-        )
-        for claim in item["claims"][:5]:
-            who = tr._("this client") if claim["same_client"] else tr._("other client")
-            lines.append(
-                "  · "
-                + tr._(
-                    "{claim} ({who}, order {order}): {category} — {outcome}",
-                    claim=claim["id"],
-                    who=who,
-                    order=claim["order"] or "-",
-                    category=claim["category"] or "-",
-                    outcome=claim["resolution"] or claim["state"],
-                )
-            )
-        for note in item["notes"]:
-            lines.append("  ▸ " + tr._("prevention note ({by}): {note}", by=note["by"], note=note["note"]))
-    return "\n".join(lines)
-
-
-async def send_repeat_brief(session: AsyncSession, client: Client, order: Order) -> int:
-    prior = await orders.prior_issues(
-        session, client.id, [line.sku for line in order.lines], exclude_order_id=order.id
-    )
-    if not prior:
-        return 0
-    sent = 0
-    seen: set[str] = set()
-    for role in BRIEF_ROLES:
-        for member in await staff_repo.with_role(session, role):
-            if member.key in seen:
-                continue
-            seen.add(member.key)
-            contact = staff_repo.preferred_contact(member)
-            if contact is None:
-                continue
-            await outbox.enqueue(
-                session,
-                OutboundMessage(
-                    channel=Channel(contact[0]),
-                    channel_user_id=contact[1],
-                    text=brief_text(client, order, prior, Translator.for_language(member.language)),
-                    idempotency_key=f"repeat-brief:{order.id}:{member.key}",
-                ),
-                kind="alert",
-            )
-            sent += 1
-    return sent
