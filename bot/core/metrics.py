@@ -8,7 +8,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
+        self._message_metrics(self.registry)
+        self._escalation_metrics(self.registry)
+
+    def _message_metrics(self, r: CollectorRegistry) -> None:
+        """Webhooks, messages in and out, the outbox and handling: the bot's own traffic."""
         self.webhooks = Counter(
             "aftersales_webhooks_total",
             "Webhook requests by channel and HTTP status",
@@ -44,7 +48,9 @@ class Metrics:
         self.media_refused = Counter(
             "aftersales_media_refused_total", "Attachments not fetched", ["channel", "reason"], registry=r
         )
-        # ---- escalation (escalation/service.py) ----
+
+    def _escalation_metrics(self, r: CollectorRegistry) -> None:
+        """Escalations opened, paged, climbing levels and answered (escalation/service.py)."""
         self.escalations_opened = Counter(
             "aftersales_escalations_opened_total", "Escalations opened", ["reason", "priority"], registry=r
         )
