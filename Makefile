@@ -6,7 +6,7 @@ CONFIG ?= config/demo.toml
 
 LOCALE := config/locale
 
-.PHONY: install run test lint bench clean catalogs
+.PHONY: install run test lint bench clean catalogs fonts
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,15 @@ catalogs: $(VENV)/.installed
 		--width=110 --ignore-pot-creation-date
 	$(BIN)/pybabel -q compile -d $(LOCALE) -D aftersales
 
-run: install
+# The generated PDFs embed a CJK TrueType face and DejaVu Sans (serve refuses to start without them).
+fonts:
+	@[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      fonts-wqy-microhei fonts-dejavu-core; \
+	  else echo "install fonts-wqy-microhei and fonts-dejavu-core (or set documents.cjk_font)" >&2; fi; }
+
+run: install fonts
 	mkdir -p var
 	$(BIN)/aftersales --config $(CONFIG) db upgrade
 	$(BIN)/aftersales --config $(CONFIG) demo seed
