@@ -212,6 +212,17 @@ class Runtime:
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 
+def _label_reader(settings: Settings) -> LabelReader:
+    """Carton labels: Tesseract off the event loop, or off entirely (and /healthz says why)."""
+    ocr = settings.claims
+    return LabelReader(
+        enabled=ocr.ocr,
+        timeout_seconds=ocr.ocr_timeout_seconds,
+        tesseract_cmd=ocr.tesseract_cmd,
+        languages=ocr.ocr_languages,
+    )
+
+
 def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None] | None = None) -> Runtime:
     db = Database(settings.database.url)
     metrics = Metrics()
@@ -245,13 +256,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     escalator: Escalator = escalation.service
     failures: FailureEscalation = escalation.service
     delivery.after_commit, delivery.escalation = dispatcher.wake, failures
-    ocr = settings.claims
-    labels = LabelReader(
-        enabled=ocr.ocr,
-        timeout_seconds=ocr.ocr_timeout_seconds,
-        tesseract_cmd=ocr.tesseract_cmd,
-        languages=ocr.ocr_languages,
-    )
+    labels = _label_reader(settings)
     engine = Engine(
         db,
         build_handlers(settings, escalator, escalation.calendar, labels),

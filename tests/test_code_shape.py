@@ -13,11 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "escalation", "storage")
-# handlers/orders/pdf*: the PDF module is being rewritten by another change; measured once it lands.
-# TEMPORARY, split pending: bot/app.py (build_runtime) and escalation/service.py (the module) are
-# being edited by other changes right now; remove these two entries once those land and are split.
-PENDING_SPLIT = ("bot/app.py", "escalation/service.py")
-EXCLUDED = ("storage/migrations", "bot/web/console", "handlers/orders/pdf", *PENDING_SPLIT)
+# Generated migrations are not ours to shape. Still to split (issue 10, left open for them):
+# bot/app.py (403 lines; build_runtime 69) and pdf_numbers.packing_rows (63).
+PENDING_SPLIT = ("bot/app.py", "handlers/orders/pdf_numbers.py")
+EXCLUDED = ("storage/migrations", *PENDING_SPLIT)
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
@@ -53,5 +52,6 @@ def test_the_checker_sees_the_packages() -> None:
     """Positive control: it walks real sources and measures a function it must find."""
     names = {p.relative_to(ROOT).as_posix() for p in sources()}
     assert "handlers/claims/dialog.py" in names and "handlers/claims/intake.py" in names
-    assert not any(n.startswith("bot/web/console/") for n in names)
+    assert "bot/web/console/views.py" in names and "escalation/service.py" in names
+    assert not any(n.startswith(PENDING_SPLIT) for n in names)
     assert len(names) > 50
