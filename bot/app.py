@@ -7,7 +7,6 @@ needs through its constructor, so tests can assemble the same app against fakes.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +15,6 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.core import logs
 from bot.core.delivery import DeliveryTracker, FailureEscalation
 from bot.core.engine import Engine
 from bot.core.media import MediaLinks
@@ -44,6 +42,7 @@ from bot.web.console import Console
 from bot.web.console.views import Acknowledger
 from bot.web.errors import json_error
 from bot.web.proxies import TrustedProxies
+from bot.web.request_ids import request_ids
 from bot.web.webhooks import count_refusals, extra_handler, header_check, webhook_handler
 from channels.base import MediaStore
 from channels.sandbox import SandboxFetcher, SandboxSender
@@ -212,6 +211,35 @@ class Runtime:
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 
+def _roles(
+    adapters: dict[str, Any], sandbox: SandboxSender | None, store: MediaStore
+) -> tuple[dict[str, Sender], dict[str, MediaFetcher]]:
+    """Who sends and who fetches media for each channel: the adapter, or the sandbox's recorder."""
+    senders: dict[str, Sender] = {
+        name: (sandbox or adapter) for name, adapter in adapters.items() if isinstance(adapter, Sender)
+    }
+    fetchers: dict[str, MediaFetcher] = {
+        name: (SandboxFetcher(store) if sandbox else adapter)
+        for name, adapter in adapters.items()
+        if isinstance(adapter, MediaFetcher)
+    }
+    return senders, fetchers
+
+
+Probes = dict[str, Callable[[], Awaitable[Any]]]
+
+
+def _bind_adapters(adapters: dict[str, Any], writer: InboundWriter) -> Probes:
+    """Pollers (email) store through the same writer as webhooks; probes feed /healthz."""
+    health: Probes = {}
+    for name, adapter in adapters.items():
+        if isinstance(adapter, PollingIngress):
+            adapter.bind_inbound(writer.submit)
+        if isinstance(adapter, HealthProbe):
+            health[name] = adapter.health
+    return health
+
+
 def _label_reader(settings: Settings) -> LabelReader:
     """Carton labels: Tesseract off the event loop, or off entirely (and /healthz says why)."""
     ocr = settings.claims
@@ -229,19 +257,10 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     store = MediaStore(settings.media.dir, settings.media.max_bytes)
     links = _links(settings)
     delivery = DeliveryTracker(db, settings.whatsapp)
-    adapters = build_adapters(
-        settings, store, db=db, links=links, delivery=delivery, secret_sink=secret_sink
-    )
+    adapters = build_adapters(settings, store, db=db, links=links, delivery=delivery, secret_sink=secret_sink)
     check_roles(adapters)
     sandbox = SandboxSender() if settings.server.sandbox else None
-    senders: dict[str, Sender] = {
-        name: (sandbox or adapter) for name, adapter in adapters.items() if isinstance(adapter, Sender)
-    }
-    fetchers: dict[str, MediaFetcher] = {
-        name: (SandboxFetcher(store) if sandbox else adapter)
-        for name, adapter in adapters.items()
-        if isinstance(adapter, MediaFetcher)
-    }
+    senders, fetchers = _roles(adapters, sandbox, store)
     dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=delivery.on_failure)
     escalation = EscalationRuntime(
         settings.escalation,
@@ -270,42 +289,13 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     )
     writer = InboundWriter(db, engine.submit)
     engine.inbound_busy = writer.busy
-    health: dict[str, Callable[[], Awaitable[Any]]] = {}
-    for name, adapter in adapters.items():  # pollers (email) store through the same writer as webhooks
-        if isinstance(adapter, PollingIngress):
-            adapter.bind_inbound(writer.submit)
-        if isinstance(adapter, HealthProbe):
-            health[name] = adapter.health
+    health = _bind_adapters(adapters, writer)
     health["escalation"] = escalation.health
     health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like
     return Runtime(
-        settings,
-        db,
-        metrics,
-        store,
-        links,
-        adapters,
-        writer,
-        engine,
-        dispatcher,
-        sandbox,
-        escalation=escalation,
-        health_details=health,
+        settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox,
+        escalation=escalation, health_details=health,
     )
-
-
-@web.middleware
-async def request_ids(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
-    token = logs.request_id.set(rid)
-    try:
-        response = await handler(request)
-    finally:
-        logs.request_id.reset(token)
-    response.headers["X-Request-Id"] = rid
-    return response
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:

@@ -90,68 +90,79 @@ def _groups(first: int, pieces: int, cartons: int, net: float, gross: float) -> 
 
 
 def packing_rows(order: Order) -> list[PackRow]:
+    """One row per line and one per line's spare units, cartons numbered through the whole order."""
     rows: list[PackRow] = []
     next_carton = 1
     for line in order.lines:
-        cartons = line.cartons or 0
-        per_carton = line.quantity / cartons if cartons else 0.0
-        dims = line.carton_cm or []
-        volume = (dims[0] * dims[1] * dims[2] / 1_000_000) if len(dims) == 3 else 0.0
-        net, gross = line.net_kg or 0.0, line.gross_kg or 0.0
-        first = next_carton
-        next_carton += cartons
-        rows.append(
-            PackRow(
-                line.sku,
-                line.description,
-                line.packaging or "",
-                line.quantity,
-                cartons,
-                dims_text(dims),
-                round(cartons * net, 2),
-                round(cartons * gross, 2),
-                round(cartons * volume, 3),
-                False,
-                first,
-                next_carton - 1,
-                _groups(first, line.quantity, cartons, net, gross),
-            )
-        )
+        row = _line_row(line, next_carton)
+        rows.append(row)
+        next_carton = row.last_carton + 1 if row.cartons else next_carton
         spare = spare_units(line.quantity, order.spare_ratio)
         if spare:
-            spare_cartons = math.ceil(spare / per_carton) if per_carton else 0
-            spare_net = round(spare * net / per_carton, 2) if per_carton else 0.0
-            spare_gross = round(spare_net + spare_cartons * (gross - net), 2)
-            first = next_carton
-            next_carton += spare_cartons
-            groups = tuple(
-                CartonGroup(
-                    g.first,
-                    g.last,
-                    g.pieces_each,
-                    round(g.pieces_each * net / per_carton, 2),
-                    round(g.pieces_each * net / per_carton + gross - net, 2),
-                )
-                for g in _groups(first, spare, spare_cartons, 0.0, 0.0)
-            )
-            rows.append(
-                PackRow(
-                    line.sku,
-                    line.description,
-                    line.packaging or "",
-                    spare,
-                    spare_cartons,
-                    dims_text(dims),
-                    spare_net,
-                    spare_gross,
-                    round(spare_cartons * volume, 3),
-                    True,
-                    first,
-                    next_carton - 1,
-                    groups,
-                )
-            )
+            spare_row = _spare_row(line, spare, next_carton)
+            rows.append(spare_row)
+            next_carton += spare_row.cartons
     return rows
+
+
+def _measures(line: OrderLine) -> tuple[list[float], float, float, float]:
+    dims: list[float] = list(line.carton_cm or [])
+    volume = (dims[0] * dims[1] * dims[2] / 1_000_000) if len(dims) == 3 else 0.0
+    return dims, volume, line.net_kg or 0.0, line.gross_kg or 0.0
+
+
+def _line_row(line: OrderLine, first: int) -> PackRow:
+    cartons = line.cartons or 0
+    dims, volume, net, gross = _measures(line)
+    return PackRow(
+        line.sku,
+        line.description,
+        line.packaging or "",
+        line.quantity,
+        cartons,
+        dims_text(dims),
+        round(cartons * net, 2),
+        round(cartons * gross, 2),
+        round(cartons * volume, 3),
+        False,
+        first,
+        first + cartons - 1,
+        _groups(first, line.quantity, cartons, net, gross),
+    )
+
+
+def _spare_row(line: OrderLine, spare: int, first: int) -> PackRow:
+    cartons = line.cartons or 0
+    per_carton = line.quantity / cartons if cartons else 0.0
+    dims, volume, net, gross = _measures(line)
+    spare_cartons = math.ceil(spare / per_carton) if per_carton else 0
+    spare_net = round(spare * net / per_carton, 2) if per_carton else 0.0
+    spare_gross = round(spare_net + spare_cartons * (gross - net), 2)
+    groups = tuple(
+        CartonGroup(
+            g.first,
+            g.last,
+            g.pieces_each,
+            round(g.pieces_each * net / per_carton, 2),
+            round(g.pieces_each * net / per_carton + gross - net, 2),
+        )
+        for g in _groups(first, spare, spare_cartons, 0.0, 0.0)
+    )
+    return PackRow(
+        line.sku,
+        line.description,
+        line.packaging or "",
+        spare,
+        spare_cartons,
+        dims_text(dims),
+        spare_net,
+        spare_gross,
+        round(spare_cartons * volume, 3),
+        True,
+        first,
+        first + spare_cartons - 1,
+        groups,
+    )
 
 
 def invoice_amounts(
