@@ -50,6 +50,7 @@ from config.settings import Settings
 from escalation.calendar import Calendar
 from escalation.runtime import EscalationRuntime, read_faq, read_keywords
 from handlers.base import Handler
+from handlers.claims.checks import EvidenceRules
 from handlers.claims.commands import ClaimCommands
 from handlers.claims.dialog import ClaimIntake
 from handlers.claims.ocr import LabelReader
@@ -175,7 +176,7 @@ def build_handlers(
         # -- client intents (OrderStatus also answers staff looking up any order) --
         FeedbackReply(),
         MenuChoice(),
-        ClaimIntake(labels),  # carton labels: the order read on a claim photo
+        ClaimIntake(labels, EvidenceRules.from_settings(settings.claims)),  # carton labels, photo checks
         Handoff(escalator),
         Documents(settings.media.dir, settings.documents),
         OrderStatus(calendar),

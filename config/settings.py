@@ -126,6 +126,9 @@ class ClaimsSettings:
     ocr_timeout_seconds: float = 10.0  # one photo; Tesseract is stopped after this
     tesseract_cmd: str = "tesseract"  # a name on PATH or a path; missing: OCR is off and /healthz says so
     ocr_languages: str = "eng+chi_sim"
+    shots_file: str = "config/claims.toml"  # the photos a claim needs, per defect category
+    min_long_edge: int = 1000  # pixels: a claim photo smaller on its long side is asked again
+    min_sharpness: float = 40.0  # variance of the Laplacian (docs/evidence-quality.md): below is blurry
 
 
 @dataclass
@@ -356,6 +359,10 @@ def validate(settings: Settings) -> None:
             raise ConfigError("config: telegram.webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
     if not settings.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError("config: database.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+    if settings.claims.min_long_edge < 1 or settings.claims.min_sharpness < 0:
+        raise ConfigError(
+            "config: claims.min_long_edge must be positive and claims.min_sharpness not negative"
+        )
     if settings.outbox.max_attempts < 1:
         raise ConfigError("config: outbox.max_attempts must be at least 1")
     if settings.escalation.ack_timeout_seconds < 0:

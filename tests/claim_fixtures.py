@@ -72,8 +72,12 @@ async def seed_staff(db: Any) -> None:
         await staff_repo.upsert(s, "anna", name="Anna", telegram_chat_id=SALES_CHAT, roles=["sales"])
 
 
-def photo(seed: int, *, size: tuple[int, int] = (480, 360)) -> Image.Image:
-    """A busy, deterministic picture: rectangles and ellipses of random colours on a gradient."""
+def photo(seed: int, *, size: tuple[int, int] = (1200, 900)) -> Image.Image:
+    """A busy, deterministic picture: rectangles and ellipses of random colours on a gradient.
+
+    Big and sharp enough for the claim photo checks (long edge 1000 px): only the tests of
+    those checks send photos that fail them.
+    """
     rng = random.Random(seed)
     img = Image.new("RGB", size)
     draw = ImageDraw.Draw(img)

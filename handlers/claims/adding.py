@@ -10,8 +10,9 @@ from __future__ import annotations
 from bot.ids import candidates, order_key
 from bot.states import ClaimState
 from handlers.base import Context, Outcome
-from handlers.claims import caps, labels, parse
+from handlers.claims import asks, caps, labels, parse
 from handlers.claims import workflow as wf
+from handlers.claims.checks import EvidenceRules
 from handlers.claims.draft import ClaimDraft
 from handlers.claims.intake import actor
 from handlers.claims.steps import ATTACH_TTL, DIALOG, Step
@@ -20,7 +21,11 @@ from storage.repos import claims as repo
 
 
 async def after_opening(
-    ctx: Context, state: ClaimDraft, media: list[AttachmentRow], text: str
+    ctx: Context,
+    state: ClaimDraft,
+    media: list[AttachmentRow],
+    text: str,
+    rules: EvidenceRules | None = None,
 ) -> Outcome | None:
     claim = await repo.find(ctx.session, str(state.claim or ""))
     if claim is None:
@@ -32,7 +37,9 @@ async def after_opening(
         return None  # a report about another order: a new claim
     if media:
         silent = bool(ctx.message.media_group_id and ctx.message.media_group_id == state.media_group)
-        told = await add_to_claim(ctx, claim, media, silent=silent and not text, full_told=state.full_told)
+        told = await add_to_claim(
+            ctx, claim, media, silent=silent and not text, full_told=state.full_told, rules=rules
+        )
         step = Step.INFO if claim.state == ClaimState.NEEDS_INFO else Step.ATTACH
         ctx.start_dialog(
             DIALOG,
@@ -44,6 +51,9 @@ async def after_opening(
         return Outcome.DONE
     if state.step == Step.INFO and text:
         return await _pass_answer(ctx, claim, text)
+    if state.step == Step.ATTACH and asks.says_no_more(text):
+        await asks.no_more(ctx, claim, by=actor(ctx))
+        return Outcome.DONE
     updated = _update_details(ctx, claim, text)
     if updated:
         await repo.add_event(
@@ -111,10 +121,20 @@ def _update_details(ctx: Context, claim: Claim, text: str) -> list[str]:
 
 
 async def add_to_claim(
-    ctx: Context, claim: Claim, media: list[AttachmentRow], *, silent: bool, full_told: bool = False
+    ctx: Context,
+    claim: Claim,
+    media: list[AttachmentRow],
+    *,
+    silent: bool,
+    full_told: bool = False,
+    rules: EvidenceRules | None = None,
 ) -> bool:
     """Add the files; True once the client has been told the claim is full (an album: told once)."""
-    added = await wf.add_evidence(ctx.session, claim, media, by=actor(ctx), now=ctx.now)
+    added = await wf.add_evidence(
+        ctx.session, claim, media, by=actor(ctx), now=ctx.now, rules=rules, caption=ctx.text
+    )
+    ask_next = not silent and claim.state != ClaimState.NEEDS_INFO  # staff asked something: retakes only
+    ask = asks.follow_up(ctx.translator, claim, added.checked, rules, ask_next=ask_next)
     if added.order_found:
         await ctx.reply(labels.found_text(ctx.translator, added.order_found))
     if added.refused and not (silent and full_told):
@@ -137,14 +157,20 @@ async def add_to_claim(
     elif not silent:
         await repo.get(ctx.session, claim.id)
         await ctx.reply(
-            ctx.ngettext(
-                "Added to {claim}: {n} file, {total} in total.",
-                "Added to {claim}: {n} files, {total} in total.",
-                len(added.rows),
-                claim=claim.number,
-                total=len(claim.evidence),
+            asks.appended(
+                ctx.ngettext(
+                    "Added to {claim}: {n} file, {total} in total.",
+                    "Added to {claim}: {n} files, {total} in total.",
+                    len(added.rows),
+                    claim=claim.number,
+                    total=len(claim.evidence),
+                ),
+                ask,
             )
         )
+        ask = ""
+    if ask:  # after a staff question or within an album: only the retakes, on their own
+        await ctx.reply(ask)
     await repo.get(ctx.session, claim.id)
     await wf.notify_qc(
         ctx.session,

@@ -19,6 +19,7 @@ from bot.ids import candidates
 from bot.states import ClaimState, ConversationState
 from handlers.base import Context, Outcome
 from handlers.claims import adding, intake, labels, notices, parse, prompts
+from handlers.claims.checks import EvidenceRules
 from handlers.claims.draft import ClaimDraft
 from handlers.claims.ocr import LabelReader
 from handlers.claims.steps import AFTER_OPENING, ATTACH_TTL, COLLECT_TTL, DIALOG, Step
@@ -32,8 +33,9 @@ class ClaimIntake:
     name: str = DIALOG
     observer = False
 
-    def __init__(self, reader: LabelReader | None = None) -> None:
+    def __init__(self, reader: LabelReader | None = None, rules: EvidenceRules | None = None) -> None:
         self.reader = reader  # carton labels: the order read on a photo (None: photos are not read)
+        self.rules = rules  # photo quality and the shot list; None: photos are not checked
 
     def matches(self, ctx: Context) -> bool:
         if ctx.staff is not None or ctx.conversation.state == ConversationState.WITH_STAFF:
@@ -76,7 +78,7 @@ class ClaimIntake:
         if not media and parse.asks_claim_status(text) and not parse.is_defect_report(text):
             return await self._latest_status(ctx)
         if state is not None and state.step in AFTER_OPENING:
-            outcome = await adding.after_opening(ctx, state, media, text)
+            outcome = await adding.after_opening(ctx, state, media, text, self.rules)
             if outcome is not None:
                 return outcome
             state = None
@@ -88,11 +90,11 @@ class ClaimIntake:
                 states={ClaimState.NEEDS_INFO},
             )
             if waiting:
-                await adding.add_to_claim(ctx, waiting[0], media, silent=False)
+                await adding.add_to_claim(ctx, waiting[0], media, silent=False, rules=self.rules)
                 return Outcome.DONE
         if state is None and not media and not parse.is_defect_report(text):
             return Outcome.CONTINUE
-        return await intake.collect(ctx, state, media, text)
+        return await intake.collect(ctx, state, media, text, self.rules)
 
     # ---- starting ---------------------------------------------------------------------------
 
@@ -129,7 +131,7 @@ class ClaimIntake:
             )
             return Outcome.DONE
         if media:
-            told = await adding.add_to_claim(ctx, claim, media, silent=False)
+            told = await adding.add_to_claim(ctx, claim, media, silent=False, rules=self.rules)
             ctx.start_dialog(
                 DIALOG,
                 ClaimDraft()

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import ENGLISH, Translator
 from bot.messages import Attachment, AttachmentKind, Button, Channel, OutboundMessage
 from bot.states import ClaimState
-from handlers.claims import caps, labels
+from handlers.claims import caps, checks, evidence_report, labels
 from handlers.claims.phash import near_duplicate, phash_of
 from handlers.claims.transitions import allowed_commands, short
-from storage.models import AttachmentRow, Claim, Client, Contact, utcnow
+from storage.models import AttachmentRow, Claim, ClaimEvidence, Client, Contact, utcnow
 from storage.repos import audit, outbox
 from storage.repos import claims as repo
 from storage.repos import staff as staff_repo
@@ -34,15 +34,27 @@ class EvidenceAdded:
     duplicates: list[repo.Duplicate]
     refused: int = 0  # files left out because the claim already has caps.MAX_FILES
     order_found: str | None = None  # the client's order read on a carton label and linked now
+    checked: checks.Checks | None = None  # the photos' quality and shots, when the rules were given
 
 
 async def add_evidence(
-    session: AsyncSession, claim: Claim, atts: list[AttachmentRow], *, by: str, now: datetime | None = None
+    session: AsyncSession,
+    claim: Claim,
+    atts: list[AttachmentRow],
+    *,
+    by: str,
+    now: datetime | None = None,
+    rules: checks.EvidenceRules | None = None,
+    caption: str = "",
 ) -> EvidenceAdded:
-    """Attach files to the claim; one the same as (or nearly as) another claim's is flagged and recorded."""
+    """Attach files to the claim; one the same as (or nearly as) another claim's is flagged and recorded.
+
+    With `rules`, each new photo is checked (quality, shot; `caption` may name the shot).
+    """
     now = now or utcnow()
     added: list[AttachmentRow] = []
     dups: list[repo.Duplicate] = []
+    new: list[tuple[ClaimEvidence, str | None]] = []
     room = caps.MAX_FILES - await repo.evidence_count(session, claim.id)
     refused = 0
     order_found = None
@@ -62,6 +74,7 @@ async def add_evidence(
         order_found = await labels.keep_reading(session, claim, row, att, now=now) or order_found
         room -= 1
         added.append(att)
+        new.append((row, att.stored_path if att.kind == "photo" else None))
         found = await repo.evidence_elsewhere(session, claim.id, att.sha256, att.phash, near_duplicate)
         for dup in found:
             kind = "same file" if dup.distance == 0 else f"nearly the same photo ({dup.distance} bits differ)"
@@ -78,7 +91,8 @@ async def add_evidence(
                 distance=dup.distance,
             )
         dups += [d for d in found if d.claim_number not in {x.claim_number for x in dups}]
-    return EvidenceAdded(added, dups, refused, order_found)
+    checked = await checks.check(session, claim, new, rules, caption) if rules and new else None
+    return EvidenceAdded(added, dups, refused, order_found, checked)
 
 
 def _files(atts: list[AttachmentRow]) -> list[Attachment]:
@@ -225,6 +239,7 @@ def _page_text(
                 tr=tr,
             )
         )
+    body += evidence_report.qc_lines(claim, [f.id for f in files], tr)  # shots and their quality
     if len(files) > MAX_PAGE_FILES:
         body.append(
             tr.ngettext(

@@ -12,8 +12,9 @@ import re
 
 from bot.ids import candidates, fold, order_key
 from handlers.base import Context, Outcome
-from handlers.claims import caps, labels, parse, prompts
+from handlers.claims import asks, caps, labels, parse, prompts
 from handlers.claims import workflow as wf
+from handlers.claims.checks import EvidenceRules
 from handlers.claims.draft import ClaimDraft
 from handlers.claims.steps import (
     AFTER_OPENING,
@@ -60,7 +61,13 @@ def _without_order_number(text: str, number: str | None) -> str:
     return text.strip(" \t\n,.;:-–—，。；：")
 
 
-async def collect(ctx: Context, state: ClaimDraft | None, media: list[AttachmentRow], text: str) -> Outcome:
+async def collect(
+    ctx: Context,
+    state: ClaimDraft | None,
+    media: list[AttachmentRow],
+    text: str,
+    rules: EvidenceRules | None = None,
+) -> Outcome:
     fresh = state is None or state.step in (None, *AFTER_OPENING)
     first = fresh or (state is not None and state.step == Step.START)
     draft = ClaimDraft() if fresh or state is None else state
@@ -82,10 +89,10 @@ async def collect(ctx: Context, state: ClaimDraft | None, media: list[Attachment
     order = await _read_answers(ctx, draft, answer, step, media)
 
     if first and draft.evidence and draft.order_number and draft.description:
-        return await open_claim(ctx, draft)
+        return await open_claim(ctx, draft, rules)
     missing = missing_step(draft)
     if missing is None:
-        return await open_claim(ctx, draft)
+        return await open_claim(ctx, draft, rules)
     quiet = (
         media
         and not text
@@ -184,7 +191,7 @@ def missing_step(d: ClaimDraft) -> Step | None:
     return None
 
 
-async def open_claim(ctx: Context, draft: ClaimDraft) -> Outcome:
+async def open_claim(ctx: Context, draft: ClaimDraft, rules: EvidenceRules | None = None) -> Outcome:
     all_text = " ".join(draft.texts)
     unused = draft.unused
     excluded = parse.exclusion(all_text, unused)
@@ -207,7 +214,7 @@ async def open_claim(ctx: Context, draft: ClaimDraft) -> Outcome:
         language=ctx.language,
     )
     files = await repo.attachments_by_id(ctx.session, list(draft.evidence))
-    added = await wf.add_evidence(ctx.session, claim, files, by=actor(ctx), now=ctx.now)
+    added = await wf.add_evidence(ctx.session, claim, files, by=actor(ctx), now=ctx.now, rules=rules)
     await repo.get(ctx.session, claim.id)
     await wf.notify_qc(
         ctx.session,
@@ -218,7 +225,9 @@ async def open_claim(ctx: Context, draft: ClaimDraft) -> Outcome:
         tag="new",
         cause_message_id=ctx.message_id,
     )
-    await ctx.reply(prompts.opened_text(ctx, claim, excluded, len(added.rows)), extra={"tag": claim.number})
+    ask = asks.follow_up(ctx.translator, claim, added.checked, rules)
+    opened = prompts.opened_text(ctx, claim, excluded, len(added.rows))
+    await ctx.reply(asks.appended(opened, ask), extra={"tag": claim.number})
     ctx.start_dialog(
         DIALOG,
         draft.opened(Step.ATTACH, claim.number, media_group=ctx.message.media_group_id).to_json(),

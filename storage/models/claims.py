@@ -48,6 +48,8 @@ class Claim(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    missing_shots: Mapped[list[Any] | None] = mapped_column(JSON)  # shots without a good photo yet
+    no_more_photos_at: Mapped[datetime | None] = mapped_column()  # the client said "that's all I have"
 
     events: Mapped[list[ClaimEvent]] = relationship(order_by="ClaimEvent.id", cascade="all, delete-orphan")
     evidence: Mapped[list[ClaimEvidence]] = relationship(
@@ -82,6 +84,9 @@ class ClaimEvidence(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     ocr_text: Mapped[str | None] = mapped_column(Text)  # what was read on the photo (None: not read)
     ocr: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"orders", "skus", "cartons", "order"}
+    # Checked when it arrives (handlers/claims/checks.py): {"width", "height", "sharpness", "ok", "problems"}
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    shot: Mapped[str | None] = mapped_column(String(40))  # which shot of the claim's list it is
 
 
 class Counter(Base):

@@ -342,9 +342,13 @@ def claim_json(
                 "added_at": e.added_at.isoformat(),
                 "ocr_text": e.ocr_text,  # what was read on the photo (a carton label); None: not read
                 "ocr": e.ocr,  # {"orders", "skus", "cartons", "order": the claim's order when it is on it}
+                "shot": e.shot,
+                "quality": e.quality,  # {"width", "height", "sharpness", "ok", "problems"}; None: not checked
             }
             for e in claim.evidence
         ],
+        "missing_shots": claim.missing_shots,  # the shots still without a good photo; None: not checked
+        "no_more_photos": claim.no_more_photos_at is not None,
         "events": [
             {"at": ev.at.isoformat(), "by": ev.by, "from": ev.from_state, "to": ev.to_state, "note": ev.note}
             for ev in claim.events
