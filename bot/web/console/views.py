@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.media import MediaLinks
 from bot.i18n import N_
 from bot.ids import escalation_number
+from bot.web.console import evidence as shots
 from bot.web.console import pages, shown
 from bot.web.console import reports as report_page
 from bot.web.console.auth import Auth
@@ -189,7 +190,18 @@ class Console:
         if row is None:
             return self._not_found(request, who, N_("No such claim."))
         evidence = [shown.evidence(self.links, e) for e in row.claim.evidence]
-        return self._page(request, "claim.html", who, "claims", row=row, evidence=evidence)
+        tr = pages.translator(request, who)
+        quality = shots.captions(row.claim, tr)  # each photo's shot and quality, what is still missing
+        return self._page(
+            request,
+            "claim.html",
+            who,
+            "claims",
+            row=row,
+            evidence=evidence,
+            quality=quality,
+            missing=shots.missing(row.claim, tr),
+        )
 
     async def escalations(self, request: web.Request, who: Who) -> web.StreamResponse:
         async with self.db.read() as s:
