@@ -57,7 +57,7 @@ def _problems(tr: Translator, c: Checked, rules: EvidenceRules) -> tuple[str, st
 def retake(tr: Translator, c: Checked, rules: EvidenceRules, *, single: bool) -> str:
     shot = rules.shots.label(c.shot, tr.language) if c.shot else None
     if single:
-        photo = tr._("This photo of {shot}", shot=shot) if shot else tr._("This photo")
+        photo = tr._("This photo ({shot})", shot=shot) if shot else tr._("This photo")
     else:
         photo = tr._("Photo {n} ({shot})", n=c.number, shot=shot) if shot else tr._("Photo {n}", n=c.number)
     problems, tips = _problems(tr, c, rules)
