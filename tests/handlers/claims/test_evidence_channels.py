@@ -15,14 +15,22 @@ from typing import Any
 from bot.web.console.passwords import set_password
 from handlers.claims.quality import MIN_SHARPNESS
 from tests.bot.web.console.test_views import login
-from tests.claim_fixtures import ACME_CHAT, HAILANG_CHAT, QC_CHAT, claims_bot, say, send_photo
+from tests.claim_fixtures import (
+    ACME_CHAT,
+    HAILANG_CHAT,
+    QC_CHAT,
+    claims_bot,
+    claims_bot_any_db,
+    say,
+    send_photo,
+)
 from tests.conftest import BotHarness
 from tests.evidence_photos import blurry_photo, sharp_photo, small_photo
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio, inbound_form
 from tests.handlers.claims.test_dialog_channels import WA_ACME, WA_QC, wa_claims, wa_photo, wa_post
 
-__all__ = ["claims_bot", "wa_claims"]
+__all__ = ["claims_bot", "claims_bot_any_db", "wa_claims"]
 NUMBER = f"CLM-{datetime.now(UTC).year}-000001"
 RETAKE = "Please take it again"
 RETAKE_ZH = "请重新拍摄"
@@ -48,8 +56,9 @@ async def photo_to(
 
 
 async def test_telegram_retake_for_exactly_the_blurred_and_the_small_photo_then_the_list_completes(
-    claims_bot: BotHarness, fake_telegram: FakeTelegram
+    claims_bot_any_db: BotHarness, fake_telegram: FakeTelegram
 ) -> None:
+    claims_bot = claims_bot_any_db  # SQLite and (when configured) PostgreSQL: the JSON column on both
     caption = "PO-2026-0117 strap torn on 2 pcs, goods unused"  # a strap claim: overall, defect, strap_seam
     opened = await photo_to(claims_bot, fake_telegram, ACME_CHAT, sharp_photo(11), "E1", caption=caption)
     assert NUMBER in opened and RETAKE not in opened
