@@ -156,18 +156,7 @@ async def add_to_claim(
         )
     elif not silent:
         await repo.get(ctx.session, claim.id)
-        await ctx.reply(
-            asks.appended(
-                ctx.ngettext(
-                    "Added to {claim}: {n} file, {total} in total.",
-                    "Added to {claim}: {n} files, {total} in total.",
-                    len(added.rows),
-                    claim=claim.number,
-                    total=len(claim.evidence),
-                ),
-                ask,
-            )
-        )
+        await ctx.reply(asks.appended(_added_text(ctx, claim, len(added.rows)), ask))
         ask = ""
     if ask:  # after a staff question or within an album: only the retakes, on their own
         await ctx.reply(ask)
@@ -183,3 +172,14 @@ async def add_to_claim(
         cause_message_id=ctx.message_id,
     )
     return full_told
+
+
+def _added_text(ctx: Context, claim: Claim, n: int) -> str:
+    """The client's receipt for their files; `claim.evidence` must be fresh so the total is right."""
+    return ctx.ngettext(
+        "Added to {claim}: {n} file, {total} in total.",
+        "Added to {claim}: {n} files, {total} in total.",
+        n,
+        claim=claim.number,
+        total=len(claim.evidence),
+    )
