@@ -144,6 +144,36 @@ def _from(msg: EmailMessage) -> tuple[str, str]:
     return (name if address.strip().lower() == first.address else first.name), first.address
 
 
+def _files(msg: EmailMessage, body_parts: set[int]) -> list[MailPart]:
+    """Every part that is a file: not the body, not stray text, not an embedded mail's container."""
+    parts: list[MailPart] = []
+    for part in msg.walk():
+        if part.is_multipart() or id(part) in body_parts:
+            continue
+        ctype = part.get_content_type()
+        filename = safe_filename(part.get_filename())
+        disposition = (part.get_content_disposition() or "").lower()
+        if ctype.startswith("text/") and not filename and disposition != "attachment":
+            continue  # stray text parts (a DSN's human part, an alternative) are not files
+        if ctype.startswith("message/"):
+            continue  # embedded mail (forwards, DSN details): its parts are walked on their own
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            continue
+        parts.append(MailPart(_kind(ctype, filename), ctype, filename, data))
+    return parts
+
+
+def _date(msg: EmailMessage) -> datetime | None:
+    try:
+        date = parsedate_to_datetime(raw_header(msg, "Date") or "")
+    except (TypeError, ValueError):
+        return None
+    if date is not None and date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    return date
+
+
 def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "") -> ParsedMail:
     """Raw RFC 822 bytes → what the engine needs; never raises on a badly encoded message.
 
@@ -169,30 +199,10 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
                 subparts = part.get_payload()
                 if isinstance(subparts, list) and any(p is body_part for p in subparts):
                     body_parts |= {id(p) for p in subparts}
-    parts: list[MailPart] = []
-    for part in msg.walk():
-        if part.is_multipart() or id(part) in body_parts:
-            continue
-        ctype = part.get_content_type()
-        filename = safe_filename(part.get_filename())
-        disposition = (part.get_content_disposition() or "").lower()
-        if ctype.startswith("text/") and not filename and disposition != "attachment":
-            continue  # stray text parts (a DSN's human part, an alternative) are not files
-        if ctype.startswith("message/"):
-            continue  # embedded mail (forwards, DSN details): its parts are walked on their own
-        data = part.get_payload(decode=True)
-        if not isinstance(data, bytes):
-            continue
-        parts.append(MailPart(_kind(ctype, filename), ctype, filename, data))
+    parts = _files(msg, body_parts)
     in_reply_to = next(iter(_msgid_list(raw_header(msg, "In-Reply-To") or "")), None)
     tag_match = TAG_RE.search(subject)
-    date = None
-    try:
-        date = parsedate_to_datetime(raw_header(msg, "Date") or "")
-        if date is not None and date.tzinfo is None:
-            date = date.replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        date = None
+    date = _date(msg)
     return ParsedMail(
         message_id=message_id,
         from_address=address.strip().lower(),

@@ -32,10 +32,12 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 import telegram
 from telegram import (
     Bot,
+    CallbackQuery,
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    Message,
     Update,
     User,
 )
@@ -248,27 +250,23 @@ def private_sender(chat: Chat, user: User | None) -> bool:
     return chat.type == Chat.PRIVATE and user is not None and user.id == chat.id
 
 
-def parse_update(update: Update) -> InboundMessage | None:
-    """One Update → one normalised message; updates we do not act on (edits, joins) → None."""
-    uid = str(update.update_id)
-    if update.callback_query is not None:
-        cq = update.callback_query
-        if cq.message is None or not private_sender(cq.message.chat, cq.from_user):
-            return None  # pressed in a group (or on an inline message): no identity to act on
-        return InboundMessage(
-            channel=Channel.TELEGRAM,
-            channel_user_id=str(cq.message.chat.id),
-            provider_message_id=uid,
-            text=cq.data or "",
-            sender_name=cq.from_user.full_name,
-            reply_to=str(cq.message.message_id) if cq.message is not None else None,
-            language_hint=cq.from_user.language_code,
-            is_button=True,
-            extra={"callback_query_id": cq.id},
-        )
-    msg = update.message
-    if msg is None or not private_sender(msg.chat, msg.from_user):
-        return None
+def _button_press(cq: CallbackQuery, uid: str) -> InboundMessage | None:
+    if cq.message is None or not private_sender(cq.message.chat, cq.from_user):
+        return None  # pressed in a group (or on an inline message): no identity to act on
+    return InboundMessage(
+        channel=Channel.TELEGRAM,
+        channel_user_id=str(cq.message.chat.id),
+        provider_message_id=uid,
+        text=cq.data or "",
+        sender_name=cq.from_user.full_name,
+        reply_to=str(cq.message.message_id) if cq.message is not None else None,
+        language_hint=cq.from_user.language_code,
+        is_button=True,
+        extra={"callback_query_id": cq.id},
+    )
+
+
+def _attachments(msg: Message) -> list[Attachment]:
     attachments: list[Attachment] = []
     if msg.photo:
         largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
@@ -304,6 +302,18 @@ def parse_update(update: Update) -> InboundMessage | None:
                 size=msg.voice.file_size,
             )
         )
+    return attachments
+
+
+def parse_update(update: Update) -> InboundMessage | None:
+    """One Update → one normalised message; updates we do not act on (edits, joins) → None."""
+    uid = str(update.update_id)
+    if update.callback_query is not None:
+        return _button_press(update.callback_query, uid)
+    msg = update.message
+    if msg is None or not private_sender(msg.chat, msg.from_user):
+        return None
+    attachments = _attachments(msg)
     sender = msg.from_user
     return InboundMessage(
         channel=Channel.TELEGRAM,
