@@ -1,9 +1,7 @@
 """Modules stay small enough to read in one sitting, functions short enough to hold in one's head.
 
 No module over 400 lines, no function over 60, in the packages below. Split by meaning
-when this fails, not by count. Left out: the migrations (history, never edited) and the
-console (bot/web/console/, being rewritten as Jinja2 templates); channels/ has its own
-limits to reach and is measured once its adapters settle.
+when this fails, not by count. Left out: the migrations (history, never edited).
 """
 
 from __future__ import annotations
