@@ -8,8 +8,6 @@ claim's transition, with the spare units computed by `orders.spare_units`.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +18,6 @@ from sqlalchemy.orm import selectinload
 
 from bot.ids import claim_number, claim_number_like, parse_claim
 from bot.states import ClaimState
-from storage.limits import INT64_MAX
 from storage.models import (
     AttachmentRow,
     Claim,
@@ -33,6 +30,7 @@ from storage.models import (
     utcnow,
 )
 from storage.repos import audit, counters
+from storage.repos.cursors import decode_cursor, encode_cursor
 from storage.repos.orders import spare_units
 
 # ---- replacements, booked against the order line -------------------------------------------------
@@ -255,20 +253,6 @@ async def client_of(session: AsyncSession, claim: Claim) -> Client | None:
     return await session.get(Client, claim.client_id) if claim.client_id else None
 
 
-def _encode_cursor(at: datetime, row_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), row_id]).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(row_id, int) or not 0 < row_id <= INT64_MAX:  # a forged id must not reach BIGINT
-            raise ValueError("cursor id out of range")
-        return datetime.fromisoformat(at), row_id
-    except Exception as exc:
-        raise ValueError("invalid cursor") from exc
-
-
 async def list_claims(
     session: AsyncSession,
     *,
@@ -293,14 +277,14 @@ async def list_claims(
     if sku:
         query = query.where(Claim.sku == sku)
     if cursor:
-        at, row_id = _decode_cursor(cursor)
+        at, row_id = decode_cursor(cursor)
         query = query.where(or_(Claim.created_at < at, and_(Claim.created_at == at, Claim.id < row_id)))
     query = query.order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit + 1)
     rows = list((await session.execute(query)).scalars())
     nxt = None
     if len(rows) > limit:
         rows = rows[:limit]
-        nxt = _encode_cursor(rows[-1].created_at, rows[-1].id)
+        nxt = encode_cursor(rows[-1].created_at, rows[-1].id)
     return rows, nxt
 
 

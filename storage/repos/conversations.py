@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.states import ConversationState
-from storage.limits import INT64_MAX
 from storage.models import Contact, Conversation, utcnow
+from storage.repos.cursors import decode_cursor, encode_cursor
 
 
 async def open_conversation(session: AsyncSession, contact: Contact) -> Conversation:
@@ -73,21 +71,6 @@ def hand_back(conv: Conversation) -> None:
 
 def touch(conv: Conversation, at: datetime | None = None) -> None:
     conv.last_message_at = at or utcnow()
-
-
-def encode_cursor(at: datetime, row_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), row_id]).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """Raises ValueError on anything that is not a cursor we issued."""
-    try:
-        at, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(row_id, int) or not 0 < row_id <= INT64_MAX:  # a forged id must not reach BIGINT
-            raise ValueError("cursor id out of range")
-        return datetime.fromisoformat(at), row_id
-    except Exception as exc:
-        raise ValueError("invalid cursor") from exc
 
 
 async def list_conversations(
