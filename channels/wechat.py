@@ -21,9 +21,10 @@ with our signed `/media` link. Buttons become numbered lines. 45015 (48-hour win
 closed) → SendError(window_closed=True), so the row ends `failed` with the reason and
 the outbox's failure hook tells staff.
 
-Media. Only by `media/get` on the configured API host (never `PicUrl`), streamed into
-the MediaStore with the size cap. For video WeChat answers JSON `{"video_url": …}`: that
-URL is fetched only from `media.allowed_hosts`.
+Media. By `media/get` on the configured API host, streamed into the MediaStore with the
+size cap. For video WeChat answers JSON `{"video_url": …}`: that URL is fetched only from
+`media.allowed_hosts`. An image that comes with a `PicUrl` but no `MediaId` is fetched from
+the `PicUrl`, only on WeChat's image hosts (or `media.allowed_hosts`), over https.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from wechatpy.utils import WeChatSigner
 
 from bot.messages import (
     Attachment,
-    AttachmentKind,
     Channel,
     InboundMessage,
     MediaRefused,
@@ -68,7 +68,8 @@ from channels.base import LinkMaker, MediaStore
 from channels.degrade import degrade
 from channels.media_fetch import FetchRules, MediaFetcher
 from channels.wechat_api import WeChatApi, WeChatApiError
-from channels.wechat_inbound import PARSE_ERRORS, normalise, refuse_doctype
+from channels.wechat_inbound import PARSE_ERRORS, PIC_URL_REF, normalise, refuse_doctype
+from channels.wechat_media import WECHAT_IMAGE_HOSTS, fetch_pic_url, uploadable_image
 from channels.wechat_passive import PassiveReplies, settle
 from channels.wechat_replay import ReplayGuard
 from channels.wechat_text import TEXT_LIMIT_BYTES, render_text, split_text
@@ -77,8 +78,6 @@ from config.settings import WeChatSettings
 log = logging.getLogger(__name__)
 
 SUCCESS = "success"
-IMAGE_UPLOAD_LIMIT = 2 * 1024 * 1024  # temporary image media
-IMAGE_UPLOAD_TYPES = {"image/jpeg", "image/png", "image/gif"}
 # verify() hands the decrypted safe-mode XML to parse() in the request's notes.
 DECRYPTED = "wechat_xml"
 ARRIVED = "wechat_arrived"
@@ -109,8 +108,14 @@ class WeChatAdapter:
         self.store = store
         self.links = links
         # video_url names a host WeChat chose: only media.allowed_hosts, on the API base's ports.
+        hosts = list(media_hosts)
         self.media = MediaFetcher(
-            FetchRules.for_provider(media_hosts, settings.api_base_url, allow_loopback=allow_loopback)
+            FetchRules.for_provider(hosts, settings.api_base_url, allow_loopback=allow_loopback)
+        )
+        self.images = MediaFetcher(
+            FetchRules.for_provider(
+                [*WECHAT_IMAGE_HOSTS, *hosts], settings.api_base_url, allow_loopback=allow_loopback
+            )
         )
         # The access token is a secret known only at run time: the log scrubber learns each one.
         on_token = (lambda token: secret_sink("wechat.access_token", token)) if secret_sink else None
@@ -128,10 +133,12 @@ class WeChatAdapter:
     async def start(self) -> None:
         await self.api.start()
         await self.media.start()
+        await self.images.start()
 
     async def close(self) -> None:
         await self.api.close()
         await self.media.close()
+        await self.images.close()
 
     def extra_routes(self) -> list[ExtraRoute]:
         return [ExtraRoute("GET", self.webhook_path, self.handshake)]
@@ -181,10 +188,12 @@ class WeChatAdapter:
         body = request.body
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
         if self.crypto is None:
-            if encrypted:
+            # Compatibility mode sends the plaintext with an `Encrypt` copy: without a key, read
+            # the plaintext (as plain mode would); an envelope alone cannot be read.
+            if encrypted and b"<MsgType" not in body:
                 raise WebhookRejected(403, "encrypted message but no wechat.encoding_aes_key configured")
             return
-        if not encrypted:
+        if not encrypted:  # with a key, a compatibility-mode push is decrypted: its Encrypt copy is used
             raise WebhookRejected(403, "safe mode is configured: unencrypted messages are refused")
         refuse_doctype(body)
         q = request.query
@@ -264,7 +273,7 @@ class WeChatAdapter:
         for att in out.attachments:
             if not att.stored_path:
                 continue
-            if _uploadable_image(att):
+            if uploadable_image(att):
                 images.append(att)
             else:
                 link_lines.append(self._link_line(att))
@@ -304,6 +313,8 @@ class WeChatAdapter:
 
     async def fetch_media(self, attachment: Attachment) -> Attachment:
         limit = self.store.max_bytes
+        if attachment.provider_ref.startswith(PIC_URL_REF):
+            return await fetch_pic_url(self.images, self.store, attachment)
         try:
             async with self.api.media_get(attachment.provider_ref) as (resp, data):
                 if data is None:
@@ -340,21 +351,6 @@ def _fits_passive(out: OutboundMessage) -> bool:
     if any(a.stored_path for a in out.attachments):
         return False
     return len(split_text(render_text(out.text, [b.label for b in out.buttons], []))) == 1
-
-
-def _uploadable_image(att: Attachment) -> bool:
-    size = att.size
-    if size is None and att.stored_path:
-        try:
-            size = Path(att.stored_path).stat().st_size
-        except OSError:
-            return False
-    return (
-        att.kind == AttachmentKind.PHOTO
-        and att.mime in IMAGE_UPLOAD_TYPES
-        and size is not None
-        and size <= IMAGE_UPLOAD_LIMIT
-    )
 
 
 def _default_name(att: Attachment) -> str:

@@ -24,10 +24,12 @@ from wechatpy.messages import (
 
 from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
 from bot.ports import WebhookRejected
+from channels.wechat_events import normalise_event
 
 # Exceptions wechatpy/xmltodict raise on bodies that are not a WeChat message (see docs/providers/wechat.md).
 PARSE_ERRORS = (ValueError, ExpatError, KeyError, TypeError, AttributeError)
-SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
+# An image without a MediaId is fetched from its PicUrl (only from WeChat's image hosts: channels/wechat.py).
+PIC_URL_REF = "picurl:"
 
 
 def refuse_doctype(body: bytes) -> None:
@@ -48,9 +50,10 @@ def normalise(msg: BaseMessage) -> InboundMessage | None:
     base = {"channel": Channel.WECHAT, "channel_user_id": openid, "received_at": created}
     raw_type = str(msg._data.get("MsgType", "")).lower()
     if isinstance(msg, BaseEvent) or raw_type == "event":
-        return _normalise_event(msg, openid, base, extra)
-    msg_id = str(msg.id)
-    if not msg.id:
+        return normalise_event(msg, base, extra)
+    # `MsgID` is how some senders (and WeChat's own job reports) spell it.
+    msg_id = str(msg.id or msg._data.get("MsgID") or "").strip()
+    if not msg_id or msg_id == "0":
         if raw_type in {"text", "image", "voice", "video", "shortvideo", "location", "link"}:
             raise ValueError("message without MsgId")
         return None  # a type we do not know and cannot deduplicate: answered, not stored
@@ -59,8 +62,12 @@ def normalise(msg: BaseMessage) -> InboundMessage | None:
     if isinstance(msg, TextMessage):
         text = msg.content or ""
     elif isinstance(msg, ImageMessage):
-        attachments.append(Attachment(AttachmentKind.PHOTO, "image/jpeg", msg.media_id or ""))
-        extra["pic_url"] = msg.image  # kept for the record; media is fetched by MediaId only
+        # By MediaId when there is one; an image with only a PicUrl is fetched from that URL
+        # (from WeChat's image hosts only, see fetch_media) instead of being refused.
+        pic_url = str(msg.image or "").strip()
+        ref = msg.media_id or (PIC_URL_REF + pic_url if pic_url else "")
+        attachments.append(Attachment(AttachmentKind.PHOTO, "image/jpeg", ref))
+        extra["pic_url"] = pic_url
     elif isinstance(msg, VoiceMessage):
         text = msg.recognition or ""
         fmt = (msg.format or "amr").lower()
@@ -76,22 +83,7 @@ def normalise(msg: BaseMessage) -> InboundMessage | None:
         extra["unsupported"] = True
     for att in attachments:
         if not att.provider_ref:
-            raise ValueError(f"{msg.type} message without MediaId")
+            raise ValueError(
+                f"{msg.type} message without MediaId" + (" or PicUrl" if msg.type == "image" else "")
+            )
     return InboundMessage(**base, provider_message_id=msg_id, text=text, attachments=attachments, extra=extra)
-
-
-def _normalise_event(
-    msg: BaseMessage, openid: str, base: dict[str, Any], extra: dict[str, Any]
-) -> InboundMessage | None:
-    event = str(msg._data.get("Event") or getattr(msg, "event", "") or "").lower()
-    pid = f"evt:{openid}:{msg.time}:{event}"
-    if event in SUBSCRIBE_EVENTS:
-        return InboundMessage(**base, provider_message_id=pid, extra={**extra, "event": "subscribe"})
-    if event == "unsubscribe":
-        return InboundMessage(**base, provider_message_id=pid, extra={**extra, "event": "unsubscribe"})
-    if event == "click":
-        key = str(getattr(msg, "key", "") or "")
-        return InboundMessage(
-            **base, provider_message_id=pid, text=key, is_button=True, extra={**extra, "event": "click"}
-        )
-    return None  # VIEW, SCAN, LOCATION reports, template-send reports: nothing to answer

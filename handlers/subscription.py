@@ -1,8 +1,10 @@
-"""Follow / unfollow events (WeChat's `subscribe` and `unsubscribe`).
+"""Follow / unfollow events (WeChat's `subscribe` and `unsubscribe`), and a follower's QR scan.
 
 A new follower has not written a word yet, so we cannot tell their language: the
-welcome is in Chinese and English, with the menu they can answer by digit. An
-unfollow is recorded and never answered (WeChat would refuse the message anyway).
+welcome is in Chinese and English, with the menu they can answer by digit. A follower
+scanning one of our QR codes (`scan`: on a carton, a catalogue) comes to talk to us the
+same way and gets the same welcome. An unfollow is recorded and never answered (WeChat
+would refuse the message anyway).
 Adapters mark these events with `extra["event"]`; nothing here knows a provider.
 """
 
@@ -15,6 +17,11 @@ from handlers.base import Context, Outcome
 from handlers.menu import CHOICES, LABELS, REPLY_WITH_NUMBER, MenuChoice
 from storage.repos import audit
 
+EVENTS = {
+    "subscribe": "contact_subscribed",
+    "unsubscribe": "contact_unsubscribed",
+    "scan": "contact_scanned_qr",
+}
 WELCOME_LANGUAGES = ("zh", "en")  # most followers of a Chinese factory's account read Chinese first
 WELCOME = N_("Hello and thank you for following us! This is your bag factory's after-sales service.")
 
@@ -34,14 +41,14 @@ class Subscription:
     observer = False
 
     def matches(self, ctx: Context) -> bool:
-        return ctx.message.extra.get("event") in {"subscribe", "unsubscribe"}
+        return ctx.message.extra.get("event") in EVENTS
 
     async def handle(self, ctx: Context) -> Outcome:
         event = ctx.message.extra.get("event")
         await audit.record(
             ctx.session,
             "client",
-            f"contact_{event}d",
+            EVENTS[str(event)],
             f"contact:{ctx.contact.id}",
             channel=str(ctx.message.channel),
         )
