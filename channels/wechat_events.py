@@ -13,7 +13,8 @@ What becomes a message:
 - `scancode_push` / `scancode_waitmsg`: the client scanned a barcode or QR code with the
   scanner in our menu (a carton label, an invoice); `ScanCodeInfo/ScanResult` is what the
   code says, so it becomes the message text, as if typed, and an order number on a carton
-  label is recognised like any other.
+  label is recognised like any other. For a barcode WeChat writes the symbology first
+  (`CODE_128,PO-2026-0117`): the text is the code, the symbology is kept in `extra`.
 Everything else (VIEW, LOCATION reports, send reports, card, invoice and WeChat Work events)
 is answered `success` and not stored: nobody wrote to us.
 """
@@ -21,6 +22,7 @@ is answered `success` and not stored: nobody wrote to us.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from wechatpy.messages import BaseMessage
@@ -31,6 +33,7 @@ SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
 SCANCODE_EVENTS = {"scancode_push", "scancode_waitmsg"}
 KEY_IN_ID = 100  # longer keys (a VIEW URL, a long scene string) go into the id as a hash
 QR_PREFIX = "qrscene_"
+SYMBOLOGY = re.compile(r"^([A-Z][A-Z0-9_]{1,20}),(.+)$", re.S)  # EAN_13,6911316223400
 
 
 def event_key(msg: BaseMessage, event: str) -> str:
@@ -82,7 +85,11 @@ def _scanned_code(
     result = str(info.get("ScanResult") or "").strip()
     if not result:
         return None  # a scan that read nothing: nothing to answer
-    scanned = {"event": event, "menu_key": key, "scan_type": str(info.get("ScanType") or "")}
+    scan_type = str(info.get("ScanType") or "")
+    scanned = {"event": event, "menu_key": key, "scan_type": scan_type}
+    barcode = SYMBOLOGY.match(result) if scan_type.lower() == "barcode" else None
+    if barcode:
+        scanned["symbology"], result = barcode.group(1), barcode.group(2).strip()
     # Not extra["event"]: the handlers treat the scanned text exactly like typed text.
     return InboundMessage(
         **base, provider_message_id=pid, text=result, extra={**extra, "scanned_code": scanned}

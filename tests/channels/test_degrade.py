@@ -142,8 +142,10 @@ async def test_a_page_on_whatsapp_has_no_numbered_buttons_and_the_ack_arrives_as
         assert 'reply "ack"' in page and "1. Acknowledge" not in page and "Tap" not in page
         async with h.db.read() as s:
             alert_row = (
-                await s.execute(select(OutboxRow).where(OutboxRow.kind == "alert").order_by(OutboxRow.id))
-            ).scalars().first()
+                (await s.execute(select(OutboxRow).where(OutboxRow.kind == "alert").order_by(OutboxRow.id)))
+                .scalars()
+                .first()
+            )
         assert alert_row is not None and alert_row.channel == "whatsapp"
         assert [b["label"] for b in alert_row.payload["buttons"]] == ["Acknowledge", "Resolve"]
 

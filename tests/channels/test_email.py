@@ -49,6 +49,8 @@ def trusted_auth(address: str, verdict: str = "pass", *, server: str = MX) -> di
     domain = address.rpartition("@")[2]
     return {"Authentication-Results": f"{server}; spf={verdict} smtp.mailfrom={domain}; dmarc={verdict} "
             f"header.from={domain}"}  # fmt: skip
+
+
 JPEG = b"\xff\xd8\xff\xe0" + b"torn strap photo" * 200
 
 

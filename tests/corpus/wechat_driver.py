@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import xmltodict
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -32,7 +31,7 @@ from storage.models import Message
 from storage.repos import messages as message_repo
 from tests.conftest import BotHarness
 from tests.corpus.judge import CorpusResult
-from tests.fakes.wechat import FakeWeChat, encrypt, signed_query
+from tests.fakes.wechat import FakeWeChat, compat, encrypt, signed_query
 
 CORPUS = Path(__file__).parent / "wechat"
 MESSAGE_TYPES = {"text", "image", "voice", "video", "shortvideo", "location", "link"}
@@ -89,7 +88,10 @@ def expect(raw: bytes) -> Expect:
             if event == "click":
                 e.text = key
             elif event.startswith("scancode_"):
-                e.text_has = [f.get("ScanCodeInfo.ScanResult", "")]
+                result = f.get("ScanCodeInfo.ScanResult", "")
+                if f.get("ScanCodeInfo.ScanType", "").lower() == "barcode":  # EAN_13,6911316223400
+                    result = result.split(",", 1)[-1]
+                e.text_has = [result]
         elif event in QUIET_EVENTS:
             e.stored, e.answered = None, False
         else:
@@ -114,20 +116,10 @@ def expect(raw: bytes) -> Expect:
     return e
 
 
-def compat_body(xml: str, query: dict[str, str], envelope: bytes) -> bytes:
-    """Compatibility mode: the plaintext message with the `Encrypt` copy added, as WeChat sends it."""
-    cipher = xmltodict.parse(envelope)["xml"]["Encrypt"]
-    cut = xml.rstrip().rfind("</xml>")
-    return (xml[:cut] + f"<Encrypt><![CDATA[{cipher}]]></Encrypt>" + xml[cut:]).encode()
-
-
 def delivery(xml: str, mode: str) -> tuple[dict[str, str], bytes]:
     if mode == "plain":
         return signed_query(), xml.encode()
-    query, envelope = encrypt(xml)
-    if mode == "aes":
-        return query, envelope
-    return query, compat_body(xml, query, envelope)
+    return encrypt(xml) if mode == "aes" else compat(xml)
 
 
 async def new_rows(h: BotHarness, after: int) -> list[Message]:

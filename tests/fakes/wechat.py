@@ -52,6 +52,7 @@ class FakeWeChat(Recorder[Call]):
         self.tokens: set[str] = set()
         self.media: dict[str, tuple[bytes, str]] = {}
         self.media_json: dict[str, dict[str, Any]] = {}
+        self.pictures: dict[str, tuple[bytes, str]] = {}
         self.uploads: dict[str, bytes] = {}
         self._failures: dict[str, list[int]] = {}
         self._ids = itertools.count(5_000_000)
@@ -66,6 +67,11 @@ class FakeWeChat(Recorder[Call]):
 
     def add_media_json(self, media_id: str, answer: dict[str, Any]) -> None:
         self.media_json[media_id] = answer
+
+    def add_picture(self, name: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        """A picture served the way WeChat's image CDN serves a PicUrl; returns its URL."""
+        self.pictures[name] = (data, content_type)
+        return f"{self.url}/mmbiz_jpg/{name}/0"
 
     def fail_next(self, endpoint: str, errcode: int, *, times: int = 1, after: int = 0) -> None:
         """After `after` good calls, the next `times` calls to `endpoint` answer `{"errcode": errcode}`
@@ -123,6 +129,7 @@ class FakeWeChat(Recorder[Call]):
         app.router.add_post("/cgi-bin/media/upload", self._upload)
         app.router.add_get("/cgi-bin/media/get", self._media_get)
         app.router.add_get("/video/{name}", self._video)
+        app.router.add_get("/mmbiz_jpg/{name}/0", self._picture)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
         return self
@@ -214,6 +221,14 @@ class FakeWeChat(Recorder[Call]):
         await self._record(Call("video", {"name": request.match_info["name"]}))
         return web.Response(body=b"\x00\x00\x00\x18ftypmp42video", content_type="video/mp4")
 
+    async def _picture(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        await self._record(Call("picture", {"name": name}))
+        if name not in self.pictures:
+            return web.Response(status=404)
+        data, ctype = self.pictures[name]
+        return web.Response(body=data, content_type=ctype)
+
 
 def _errmsg(code: int) -> str:
     return {
@@ -295,6 +310,16 @@ def encrypt(
     )
     query.update(encrypt_type="aes", msg_signature=parsed["MsgSignature"])
     return query, body.encode()
+
+
+def compat(xml: str, **keys: str) -> tuple[dict[str, str], bytes]:
+    """Compatibility mode: the plaintext message plus its `Encrypt` copy, signed as in safe mode."""
+    query, envelope = encrypt(xml, **keys)
+    import xmltodict
+
+    cipher = xmltodict.parse(envelope)["xml"]["Encrypt"]
+    cut = xml.rstrip().rfind("</xml>")
+    return query, (xml[:cut] + f"<Encrypt>{_cdata(cipher)}</Encrypt>" + xml[cut:]).encode()
 
 
 def query_string(query: dict[str, str]) -> str:
