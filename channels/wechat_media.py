@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.messages import Attachment, AttachmentKind
 from channels.base import MediaStore
-from channels.media_fetch import MediaFetcher
+from channels.media_fetch import FetchRules, MediaFetcher
 from channels.wechat_inbound import PIC_URL_REF
 
 WECHAT_IMAGE_HOSTS = frozenset({"mmbiz.qpic.cn", "mmbiz.qlogo.cn", "mmsns.qpic.cn"})
@@ -22,11 +22,16 @@ IMAGE_UPLOAD_LIMIT = 2 * 1024 * 1024  # temporary image media
 IMAGE_UPLOAD_TYPES = {"image/jpeg", "image/png", "image/gif"}
 
 
+def pic_url_to_fetch(url: str, rules: FetchRules) -> str:
+    """WeChat writes `http://mmbiz.qpic.cn/…`; where only https is allowed, ask for the https URL."""
+    if url.lower().startswith("http://") and "http" not in rules.schemes:
+        return "https://" + url[len("http://") :]
+    return url
+
+
 async def fetch_pic_url(fetcher: MediaFetcher, store: MediaStore, attachment: Attachment) -> Attachment:
     """Fetch a `picurl:` attachment; MediaRefused for any host, scheme or port off the rules."""
-    url = attachment.provider_ref.removeprefix(PIC_URL_REF)
-    if url.lower().startswith("http://") and "http" not in fetcher.rules.schemes:
-        url = "https://" + url[len("http://") :]
+    url = pic_url_to_fetch(attachment.provider_ref.removeprefix(PIC_URL_REF), fetcher.rules)
     sha, path, size, ctype = await fetcher.fetch(url, store)
     ctype = ctype.split(";")[0].strip().lower()
     if ctype.startswith("image/"):

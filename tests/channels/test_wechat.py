@@ -24,6 +24,7 @@ from tests.fakes.wechat import (
     APP_SECRET,
     TOKEN,
     FakeWeChat,
+    compat,
     encrypt,
     event_xml,
     image_xml,
@@ -162,6 +163,60 @@ async def test_safe_mode_refuses_bad_msg_signature_wrong_app_and_plaintext(
         resp = await post(h, b, q)
         assert resp.status == 403, (q, b)
     assert await count(h, Message) == 0
+
+
+async def test_compatibility_mode_without_an_aes_key_reads_the_plaintext(
+    wx_bot: BotHarness, fake_wechat: FakeWeChat
+) -> None:
+    msg_id = next_msg_id()
+    query, body = compat(text_xml(HAILANG, "你好", msg_id))
+    assert b"<Encrypt>" in body and "你好".encode() in body
+    resp = await post(wx_bot, body, query)
+    assert resp.status == 200 and await resp.text() == "success"
+    [call] = await fake_wechat.wait_sent(1)
+    assert "请问有什么可以帮您" in call.body["text"]["content"]
+    async with wx_bot.db.read() as s:
+        msg = (await s.execute(select(Message).where(Message.direction == "in"))).scalar_one()
+    assert msg.provider_message_id == str(msg_id) and msg.text == "你好"
+    # an envelope alone cannot be read without the key; a bad signature is refused before either
+    envelope_query, envelope = encrypt(text_xml(HAILANG, "再见"))
+    assert (await post(wx_bot, envelope, envelope_query)).status == 403
+    bad_query, bad_body = compat(text_xml(HAILANG, "再见"), token="someone-elses-token")
+    assert (await post(wx_bot, bad_body, bad_query)).status == 403
+    assert await count(wx_bot, Message, Message.direction == "in") == 1
+
+
+async def test_compatibility_mode_with_an_aes_key_uses_the_encrypted_copy(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_wechat: FakeWeChat
+) -> None:
+    """The plaintext half is not authenticated by msg_signature: with a key only the cipher counts."""
+    h = await start_bot(harness_factory, tmp_path, db_url, fake_wechat, aes=True)
+    msg_id = next_msg_id()
+    query, envelope = encrypt(text_xml(ACME, "from the cipher", msg_id))
+    cipher = envelope.decode().split("<Encrypt>", 1)[1]
+    forged_plain = text_xml(STRANGER, "from the plaintext", msg_id + 1)
+    body = forged_plain.replace("</xml>", "<Encrypt>" + cipher).encode()
+    assert (await post(h, body, query)).status == 200
+    await fake_wechat.wait_sent(1)
+    async with h.db.read() as s:
+        msg = (await s.execute(select(Message).where(Message.direction == "in"))).scalar_one()
+    assert (msg.channel_user_id, msg.text, msg.provider_message_id) == (ACME, "from the cipher", str(msg_id))
+    tampered = dict(query, msg_signature="0" * 40)
+    assert (await post(h, compat(text_xml(ACME, "x"))[1], tampered)).status == 403
+
+
+async def test_msgid_spelt_msgID_is_the_dedup_id(wx_bot: BotHarness, fake_wechat: FakeWeChat) -> None:
+    msg_id = next_msg_id()
+    xml = text_xml(ACME, "hello", msg_id).replace("MsgId>", "MsgID>")
+    for _ in range(2):
+        assert (await post(wx_bot, xml)).status == 200
+    await fake_wechat.wait_sent(1)
+    assert await wx_bot.settled() == ["sent"]
+    async with wx_bot.db.read() as s:
+        pid = (
+            await s.execute(select(Message.provider_message_id).where(Message.direction == "in"))
+        ).scalar_one()
+    assert pid == str(msg_id)
 
 
 async def test_bad_or_missing_signature_is_403_and_nothing_stored(wx_bot: BotHarness) -> None:
