@@ -332,7 +332,7 @@ async def test_image_is_fetched_by_media_id_and_stored_with_sha256(
     assert Path(att.stored_path).read_bytes() == data
     assert att.kind == "photo" and att.error is None
     [get] = fake_wechat.calls_to("media/get")
-    assert get.params["media_id"] == "MEDIA_1"  # by MediaId on the API host, never the PicUrl
+    assert get.params["media_id"] == "MEDIA_1"  # by MediaId on the API host, not the PicUrl, when it has one
 
 
 async def test_image_over_the_cap_gets_polite_message(wx_bot: BotHarness, fake_wechat: FakeWeChat) -> None:
