@@ -8,6 +8,7 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import select
 
+from channels.wechat_events import event_id
 from storage.models import AuditLog, Message
 from storage.repos import messages as message_repo
 from tests.channels.test_wechat import ACME, HAILANG, STRANGER, count, post, start_bot
@@ -124,3 +125,10 @@ async def test_an_empty_scan_result_is_not_a_message(wx_bot: BotHarness) -> None
     resp = await post(wx_bot, scancode(ACME, "scancode_push", "qrcode", ""))
     assert resp.status == 200 and await resp.text() == "success"
     assert await count(wx_bot, Message) == 0
+
+
+def test_a_long_event_key_is_hashed_into_the_id_and_still_tells_events_apart() -> None:
+    long_a, long_b = "menu:" + "a" * 120, "menu:" + "a" * 119 + "b"
+    ids = {event_id(ACME, 1_764_400_000, "click", key) for key in (long_a, long_b, "menu:claim", "")}
+    assert len(ids) == 4 and all(len(i) < 200 for i in ids)
+    assert event_id(ACME, 1, "subscribe", "") == f"evt:{ACME}:1:subscribe"
