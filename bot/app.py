@@ -54,6 +54,7 @@ from handlers.claims.checks import EvidenceRules
 from handlers.claims.commands import ClaimCommands
 from handlers.claims.dialog import ClaimIntake
 from handlers.claims.ocr import LabelReader
+from handlers.claims.video import VideoProbe
 from handlers.closures import ClosureNotice
 from handlers.escalation.relay import Relay
 from handlers.escalation.staff import StaffCommands, StaffFallback
@@ -153,6 +154,7 @@ def build_handlers(
     escalator: Escalator,
     calendar: Calendar | None = None,
     labels: LabelReader | None = None,
+    videos: VideoProbe | None = None,
 ) -> list[Handler]:
     """The explicit order. Observers (urgency) always run; then the first matching responder owns the turn.
 
@@ -176,7 +178,7 @@ def build_handlers(
         # -- client intents (OrderStatus also answers staff looking up any order) --
         FeedbackReply(),
         MenuChoice(),
-        ClaimIntake(labels, EvidenceRules.from_settings(settings.claims)),  # carton labels, photo checks
+        ClaimIntake(labels, EvidenceRules.from_settings(settings.claims, videos)),  # labels, evidence checks
         Handoff(escalator),
         Documents(settings.media.dir, settings.documents),
         OrderStatus(calendar),
@@ -241,17 +243,6 @@ def _bind_adapters(adapters: dict[str, Any], writer: InboundWriter) -> Probes:
     return health
 
 
-def _label_reader(settings: Settings) -> LabelReader:
-    """Carton labels: Tesseract off the event loop, or off entirely (and /healthz says why)."""
-    ocr = settings.claims
-    return LabelReader(
-        enabled=ocr.ocr,
-        timeout_seconds=ocr.ocr_timeout_seconds,
-        tesseract_cmd=ocr.tesseract_cmd,
-        languages=ocr.ocr_languages,
-    )
-
-
 def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None] | None = None) -> Runtime:
     db = Database(settings.database.url)
     metrics = Metrics()
@@ -276,23 +267,26 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     escalator: Escalator = escalation.service
     failures: FailureEscalation = escalation.service
     delivery.after_commit, delivery.escalation = dispatcher.wake, failures
-    labels = _label_reader(settings)
+    # Carton labels (Tesseract) and claim videos (ffprobe): off the event loop, or off and /healthz says why.
+    labels = LabelReader.from_settings(settings.claims)
+    videos = VideoProbe.from_settings(settings.claims, settings.media.dir)
     engine = Engine(
         db,
-        build_handlers(settings, escalator, escalation.calendar, labels),
+        build_handlers(settings, escalator, escalation.calendar, labels, videos),
         fetchers=fetchers,
         metrics=metrics,
         escalator=escalator,
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
         flood_per_minute=settings.server.flood_per_minute,
-        media_readers=[labels.prepare] if labels.on else [],
+        media_readers=[r.prepare for r in (labels, videos) if r.on],
     )
     writer = InboundWriter(db, engine.submit)
     engine.inbound_busy = writer.busy
     health = _bind_adapters(adapters, writer)
     health["escalation"] = escalation.health
     health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like
+    health["video"] = videos.health  # "on", or "off: ffprobe not found (…)"
     return Runtime(
         settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox,
         escalation=escalation, health_details=health,

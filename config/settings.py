@@ -129,6 +129,11 @@ class ClaimsSettings:
     shots_file: str = "config/claims.toml"  # the photos a claim needs, per defect category
     min_long_edge: int = 1000  # pixels: a claim photo smaller on its long side is asked again
     min_sharpness: float = 40.0  # variance of the Laplacian (docs/evidence-quality.md): below is blurry
+    # Claim videos: length and size (limits: the shots file's [video]), a frame kept as thumbnail.
+    video_check: bool = True
+    video_timeout_seconds: float = 15.0  # one ffprobe or ffmpeg run; stopped after this
+    ffprobe_cmd: str = "ffprobe"  # on PATH or a path; missing: videos are not checked, /healthz says so
+    ffmpeg_cmd: str = "ffmpeg"  # takes the thumbnail frame; missing: no thumbnails
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What the client is told after their photos are checked: retake this one (and why), send that shot next.
+"""What the client is told after their evidence is checked: retake this one (and why), send that shot next.
 
 Asked at once, in the client's language, while they still hold the bag: a photo that is not
 good enough is kept (QC may still use it) and named with its reason; then the next missing
@@ -15,7 +15,7 @@ from bot.i18n import Translator
 from bot.ids import fold
 from handlers.base import Context
 from handlers.claims import workflow as wf
-from handlers.claims.checks import Checked, Checks, EvidenceRules
+from handlers.claims.checks import Checked, CheckedVideo, Checks, EvidenceRules
 from handlers.claims.shots import ShotList
 from storage.models import Claim
 from storage.repos import claims as repo
@@ -66,6 +66,41 @@ def retake(tr: Translator, c: Checked, rules: EvidenceRules, *, single: bool) ->
     )
 
 
+def _video_problems(tr: Translator, c: CheckedVideo, rules: EvidenceRules) -> tuple[str, str]:
+    said, tips = [], []
+    q = c.quality
+    if "unreadable" in q.problems:
+        said.append(tr._("could not be played"))
+        tips.append(tr._("send it again as a video from the phone's camera (MP4)"))
+    if "too_long" in q.problems:
+        said.append(
+            tr._(
+                "is too long ({seconds} s; at most {max} s, please)",
+                seconds=f"{q.duration:g}",
+                max=f"{rules.video.max_seconds:g}",
+            )
+        )
+        tips.append(tr._("a short clip of the defect is enough"))
+    if "too_large" in q.problems:
+        said.append(
+            tr._(
+                "is too large ({size} MB; at most {max} MB)",
+                size=f"{q.size / 1e6:.1f}",
+                max=f"{rules.video.max_bytes / 1e6:g}",
+            )
+        )
+        tips.append(tr._("record a shorter clip, or at a lower quality"))
+    return tr._(" and ").join(said), tr._("; ").join(tips)
+
+
+def video_retake(tr: Translator, c: CheckedVideo, rules: EvidenceRules, *, single: bool) -> str:
+    clip = tr._("This video") if single else tr._("Video {n}", n=c.number)
+    problems, tips = _video_problems(tr, c, rules)
+    return tr._(
+        "{video} {problems}. Please record it again: {tips}.", video=clip, problems=problems, tips=tips
+    )
+
+
 def next_shot(tr: Translator, claim: Claim, shots: ShotList) -> str:
     name = (claim.missing_shots or [""])[0]
     return "\n".join(
@@ -84,6 +119,9 @@ def follow_up(
         return ""
     bad = [c for c in checks.photos if not c.quality.ok]
     lines = [retake(tr, c, rules, single=len(checks.photos) == 1) for c in bad]
+    lines += [
+        video_retake(tr, v, rules, single=len(checks.videos) == 1) for v in checks.videos if not v.quality.ok
+    ]
     retaken = {c.shot for c in bad}
     if ask_next and checks.missing and claim.no_more_photos_at is None:
         if checks.missing[0] not in retaken:  # a retake named the shot already

@@ -49,12 +49,13 @@ async def add_evidence(
 ) -> EvidenceAdded:
     """Attach files to the claim; one the same as (or nearly as) another claim's is flagged and recorded.
 
-    With `rules`, each new photo is checked (quality, shot; `caption` may name the shot).
+    With `rules`, each new photo is checked (quality, shot; `caption` may name the shot), each video
+    its length, size and whether it plays.
     """
     now = now or utcnow()
     added: list[AttachmentRow] = []
     dups: list[repo.Duplicate] = []
-    new: list[tuple[ClaimEvidence, str | None]] = []
+    new: list[tuple[ClaimEvidence, AttachmentRow]] = []
     room = caps.MAX_FILES - await repo.evidence_count(session, claim.id)
     refused = 0
     order_found = None
@@ -74,7 +75,7 @@ async def add_evidence(
         order_found = await labels.keep_reading(session, claim, row, att, now=now) or order_found
         room -= 1
         added.append(att)
-        new.append((row, att.stored_path if att.kind == "photo" else None))
+        new.append((row, att))
         found = await repo.evidence_elsewhere(session, claim.id, att.sha256, att.phash, near_duplicate)
         for dup in found:
             kind = "same file" if dup.distance == 0 else f"nearly the same photo ({dup.distance} bits differ)"

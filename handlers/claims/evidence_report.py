@@ -1,4 +1,4 @@
-"""What QC reads about a claim's photos: which shot each one is, its size and sharpness, what is missing.
+"""What QC reads about a claim's evidence: each photo's shot, size and sharpness, each video's length.
 
 One wording for the QC page (a chat message, in the staff member's language) and the
 console's claim page, both from the check stored on each evidence row.
@@ -9,7 +9,13 @@ from __future__ import annotations
 from bot.i18n import N_, Translator
 from storage.models import Claim, ClaimEvidence
 
-PROBLEMS = {"blurry": N_("blurry"), "too_small": N_("too small"), "unreadable": N_("unreadable")}
+PROBLEMS = {
+    "blurry": N_("blurry"),
+    "too_small": N_("too small"),
+    "unreadable": N_("unreadable"),
+    "too_long": N_("too long"),
+    "too_large": N_("too large"),
+}
 
 
 def verdict(ev: ClaimEvidence, tr: Translator) -> str:
@@ -20,8 +26,27 @@ def verdict(ev: ClaimEvidence, tr: Translator) -> str:
     return tr._("{problems} (client asked to retake)", problems=said)
 
 
+def is_video(ev: ClaimEvidence) -> bool:
+    return (ev.quality or {}).get("kind") == "video"
+
+
+def video_line(n: int, ev: ClaimEvidence, tr: Translator) -> str:
+    q = ev.quality or {}
+    return tr._(
+        "Video {n}: {seconds} s · {width}×{height} px · {size} MB · {verdict}",
+        n=n,
+        seconds=f"{q.get('duration_seconds', 0):g}",
+        width=q.get("width", 0),
+        height=q.get("height", 0),
+        size=f"{int(q.get('bytes', 0)) / 1e6:.1f}",
+        verdict=verdict(ev, tr),
+    )
+
+
 def photo_line(n: int, ev: ClaimEvidence, tr: Translator) -> str:
     q = ev.quality or {}
+    if is_video(ev):
+        return video_line(n, ev, tr)
     return tr._(
         "Photo {n}: {shot} · {width}×{height} px · sharpness {sharpness} · {verdict}",
         n=n,

@@ -25,6 +25,7 @@ import pytesseract
 from PIL import Image, ImageOps
 
 from bot.messages import AttachmentKind, InboundMessage
+from config.settings import ClaimsSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,15 @@ class LabelReader:
         self.status = self._check(enabled, tesseract_cmd)
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._slots = asyncio.Semaphore(PARALLEL)
+
+    @classmethod
+    def from_settings(cls, c: ClaimsSettings) -> LabelReader:
+        return cls(
+            enabled=c.ocr,
+            timeout_seconds=c.ocr_timeout_seconds,
+            tesseract_cmd=c.tesseract_cmd,
+            languages=c.ocr_languages,
+        )
 
     def _check(self, enabled: bool, tesseract_cmd: str) -> str:
         if not enabled:

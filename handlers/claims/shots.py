@@ -79,6 +79,11 @@ def assign(missing_now: list[str], count: int, named: str | None = None) -> list
 
 def load(path: str) -> ShotList:
     """Read and check the shot list; a mistake names the file and the entry (ConfigError at start-up)."""
+    return parse(read(path), path)
+
+
+def read(path: str) -> dict[str, Any]:
+    """The shots file as TOML (it also holds the `[video]` limits: handlers/claims/video.py)."""
     file = Path(path)
     if not file.is_absolute() and not file.exists() and (PROJECT_DIR / file).exists():
         file = PROJECT_DIR / file  # an installed project: the packaged file
@@ -88,7 +93,7 @@ def load(path: str) -> ShotList:
         raise ConfigError(f"claims shots: file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"claims shots: {path}: invalid TOML: {exc}") from None
-    return parse(raw, path)
+    return raw
 
 
 def parse(raw: dict[str, Any], path: str = "claims.toml") -> ShotList:

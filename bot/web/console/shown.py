@@ -25,6 +25,7 @@ class Shown:
     url: str = ""
     label: str = ""  # alt text of a picture, the text of a link, the kind of a missing file
     why: str = ""  # why a file is missing: its fetch error, or "" while it is pending
+    thumb: str = ""  # a video's frame (a JPEG in the media store), shown in its place
 
 
 def how_to_show(mime: str) -> How:
@@ -48,5 +49,8 @@ def attachment(links: MediaLinks, a: AttachmentRow) -> Shown:
 
 
 def evidence(links: MediaLinks, e: ClaimEvidence) -> Shown:
+    """A photo inline; a video as its thumbnail (the frame its check kept) linking to the file."""
     url = media_url(links, e.sha256, default_name("evidence", e.mime))
-    return Shown("img" if how_to_show(e.mime) == "img" else "link", url, e.mime)
+    frame = (e.quality or {}).get("thumbnail")
+    thumb = media_url(links, frame, "thumbnail.jpg") if isinstance(frame, str) and frame else ""
+    return Shown("img" if how_to_show(e.mime) == "img" else "link", url, e.mime, thumb=thumb)
