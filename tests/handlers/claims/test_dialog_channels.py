@@ -32,16 +32,23 @@ WX_QC = "oStaffQc001"  # staff "wang", QC, pages on WeChat
 # ---- WhatsApp ---------------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture
-async def wa_claims(harness_factory: Any, tmp_path: Path, db_url: str, fake_twilio: FakeTwilio) -> BotHarness:
-    settings = make_settings(tmp_path, db_url, whatsapp=whatsapp_settings(fake_twilio))
+async def wa_harness(
+    factory: Any, tmp_path: Path, db_url: str, fake: FakeTwilio, **sections: Any
+) -> BotHarness:
+    """The WhatsApp bot with demo clients, their orders and QC on WhatsApp; `sections` as make_settings."""
+    settings = make_settings(tmp_path, db_url, whatsapp=whatsapp_settings(fake), **sections)
     settings.media.allowed_hosts = [CDN_HOST]
-    h = await harness_factory(settings)
+    h = await factory(settings)
     await seed(h.db)
     await seed_orders(h.db)
     async with h.db.write() as s:
         await staff_repo.upsert(s, "li", name="Li Wei", whatsapp=WA_QC, roles=["qc"])
     return h
+
+
+@pytest_asyncio.fixture
+async def wa_claims(harness_factory: Any, tmp_path: Path, db_url: str, fake_twilio: FakeTwilio) -> BotHarness:
+    return await wa_harness(harness_factory, tmp_path, db_url, fake_twilio)
 
 
 async def wa_post(h: BotHarness, pairs: list[tuple[str, str]]) -> None:
@@ -126,17 +133,30 @@ async def test_whatsapp_dialog_with_numbered_answers(wa_claims: BotHarness, fake
 # ---- WeChat -----------------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture
-async def wx_claims(harness_factory: Any, tmp_path: Path, db_url: str, fake_wechat: FakeWeChat) -> BotHarness:
+async def wx_harness(
+    factory: Any, tmp_path: Path, db_url: str, fake: FakeWeChat, **sections: Any
+) -> BotHarness:
+    """The WeChat bot with demo clients, their orders and QC on WeChat; `sections` as make_settings."""
     wechat = WeChatSettings(
-        enabled=True, app_id=APP_ID, app_secret=APP_SECRET, token=TOKEN, api_base_url=fake_wechat.api_base_url
+        enabled=True, app_id=APP_ID, app_secret=APP_SECRET, token=TOKEN, api_base_url=fake.api_base_url
     )
-    h = await harness_factory(make_settings(tmp_path, db_url, wechat=wechat))
+    h = await factory(make_settings(tmp_path, db_url, wechat=wechat, **sections))
     await seed(h.db)
     await seed_orders(h.db)
     async with h.db.write() as s:
         await staff_repo.upsert(s, "wang", name="Wang QC", wechat=WX_QC, roles=["qc"])
     return h
+
+
+@pytest_asyncio.fixture
+async def wx_claims(harness_factory: Any, tmp_path: Path, db_url: str, fake_wechat: FakeWeChat) -> BotHarness:
+    return await wx_harness(harness_factory, tmp_path, db_url, fake_wechat)
+
+
+def wx_photo(fake: FakeWeChat, sender: str, data: bytes, media_id: str) -> str:
+    """An image message (WeChat images carry no caption) whose file the fake API serves."""
+    fake.add_media(media_id, data)
+    return image_xml(sender, media_id)
 
 
 async def wx_post(h: BotHarness, xml: str) -> None:

@@ -8,17 +8,40 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+from bot.tools.demo import seed
 from storage.repos import staff as staff_repo
-from tests.channels.test_email import ACME, bot, mail, make_bot
+from tests.channels.test_email import ACME, adapter_of, bot, email_settings, mail, make_bot
 from tests.claim_fixtures import jpeg, one_claim, photo, seed_orders
-from tests.conftest import BotHarness
+from tests.conftest import BotHarness, make_settings, wait_until
 from tests.fakes.dovecot import Dovecot, append, dovecot_fixture
 from tests.fakes.smtp import FakeSmtp
 
 __all__ = ["bot", "dovecot_fixture", "make_bot"]
 NUMBER = f"CLM-{datetime.now(UTC).year}-000001"
 QC_MAIL = "qc@factory.example"
+
+
+async def mail_claims(
+    factory: Any, tmp_path: Path, db_url: str, dovecot: Dovecot, smtp: FakeSmtp, **sections: Any
+) -> BotHarness:
+    """The email bot with demo clients, their orders and a QC desk by email; `sections` as make_settings."""
+    bot: BotHarness = await factory(
+        make_settings(tmp_path, db_url, email=email_settings(dovecot, smtp), **sections)
+    )
+    await seed(bot.db)
+    await seed_orders(bot.db)
+    async with bot.db.write() as s:
+        await staff_repo.upsert(s, "qc", name="QC desk", email=QC_MAIL, roles=["qc"])
+    adapter = adapter_of(bot)
+
+    async def connected() -> bool:
+        return adapter.connected_once.is_set()
+
+    await wait_until(connected, 15)
+    return bot
 
 
 async def test_email_with_photos_opens_one_claim_and_threads_by_tag(

@@ -1,5 +1,6 @@
-"""Claim photos checked as they arrive, through the real webhooks: Telegram (fake Bot API) and WhatsApp
-(fake Twilio). Real JPEGs made with Pillow: sharp, blurred, too small (tests/evidence_photos.py).
+"""Claim photos checked as they arrive, through every channel's real route: Telegram (fake Bot API),
+WhatsApp (fake Twilio), WeChat (fake API) and email (real Dovecot, aiosmtpd). Real JPEGs made with
+Pillow: sharp, blurred, too small (tests/evidence_photos.py).
 
 What the client notices: a retake request, in their language and saying why, for exactly the
 bad photos; the next missing shot asked by name until the list is complete; "that's all I
@@ -10,11 +11,13 @@ and the console.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bot.web.console.passwords import set_password
 from handlers.claims.quality import MIN_SHARPNESS
 from tests.bot.web.console.test_views import login
+from tests.channels.test_email import ACME, HAILANG, mail
 from tests.claim_fixtures import (
     ACME_CHAT,
     HAILANG_CHAT,
@@ -26,11 +29,27 @@ from tests.claim_fixtures import (
 )
 from tests.conftest import BotHarness
 from tests.evidence_photos import blurry_photo, sharp_photo, small_photo
+from tests.fakes.dovecot import Dovecot, append, dovecot_fixture
+from tests.fakes.smtp import FakeSmtp
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio, inbound_form
-from tests.handlers.claims.test_dialog_channels import WA_ACME, WA_QC, wa_claims, wa_photo, wa_post
+from tests.fakes.wechat import FakeWeChat, text_xml
+from tests.handlers.claims.test_dialog_channels import (
+    WA_ACME,
+    WA_QC,
+    WX_HAILANG,
+    WX_QC,
+    wa_claims,
+    wa_photo,
+    wa_post,
+    wx_claims,
+    wx_photo,
+    wx_post,
+)
+from tests.handlers.claims.test_dialog_email import QC_MAIL, mail_claims
 
-__all__ = ["claims_bot", "claims_bot_any_db", "wa_claims"]
+__all__ = ["claims_bot", "claims_bot_any_db", "dovecot_fixture", "wa_claims", "wx_claims"]
+WX_ACME = "oAbC123openid"  # demo client "acme" on WeChat, English
 NUMBER = f"CLM-{datetime.now(UTC).year}-000001"
 RETAKE = "Please take it again"
 RETAKE_ZH = "请重新拍摄"
@@ -177,3 +196,72 @@ async def test_whatsapp_retake_caption_names_the_shot_and_thats_all_i_have(
     assert claim["missing_shots"] == ["defect"] and claim["no_more_photos"] is True
     pages = "\n".join(fake_twilio.texts_to(WA_QC))
     assert "blurry (client asked to retake)" in pages and "Client has no more photos" in pages
+
+
+async def test_wechat_retake_asked_in_chinese_and_in_english(
+    wx_claims: BotHarness, fake_wechat: FakeWeChat
+) -> None:
+    """WeChat images carry no caption: the claim opens after the dialog; the photos are checked then."""
+
+    async def send(who: str, xml: str) -> list[str]:
+        before = len(fake_wechat.texts_to(who))
+        await wx_post(wx_claims, xml)
+        await wx_claims.settled()
+        return fake_wechat.texts_to(who)[before:]
+
+    await send(WX_HAILANG, wx_photo(fake_wechat, WX_HAILANG, sharp_photo(71), "WX_E71"))
+    for answer in ("PO-2026-0200 拉链坏了", "10", "是"):  # order and what is wrong, how many, unused
+        replies = await send(WX_HAILANG, text_xml(WX_HAILANG, answer))
+    assert f"您的索赔编号是 {NUMBER}" in replies[-1] and "接下来请发送：拉链特写。" in replies[-1]
+    [blurred] = await send(
+        WX_HAILANG, wx_photo(fake_wechat, WX_HAILANG, blurry_photo(72, radius=4.0), "WX_E72")
+    )
+    assert "这张照片（拉链特写）很模糊。请重新拍摄：拍摄时请拿稳手机" in blurred
+    [fine] = await send(WX_HAILANG, wx_photo(fake_wechat, WX_HAILANG, sharp_photo(73), "WX_E73"))
+    assert RETAKE_ZH not in fine and "接下来请发送：拉链头。" in fine
+
+    # acme on WeChat, in English: a photo too small, sent to the claim acme opens
+    await send(WX_ACME, wx_photo(fake_wechat, WX_ACME, sharp_photo(74), "WX_E74"))
+    for answer in ("PO-2026-0117 strap torn", "2", "yes"):
+        replies = await send(WX_ACME, text_xml(WX_ACME, answer))
+    second = f"CLM-{datetime.now(UTC).year}-000002"
+    assert second in replies[-1] and "Next, please send a photo of the defect, close up." in replies[-1]
+    [small] = await send(WX_ACME, wx_photo(fake_wechat, WX_ACME, small_photo(75), "WX_E75"))
+    assert "This photo (the defect, close up) is too small (640×480 px; we need at least 1000 px" in small
+
+    pages = "\n".join(fake_wechat.texts_to(WX_QC))
+    assert "blurry (client asked to retake)" in pages and "too small (client asked to retake)" in pages
+    claim = await api_claim(wx_claims)
+    assert [e["quality"]["problems"] for e in claim["evidence"]] == [[], ["blurry"], []]
+    assert claim["missing_shots"] == ["puller"]
+
+
+async def test_email_retake_asked_for_the_blurred_attachment_in_english_and_chinese(
+    harness_factory: Any, tmp_path: Path, db_url: str, dovecot: Dovecot, smtp: FakeSmtp
+) -> None:
+    bot = await mail_claims(harness_factory, tmp_path, db_url, dovecot, smtp)
+    raw, _ = mail(
+        "The straps are torn on 6 pcs of PO-2026-0117. The goods are unused.",
+        subject="Torn straps",
+        files=[("image/jpeg", "bag.jpg", sharp_photo(81)), ("image/jpeg", "strap.jpg", blurry_photo(82))],
+    )
+    await append(dovecot, raw)
+    [opened] = await smtp.wait_to(ACME)
+    assert NUMBER in opened.text
+    assert (
+        "Photo 2 (the defect, close up) is blurry. Please take it again: hold the phone still" in opened.text
+    )
+    assert "Photo 1" not in opened.text and "that's all I have" in opened.text
+
+    raw, _ = mail(
+        "PO-2026-0200 拉链坏了 10个 未使用",
+        sender=HAILANG,
+        subject="拉链问题",
+        files=[("image/jpeg", "zip.jpg", blurry_photo(83, radius=5.0))],
+    )
+    await append(dovecot, raw)
+    [zh] = await smtp.wait_to(HAILANG)
+    assert "这张照片（整个包的正面照）很模糊。请重新拍摄：拍摄时请拿稳手机" in zh.text
+    await bot.settled()
+    pages = await smtp.wait_to(QC_MAIL, 2)
+    assert all("blurry (client asked to retake)" in p.text for p in pages)
