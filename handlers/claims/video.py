@@ -221,11 +221,14 @@ class VideoProbe:
         return found
 
     async def _thumbnail(self, path: str, duration: float) -> str | None:
-        """One frame (a second in, or the middle of a shorter clip) as a small JPEG in the media store."""
+        """One frame (a second in, or the middle of a shorter clip) as a JPEG in the media store.
+
+        At most THUMB_EDGE px on its long side, never enlarged."""
         if self.ffmpeg is None:
             return None
         at = f"{min(1.0, duration / 2):.2f}"
-        scale = f"scale=w={THUMB_EDGE}:h={THUMB_EDGE}:force_original_aspect_ratio=decrease"
+        edge = f"w='min(iw,{THUMB_EDGE})':h='min(ih,{THUMB_EDGE})'"
+        scale = f"scale={edge}:force_original_aspect_ratio=decrease"
         ran = await self._run(
             self.ffmpeg,
             "-nostdin",

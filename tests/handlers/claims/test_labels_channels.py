@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
+from markupsafe import escape
 
+from bot.web.console.passwords import set_password
 from config.settings import ClaimsSettings
+from tests.bot.web.console.test_views import login
 from tests.channels.test_email import ACME, mail
 from tests.claim_fixtures import jpeg, one_claim
 from tests.conftest import BotHarness
@@ -65,6 +68,12 @@ async def test_whatsapp_a_label_of_the_clients_own_order_links_the_claim(
     [ev] = claim.evidence
     assert ev.ocr_text is not None and "0117" in ev.ocr_text
     assert ev.ocr is not None and ev.ocr["order"] == "PO-2026-0117"
+
+    # QC's claim page in the console shows what was read, beside the photo
+    await set_password(bot.db, "li", "correct horse battery", actor="test")
+    assert (await login(bot, "li", "correct horse battery")).status == 303
+    page = await (await bot.client.get(f"/console/claims/{claim.number}")).text()
+    assert "Read on the photo:" in page and f'<pre class="ocr">{escape(ev.ocr_text)}</pre>' in page
 
 
 async def test_wechat_own_label_links_and_another_clients_label_looks_like_no_number(
