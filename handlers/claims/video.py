@@ -36,8 +36,10 @@ MAX_SECONDS = 60.0  # default of [video] max_seconds: the defect, not the wareho
 MAX_BYTES = 16_000_000  # default of [video] max_bytes: WhatsApp's own limit for a video
 THUMB_EDGE = 480
 CACHE_SIZE = 256
+PARALLEL = 2  # probes at once per process: ffmpeg keeps a core busy while it decodes
 FORMATS = "mov,matroska,webm,avi"  # ffmpeg demuxers: MP4/MOV/3GP, MKV/WebM, AVI
 _SAFE = ["-protocol_whitelist", "file", "-format_whitelist", FORMATS]
+_ENTRIES = "format=duration:stream=codec_type,width,height,duration"
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ class VideoProbe:
         else:
             self.status = "on" if self.ffmpeg else f"on (no thumbnails: ffmpeg not found: {ffmpeg_cmd})"
         self._cache: OrderedDict[str, Probed] = OrderedDict()
+        self._slots = asyncio.Semaphore(PARALLEL)
 
     @classmethod
     def from_settings(cls, c: ClaimsSettings, media_dir: str | Path) -> VideoProbe:
@@ -195,32 +198,25 @@ class VideoProbe:
             size = Path(path).stat().st_size
         except OSError:
             return None
-        ran = await self._run(
-            self.ffprobe,
-            *_SAFE,
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_type,width,height,duration",
-            "-of",
-            "json",
-            path,
-        )
-        if ran is None:
-            return None  # not in time: not checked, rather than asking the client for our slowness
-        rc, out = ran
-        facts = _facts(out) if rc == 0 else None
-        if facts is None:
-            found = Probed(readable=False, size=size)
-        else:
-            width, height, duration = facts
-            found = Probed(True, size, width, height, duration, await self._thumbnail(path, duration))
+        url = "file:" + str(Path(path).resolve())  # never an option, never another protocol
+        async with self._slots:
+            ran = await self._run(
+                self.ffprobe, *_SAFE, "-v", "error", "-show_entries", _ENTRIES, "-of", "json", url
+            )
+            if ran is None:
+                return None  # not in time: not checked, rather than asking the client for our slowness
+            facts = _facts(ran[1]) if ran[0] == 0 else None
+            found = (
+                Probed(True, size, *facts, thumbnail=await self._thumbnail(url, facts[2]))
+                if facts
+                else Probed(readable=False, size=size)
+            )
         self._cache[sha256] = found
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return found
 
-    async def _thumbnail(self, path: str, duration: float) -> str | None:
+    async def _thumbnail(self, url: str, duration: float) -> str | None:
         """One frame (a second in, or the middle of a shorter clip) as a JPEG in the media store.
 
         At most THUMB_EDGE px on its long side, never enlarged."""
@@ -238,7 +234,7 @@ class VideoProbe:
             "-ss",
             at,
             "-i",
-            path,
+            url,
             "-frames:v",
             "1",
             "-vf",

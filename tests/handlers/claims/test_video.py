@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
 from bot.tools.demo import seed
 from bot.web.console.passwords import set_password
 from config.settings import ClaimsSettings, ConfigError
@@ -238,6 +239,25 @@ async def test_a_playlist_posing_as_a_video_is_never_followed(tmp_path: Path) ->
     found = await probe_bytes(tmp_path, playlist)
     assert found.readable is False and found.thumbnail is None
     assert assess(found, Limits()).problems == ["unreadable"]
+
+
+async def test_videos_are_probed_before_the_transaction_and_the_check_takes_the_result(
+    tmp_path: Path,
+) -> None:
+    """The engine's media reader probes each inbound video; the check later finds it in the cache."""
+    need_ffmpeg()
+    data = mp4(2.0)
+    path = tmp_path / "clip"
+    path.write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    probe = VideoProbe(tmp_path / "media")
+    clip = Attachment(AttachmentKind.VIDEO, "video/mp4", sha256=sha, stored_path=str(path), size=len(data))
+    photo = Attachment(AttachmentKind.PHOTO, "image/jpeg", sha256="0" * 64, stored_path=str(path))
+    await probe.prepare(InboundMessage(Channel.WHATSAPP, WA_ACME, "SM1", attachments=[clip, photo]))
+    path.unlink()  # a second ffprobe run would now find nothing
+    found = await probe.probe(str(path), sha)
+    assert found is not None and found.readable and found.duration == 2.0
+    assert await probe.probe(str(path), "0" * 64) is None  # the photo was never probed
 
 
 async def test_past_the_time_limit_the_probe_is_stopped_and_the_video_unchecked(tmp_path: Path) -> None:
