@@ -1,7 +1,8 @@
 """Claim videos checked as they arrive: real MP4s made by ffmpeg, probed by the real ffprobe.
 
-Through the real routes: WhatsApp (fake Twilio; English) and Telegram (fake Bot API; a Chinese
-client, limits from a claims.toml of the test's own). What the client notices: a retake request,
+Through the real routes: WhatsApp (fake Twilio; English), Telegram (fake Bot API; a Chinese
+client, limits from a claims.toml of the test's own), WeChat (a cut-off video, in Chinese) and
+email (real Dovecot; a video attachment too long). What the client notices: a retake request,
 in their language and saying why, for exactly the bad videos (too long, too large, unreadable).
 What QC notices: each video's length and size on the page and the API, and a frame of it on the
 console's claim page. And the prober itself: limits read from the file, a hostile playlist never
@@ -22,18 +23,32 @@ import pytest_asyncio
 from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
 from bot.tools.demo import seed
 from bot.web.console.passwords import set_password
-from config.settings import ClaimsSettings, ConfigError
+from config.settings import ClaimsSettings, ConfigError, MediaSettings
 from handlers.claims.video import Limits, VideoProbe, assess, limits
 from tests.bot.web.console.test_views import login
+from tests.channels.test_email import ACME, mail
 from tests.claim_fixtures import HAILANG_CHAT, QC_CHAT, one_claim, seed_orders, seed_staff, send_photo
 from tests.conftest import BotHarness, make_settings, telegram_settings
 from tests.evidence_photos import sharp_photo
 from tests.evidence_videos import broken_mp4, mp4, need_ffmpeg
+from tests.fakes.dovecot import Dovecot, append, dovecot_fixture
+from tests.fakes.smtp import FakeSmtp
 from tests.fakes.telegram import FakeTelegram, message_update
 from tests.fakes.twilio import FakeTwilio, inbound_form, new_sid
-from tests.handlers.claims.test_dialog_channels import WA_ACME, WA_QC, wa_claims, wa_photo, wa_post
+from tests.fakes.wechat import FakeWeChat, message_xml, next_msg_id, text_xml
+from tests.handlers.claims.test_dialog_channels import (
+    WA_ACME,
+    WA_QC,
+    WX_HAILANG,
+    wa_claims,
+    wa_photo,
+    wa_post,
+    wx_harness,
+    wx_post,
+)
+from tests.handlers.claims.test_dialog_email import QC_MAIL, mail_claims
 
-__all__ = ["wa_claims"]
+__all__ = ["dovecot_fixture", "wa_claims"]
 RETAKE = "Please record it again"
 
 
@@ -199,6 +214,45 @@ async def test_without_ffprobe_videos_are_kept_unchecked_and_healthz_says_so(
     assert (
         claim.number in fake_twilio.texts_to(WA_ACME)[-1] and RETAKE not in fake_twilio.texts_to(WA_ACME)[-1]
     )
+
+
+async def test_wechat_a_cut_off_video_is_asked_again_in_chinese(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_wechat: FakeWeChat
+) -> None:
+    """WeChat sends a video as a link to its own host; the fake serves a cut-off MP4 there."""
+    need_ffmpeg()
+    media = MediaSettings(dir=str(tmp_path / "media"), allow_loopback=True, allowed_hosts=["127.0.0.1"])
+    bot = await wx_harness(harness_factory, tmp_path, db_url, fake_wechat, media=media)
+    fake_wechat.add_media_json("WX_V1", {"video_url": f"{fake_wechat.url}/video/v1.mp4"})
+    await wx_post(
+        bot, message_xml(WX_HAILANG, "video", MediaId="WX_V1", ThumbMediaId="T", MsgId=next_msg_id())
+    )
+    await bot.settled()
+    for answer in ("PO-2026-0200 拉链坏了", "10", "是"):  # order and what is wrong, how many, unused
+        await wx_post(bot, text_xml(WX_HAILANG, answer))
+        await bot.settled()
+    opened = fake_wechat.texts_to(WX_HAILANG)[-1]
+    assert "您的索赔编号是" in opened
+    assert "这段视频无法播放。请重新录制：请用手机相机重新发送视频（MP4）。" in opened
+    claim = await one_claim(bot.db)
+    assert [(e.quality or {}).get("problems") for e in claim.evidence] == [["unreadable"]]
+
+
+async def test_email_a_too_long_video_attachment_is_asked_again(
+    harness_factory: Any, tmp_path: Path, db_url: str, dovecot: Dovecot, smtp: FakeSmtp
+) -> None:
+    need_ffmpeg()
+    await mail_claims(harness_factory, tmp_path, db_url, dovecot, smtp)
+    raw, _ = mail(
+        "The zipper is broken on 2 pcs of PO-2026-0117, unused. Video attached.",
+        subject="Zipper video",
+        files=[("video/mp4", "zipper.mp4", mp4(65.0, (160, 120), 1))],
+    )
+    await append(dovecot, raw)
+    [opened] = await smtp.wait_to(ACME)
+    assert "This video is too long (65 s; at most 60 s, please). Please record it again" in opened.text
+    [page] = await smtp.wait_to(QC_MAIL)
+    assert "Video 1: 65 s · 160×120 px" in page.text and "too long (client asked to retake)" in page.text
 
 
 # ---- the prober and the limits ------------------------------------------------------------------
