@@ -270,4 +270,7 @@ class VideoProbe:
             await proc.wait()
             log.warning("video: %s stopped after %ss on %s", Path(argv[0]).name, self.timeout, argv[-1])
             return None
+        except asyncio.CancelledError:  # shutting down: the child goes too
+            proc.kill()
+            raise
         return proc.returncode or 0, out
