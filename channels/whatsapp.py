@@ -236,7 +236,7 @@ class WhatsAppAdapter:
         out = shown
         base: dict[str, Any] = {
             "to": out.channel_user_id,
-            "from_": self.settings.from_number,
+            "from_": self.sender_for(out.channel_user_id),
             "status_callback": self.public_url + self.status_path,
         }
         content_sid = out.extra.get("content_sid")
@@ -255,6 +255,11 @@ class WhatsAppAdapter:
         for kwargs in calls:
             sids.append(await self._create(kwargs))
         return sids[0]
+
+    def sender_for(self, to: str) -> str:
+        """A client who texted the number by SMS (From without `whatsapp:`) is answered by SMS from it."""
+        own = self.settings.from_number
+        return own if to.startswith("whatsapp:") else own.removeprefix("whatsapp:")
 
     async def _free_form_calls(self, out: OutboundMessage, base: dict[str, Any]) -> list[dict[str, Any]]:
         """One Twilio message per file (WhatsApp takes one media per message), the text on the first."""

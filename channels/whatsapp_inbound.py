@@ -1,29 +1,40 @@
 """The inbound Twilio form: what it is (a client's message, a status report, our own echo) and its parsing.
 
-Twilio posts two kinds of form: a message (Body, From the client) and a status report for
-one of our sends (MessageStatus/SmsStatus, no Body, From our number). A status callback
+Twilio posts two kinds of form: a message (SmsStatus `received`, From the client) and a
+status report for one of our sends (any other MessageStatus/SmsStatus, usually From our
+number, sometimes with a Body or a client's address in From). A status callback
 that reaches the inbound URL — a console misconfiguration, or a StatusCallback pointing at
 the wrong path — must never become an empty "client message" answered with the menu, and
 neither may anything sent From our own number (a sandbox loop, another bot on the number).
-Both are answered 200 with empty TwiML and store nothing; a status report is still applied
-to the delivery state of the message it names.
+Nor may a form with no Body, file or location at all (integrations post such probes). All
+are answered 200 with empty TwiML and store nothing; a status report is still applied to the
+delivery state of the message it names.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import parse_qsl
 
 from multidict import MultiDict
 
-from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
+from bot.messages import Channel, InboundMessage
 from bot.ports import OutboundIds, WebhookRejected
+from channels.whatsapp_form import (
+    extra_of,
+    full_text,
+    has_content,
+    location_of,
+    media_of,
+    message_sid,
+    text_and_button,
+    valid_sender,
+    valid_sid,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_INBOUND_MEDIA = 10  # Twilio sends at most 10 MediaUrl{N}
 INBOUND_STATES = frozenset({"received", "receiving"})  # SmsStatus on a genuine inbound message
 
 WINDOW_CLOSED = 63016  # "outside the allowed window": free-form text more than 24 h after the client wrote
@@ -43,6 +54,7 @@ STATUS_MAP = {
     "failed": "failed",
     "undelivered": "failed",
     "canceled": "failed",
+    "partially_delivered": "sent",
 }
 
 
@@ -52,13 +64,15 @@ def bare_number(address: str) -> str:
 
 
 def status_of(form: MultiDict[str]) -> str | None:
-    """The report's status when the form is a status callback rather than a message, else None."""
-    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-    if not status:
+    """The report's status when the form is a status callback rather than a message, else None.
+
+    A client's message says `received` (or `receiving`); any other MessageStatus/SmsStatus is a
+    report on one of our sends, whatever else the form carries (a Body, a client's From).
+    """
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not status or status in INBOUND_STATES:
         return None
-    if "Body" not in form or status not in INBOUND_STATES:  # inbound messages say "received"
-        return status
-    return None
+    return status
 
 
 def error_code_of(form: MultiDict[str]) -> int | None:
@@ -78,7 +92,7 @@ class InboundFilter:
 
     async def skip_reason(self, form: MultiDict[str]) -> str | None:
         """Why this form is not a client message (it is then stored nowhere), or None if it is one."""
-        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        sid = message_sid(form)
         status = status_of(form)
         if status is not None:
             if sid and status in STATUS_MAP and self.on_status is not None:
@@ -86,6 +100,8 @@ class InboundFilter:
                 closed = code == WINDOW_CLOSED
                 await self.on_status(str(Channel.WHATSAPP), sid, STATUS_MAP[status], code, closed)
             return f"status callback ({status}) posted to the inbound URL"
+        if not has_content(form):
+            return "a form with no Body, file or location"
         sender = form.get("From", "")
         if self.own and bare_number(sender) == self.own:
             return "message from our own number"
@@ -97,16 +113,6 @@ class InboundFilter:
         if self.outbound_ids is None:
             return False
         return await self.outbound_ids.is_outbound_id(str(Channel.WHATSAPP), [a for a in addresses if a], sid)
-
-
-def kind_for(mime: str) -> AttachmentKind:
-    if mime.startswith("image/"):
-        return AttachmentKind.PHOTO
-    if mime.startswith("video/"):
-        return AttachmentKind.VIDEO
-    if mime.startswith("audio/"):
-        return AttachmentKind.VOICE
-    return AttachmentKind.DOCUMENT
 
 
 def decode_form(body: bytes) -> MultiDict[str]:
@@ -123,51 +129,23 @@ def decode_form(body: bytes) -> MultiDict[str]:
 
 def parse_form(form: MultiDict[str]) -> InboundMessage:
     """One verified Twilio form → one normalised message; WebhookRejected(400) when it is not one."""
-    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
-    if not (0 < len(sid) <= 64 and sid.isascii() and sid.isalnum()):
+    sid = message_sid(form)
+    if not valid_sid(sid):
         raise WebhookRejected(400, "MessageSid missing or malformed")
     sender = form.get("From", "")
-    if not sender.startswith("whatsapp:") or len(sender) > 64:
-        raise WebhookRejected(400, "From must be a whatsapp: address")
-    try:
-        num_media = int(form.get("NumMedia") or "0")
-    except ValueError:
-        raise WebhookRejected(400, "NumMedia must be an integer") from None
-    if not 0 <= num_media <= MAX_INBOUND_MEDIA:
-        raise WebhookRejected(400, f"NumMedia must be between 0 and {MAX_INBOUND_MEDIA}")
-    attachments: list[Attachment] = []
-    for i in range(num_media):
-        url = form.get(f"MediaUrl{i}", "")
-        if not url:
-            raise WebhookRejected(400, f"MediaUrl{i} missing (NumMedia={num_media})")
-        mime = (form.get(f"MediaContentType{i}") or "application/octet-stream").split(";")[0].strip()
-        attachments.append(Attachment(kind_for(mime), mime, url))
-    payload = form.get("ButtonPayload") or ""
-    button_text = form.get("ButtonText") or ""
-    is_button = bool(payload or button_text)
-    text = (payload or button_text) if is_button else form.get("Body", "")
-    extra: dict[str, Any] = {
-        key: form[name]
-        for key, name in (
-            ("wa_id", "WaId"),
-            ("to", "To"),
-            ("message_type", "MessageType"),
-            ("button_text", "ButtonText"),
-            ("latitude", "Latitude"),
-            ("longitude", "Longitude"),
-        )
-        if form.get(name)
-    }
-    if is_button and form.get("Body") and form.get("Body") != text:
-        extra["body"] = form["Body"]
+    if not valid_sender(sender):
+        raise WebhookRejected(400, "From missing or malformed")
+    attachments = media_of(form)
+    place = location_of(form)
+    words, is_button = text_and_button(form)
     return InboundMessage(
         channel=Channel.WHATSAPP,
         channel_user_id=sender,
         provider_message_id=sid,
-        text=text,
+        text=full_text(words, place, attachments),
         sender_name=form.get("ProfileName") or None,
         attachments=attachments,
         reply_to=form.get("OriginalRepliedMessageSid") or None,
         is_button=is_button,
-        extra=extra,
+        extra=extra_of(form, place),
     )

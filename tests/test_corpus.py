@@ -17,6 +17,13 @@ from tests.fakes.wechat import FakeWeChat
 
 # ---- whatsapp ----
 
+
+async def test_whatsapp_corpus(tmp_path: Path) -> None:
+    from tests.corpus import whatsapp_driver
+
+    (await whatsapp_driver.run(tmp_path)).check()
+
+
 # ---- wechat ----
 
 
