@@ -106,7 +106,11 @@ def location_text(place: dict[str, str]) -> str:
 
 
 def referral_of(form: MultiDict[str]) -> dict[str, str]:
-    return {key: form[name] for name, key in REFERRAL_FIELDS.items() if form.get(name)}
+    """The ad a client came from; every ordinary message says ReferralNumMedia=0, which is no ad."""
+    found = {key: form[name] for name, key in REFERRAL_FIELDS.items() if form.get(name)}
+    if found.get("num_media") == "0":
+        del found["num_media"]
+    return found
 
 
 def text_and_button(form: MultiDict[str]) -> tuple[str, bool]:

@@ -201,11 +201,13 @@ async def test_duplicate_keys_are_signed_as_twilio_does(wa_bot: BotHarness, fake
 
 async def test_malformed_signed_form_is_400(wa_bot: BotHarness, fake_twilio: FakeTwilio) -> None:
     good = inbound_form(ACME, "hello")
+    # NumMedia is only a hint (the MediaUrl{N} present are the files) and an SMS From is a
+    # client texting the number (tests/channels/test_whatsapp_form.py): neither is malformed.
     cases = [
-        [(k, v) for k, v in good if k not in {"MessageSid", "SmsMessageSid"}],
-        [(k, "two" if k == "NumMedia" else v) for k, v in good],
-        [(k, "1" if k == "NumMedia" else v) for k, v in good],  # says one file, carries none
-        [(k, "+491701234567" if k == "From" else v) for k, v in good],  # SMS, not WhatsApp
+        [(k, v) for k, v in good if k not in {"MessageSid", "SmsMessageSid", "SmsSid"}],
+        [(k, "SM 1;drop" if k == "MessageSid" else v) for k, v in good],
+        [(k, v) for k, v in good if k != "From"],
+        [(k, "whatsapp:+49 170" if k == "From" else v) for k, v in good],
     ]
     for pairs in cases:
         resp = await post(wa_bot, pairs)

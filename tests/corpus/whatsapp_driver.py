@@ -21,6 +21,7 @@ were sent to (a form for another account is refused, as it must be).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from dataclasses import dataclass, field, replace
@@ -171,26 +172,39 @@ async def judge_one(
     return problems
 
 
-async def run(tmp_path: Path) -> CorpusResult:
-    result = CorpusResult("whatsapp", known=dict(KNOWN))
+async def run(tmp_path: Path, parallel: int = 8) -> CorpusResult:
+    """Rounds run side by side (each its own bot and database); verdicts are listed in file order."""
     template = tmp_path / "template.db"
     await upgrade(f"sqlite+aiosqlite:///{template}")
-    for index, members in enumerate(rounds(load())):
-        account = dict(members[0][1]).get("AccountSid", DEFAULT_ACCOUNT)
-        db = tmp_path / f"round{index}.db"
-        shutil.copy(template, db)
-        h = await BotHarness(
-            settings_for(tmp_path / f"r{index}", f"sqlite+aiosqlite:///{db}", account)
-        ).start()
-        try:
-            await seed(h.db)
-            for name, pairs in members:
-                before = await snapshot(h)
-                statuses = [await post(h, pairs) for _ in range(2)]  # the second is Twilio's retry
-                await h.settled()
-                result.add(name, await judge_one(h, pairs, statuses, before))
-        finally:
-            await h.close()
+    h = await BotHarness(
+        settings_for(tmp_path / "seed", f"sqlite+aiosqlite:///{template}", DEFAULT_ACCOUNT)
+    ).start()
+    await seed(h.db)  # once: each round starts from a copy of the seeded database
+    await h.close()
+    gate = asyncio.Semaphore(parallel)
+    found: dict[str, list[str]] = {}
+
+    async def one_round(index: int, members: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        async with gate:
+            account = dict(members[0][1]).get("AccountSid", DEFAULT_ACCOUNT)
+            db = tmp_path / f"round{index}.db"
+            shutil.copy(template, db)
+            bot = BotHarness(settings_for(tmp_path / f"r{index}", f"sqlite+aiosqlite:///{db}", account))
+            await bot.start()
+            try:
+                for name, pairs in members:
+                    before = await snapshot(bot)
+                    statuses = [await post(bot, pairs) for _ in range(2)]  # the second is Twilio's retry
+                    await bot.settled()
+                    found[name] = await judge_one(bot, pairs, statuses, before)
+            finally:
+                await bot.close()
+
+    inputs = load()
+    await asyncio.gather(*(one_round(i, members) for i, members in enumerate(rounds(inputs))))
+    result = CorpusResult("whatsapp", known=dict(KNOWN))
+    for name, _ in inputs:
+        result.add(name, found[name])
     return result
 
 
