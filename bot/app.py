@@ -46,6 +46,7 @@ from bot.web.request_ids import request_ids
 from bot.web.webhooks import count_refusals, extra_handler, header_check, webhook_handler
 from channels.base import MediaStore
 from channels.sandbox import SandboxFetcher, SandboxSender
+from channels.whatsapp_vcard import read_contacts
 from config.settings import Settings
 from escalation.calendar import Calendar
 from escalation.runtime import EscalationRuntime, read_faq, read_keywords
@@ -270,6 +271,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     # Carton labels (Tesseract) and claim videos (ffprobe): off the event loop, or off and /healthz says why.
     labels = LabelReader.from_settings(settings.claims)
     videos = VideoProbe.from_settings(settings.claims, settings.media.dir)
+    contact_readers = [read_contacts] if "whatsapp" in adapters else []
     engine = Engine(
         db,
         build_handlers(settings, escalator, escalation.calendar, labels, videos),
@@ -279,7 +281,8 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
         flood_per_minute=settings.server.flood_per_minute,
-        media_readers=[r.prepare for r in (labels, videos) if r.on],
+        # OCR of carton labels, video probes; a WhatsApp contact card's names and numbers as text
+        media_readers=[r.prepare for r in (labels, videos) if r.on] + contact_readers,
     )
     writer = InboundWriter(db, engine.submit)
     engine.inbound_busy = writer.busy

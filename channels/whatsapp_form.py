@@ -15,10 +15,10 @@ from typing import Any
 from multidict import MultiDict
 
 from bot.messages import Attachment, AttachmentKind
+from channels.whatsapp_vcard import PLACEHOLDER, VCARD_TYPES
 
 MAX_INBOUND_MEDIA = 10  # Twilio sends at most 10 MediaUrl{N}
 SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-VCARD_TYPES = frozenset({"text/vcard", "text/x-vcard", "text/directory"})
 # Click-to-WhatsApp ad fields (Twilio's names) → the keys kept in extra["referral"].
 REFERRAL_FIELDS = {
     "ReferralBody": "body",
@@ -141,7 +141,7 @@ def extra_of(form: MultiDict[str], place: dict[str, str] | None) -> dict[str, An
 def full_text(words: str, place: dict[str, str] | None, files: list[Attachment]) -> str:
     """The text staff read: the client's words, then what the form adds (a location, a contact card)."""
     parts = [location_text(place)] if place is not None else []
-    parts += ["👤 " + "contact card (vCard)" for f in files if f.mime.lower() in VCARD_TYPES]
+    parts += [PLACEHOLDER for f in files if f.mime.lower() in VCARD_TYPES]  # read out after the fetch
     if words and words not in parts:
         parts.append(words)
     return "\n".join(parts)

@@ -129,6 +129,8 @@ def decode_form(body: bytes) -> MultiDict[str]:
 
 def parse_form(form: MultiDict[str]) -> InboundMessage:
     """One verified Twilio form → one normalised message; WebhookRejected(400) when it is not one."""
+    # NUL is valid in a form but not in PostgreSQL text or JSON: gone before anything is kept.
+    form = MultiDict((k.replace("\x00", ""), v.replace("\x00", "")) for k, v in form.items())
     sid = message_sid(form)
     if not valid_sid(sid):
         raise WebhookRejected(400, "MessageSid missing or malformed")

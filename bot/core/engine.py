@@ -175,6 +175,9 @@ class Engine:
                 await read(inbound)
             except Exception:
                 log.exception("media reader failed on message %s", message_id)
+        if inbound.text != row.text:  # a reader turned a file into words (a vCard's names): keep them
+            async with self.db.write() as session:
+                await message_repo.set_content(session, message_id, inbound.text, inbound.extra)
         try:
             await self._handle_in_transaction(message_id, inbound, media_problems, row.created_at)
         except Exception:

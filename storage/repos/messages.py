@@ -136,6 +136,15 @@ async def mark_handled(session: AsyncSession, message_id: int, conversation_id: 
     )
 
 
+async def set_content(session: AsyncSession, message_id: int, text: str, extra: dict[str, Any]) -> None:
+    """What a media reader found in a fetched file (a contact card's names) becomes the stored text."""
+    row = await session.get(Message, message_id)
+    if row is None:
+        return
+    row.text = text
+    row.payload = {**row.payload, "text": text, "extra": extra}
+
+
 async def add_attachment(
     session: AsyncSession, message_id: int, att: Attachment, phash: str | None = None
 ) -> AttachmentRow:

@@ -48,18 +48,47 @@ async def test_a_location_is_readable_text_and_structured_fields(
     assert fake_twilio.sent_to(ACME)  # answered like any message
 
 
-async def test_a_shared_contact_is_text_not_an_unread_document(
+VCARD = (
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Wang;Lei;;;\r\nFN:Wang Lei\r\nORG:Hailang Bags;QC\r\n"
+    b"item1.TEL;type=CELL;waid=8613800000001:+86 138 0000 0001\r\nTEL;TYPE=WORK:+86 755 1234\r\n 5678\r\n"
+    b"EMAIL:lei@hailang.example\r\nPHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRg==\r\nEND:VCARD\r\n"
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Chen;Mei;;;\r\nTEL:+86 139 0000 0002\r\nEND:VCARD\r\n"
+)
+
+
+async def test_a_shared_contact_is_read_out_as_names_and_numbers(
     harness_factory: Any, tmp_path: Path, db_url: str, fake_twilio: FakeTwilio
 ) -> None:
     h = await make_bot(harness_factory, tmp_path, db_url, fake_twilio)
     sid = new_sid("MM")
-    url = fake_twilio.add_media(b"BEGIN:VCARD\r\nFN:Wang Lei\r\nEND:VCARD\r\n", "text/vcard", message_sid=sid)
-    assert (await post(h, inbound_form(ACME, "", sid=sid, media=[(url, "text/vcard")]))).status == 200
+    url = fake_twilio.add_media(VCARD, "text/vcard", message_sid=sid)
+    assert (
+        await post(h, inbound_form(ACME, "our QC contact", sid=sid, media=[(url, "text/vcard")]))
+    ).status == 200
+    row = await only_row(h)
+    assert row.text == (
+        "👤 Wang Lei (Hailang Bags, QC): +86 138 0000 0001, +86 755 12345678, lei@hailang.example\n"
+        "👤 Mei Chen: +86 139 0000 0002\nour QC contact"
+    )
+    assert row.payload["extra"]["contacts"][1] == {
+        "name": "Mei Chen",
+        "phones": ["+86 139 0000 0002"],
+        "emails": [],
+    }
+    [inbound] = [m for m in await conversation_messages(h) if m["direction"] == "in"]
+    assert inbound["text"] == row.text  # what staff see in the console
+    [att] = inbound["attachments"]
+    assert att["mime"] == "text/vcard" and att["filename"] == "contact.vcf" and att["sha256"]
+
+
+async def test_a_contact_card_that_cannot_be_fetched_still_says_what_it_was(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_twilio: FakeTwilio
+) -> None:
+    h = await make_bot(harness_factory, tmp_path, db_url, fake_twilio)
+    url = f"{fake_twilio.api_url}/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages/MMgone/Media/MEgone"
+    assert (await post(h, inbound_form(ACME, "", media=[(url, "text/x-vcard")]))).status == 200
     row = await only_row(h)
     assert row.text == "👤 contact card (vCard)"
-    [inbound] = [m for m in await conversation_messages(h) if m["direction"] == "in"]
-    [att] = inbound["attachments"]
-    assert att["mime"] == "text/vcard" and att["filename"] == "contact.vcf"
 
 
 async def test_click_to_whatsapp_ad_fields_are_kept(
@@ -142,3 +171,13 @@ async def test_an_sms_to_the_number_is_stored_and_answered_by_sms(
     assert call.params["From"] == "+14155238886"  # SMS from the same number, not whatsapp:
     async with h.db.read() as s:
         assert len(list((await s.execute(select(Message).where(Message.direction == "in"))).scalars())) == 1
+
+
+async def test_nul_characters_never_reach_the_database(
+    harness_factory: Any, tmp_path: Path, any_db_url: str, fake_twilio: FakeTwilio
+) -> None:
+    h = await make_bot(harness_factory, tmp_path, any_db_url, fake_twilio)
+    form = with_fields(inbound_form(ACME, "remove\x00 null bytes\x00"), ProfileName="Anna\x00", Label="x\x00")
+    assert (await post(h, form)).status == 200
+    row = await only_row(h)
+    assert row.text == "remove null bytes" and row.payload["sender_name"] == "Anna"
