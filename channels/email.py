@@ -40,6 +40,7 @@ from channels.base import MediaStore
 from channels.degrade import degrade
 from channels.email_mime import ParsedMail, parse_mail, unparseable
 from channels.email_send import SmtpSender
+from channels.email_text import scrub, strip_reply_prefixes
 from config.settings import EmailSettings
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,6 @@ class EmailAdapter:
             return WebResponse.json({"error": "empty message"}, status=400)
         digest = hashlib.sha256(raw).hexdigest()[:32]
         message = await self.to_inbound(raw, fallback_id=f"<ingest-{digest}@aftersales.invalid>")
-        if "@" not in message.channel_user_id:
-            return WebResponse.json({"error": "no From address", "field": "From"}, status=400)
         if self.submit is None:
             return WebResponse.json({"error": "inbound writer not running"}, status=503)
         stored = await self.submit([message])
@@ -337,18 +336,18 @@ class EmailAdapter:
         if own and parsed.from_address == own and not parsed.no_reply:
             parsed.no_reply = "own-address"  # our own mail back in the mailbox: never answer ourselves
         attachments = await self._attachments(parsed, oversize)
-        text = parsed.text or re.sub(r"^((re|fw|fwd|回复|转发)\s*[:：]\s*)+", "", parsed.subject, flags=re.I)
+        text = parsed.text or strip_reply_prefixes(parsed.subject)
         if parsed.tag:
             text = text.replace(f"[{parsed.tag}]", "").strip() or text
         return InboundMessage(
             channel=Channel.EMAIL,
-            channel_user_id=parsed.from_address[:254],  # RFC 5321's limit; the column holds 255
-            provider_message_id=provider_id_for(parsed.message_id),
-            text=text.strip(),
-            sender_name=(parsed.from_name or "")[:200] or None,
+            channel_user_id=scrub(parsed.from_address[:254]),  # RFC 5321's limit; the column holds 255
+            provider_message_id=scrub(provider_id_for(parsed.message_id)),
+            text=scrub(text.strip()),
+            sender_name=scrub((parsed.from_name or "")[:200]) or None,
             attachments=attachments,
             reply_to=parsed.in_reply_to,
-            extra={**parsed.extra(), **({"oversize_bytes": oversize} if oversize else {})},
+            extra=scrub({**parsed.extra(), **({"oversize_bytes": oversize} if oversize else {})}),
         )
 
     async def _attachments(self, parsed: ParsedMail, oversize: int | None) -> list[Attachment]:
@@ -358,10 +357,12 @@ class EmailAdapter:
             if oversize is not None or len(part.data) > self.store.max_bytes:
                 # Nothing of a too-large file is kept; the engine tells the client the limit.
                 size = len(part.data) if oversize is None else None
-                out.append(Attachment(part.kind, part.mime, ref, part.filename, size, error="too_large"))
+                name = scrub(part.filename) if part.filename else None
+                out.append(Attachment(part.kind, part.mime, scrub(ref), name, size, error="too_large"))
                 continue
             sha, path, size = await self.store.save_bytes(part.data)
-            out.append(Attachment(part.kind, part.mime, ref, part.filename, size, sha, str(path)))
+            name = scrub(part.filename) if part.filename else None
+            out.append(Attachment(part.kind, part.mime, scrub(ref), name, size, sha, str(path)))
         if oversize is not None and not out:
             out.append(
                 Attachment(

@@ -14,19 +14,12 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
-from pathlib import PurePosixPath, PureWindowsPath
 
-from bot.messages import AttachmentKind
 from channels.email_auth import SenderAuth, from_mailboxes, sender_auth
-from channels.email_text import (
-    MAX_TEXT_CHARS,
-    TAG_RE,
-    decode_bytes,
-    header_text,
-    html_to_text,
-    raw_header,
-    trim_quoted,
-)
+from channels.email_parts import Forward, MailPart, safe_filename, unescape, walk
+from channels.email_text import MAX_TEXT_CHARS, TAG_RE, header_text, raw_header, trim_quoted
+
+__all__ = ["MailPart", "ParsedMail", "no_reply_reason", "parse_mail", "safe_filename", "unparseable"]
 
 # ---- automatic mail: stored, never answered --------------------------------------------------------
 
@@ -59,16 +52,6 @@ def no_reply_reason(msg: EmailMessage) -> str | None:
 
 
 @dataclass
-class MailPart:
-    """An attachment as it arrived (bytes decoded from its transfer encoding)."""
-
-    kind: AttachmentKind
-    mime: str
-    filename: str | None
-    data: bytes
-
-
-@dataclass
 class ParsedMail:
     message_id: str
     from_address: str
@@ -83,6 +66,7 @@ class ParsedMail:
     no_reply: str | None = None
     sender: SenderAuth = field(default_factory=lambda: SenderAuth(False, "not checked"))
     parts: list[MailPart] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)
 
     def extra(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -97,6 +81,10 @@ class ParsedMail:
         if self.no_reply:
             data["no_reply"] = True
             data["no_reply_reason"] = self.no_reply
+        if self.forwards:
+            data["forwarded"] = [{"from": f.sender, "subject": f.subject} for f in self.forwards]
+        if not self.from_address:
+            data["needs_staff"] = "no usable From address: stored, answered to nobody"
         data["auth"] = self.sender.to_json()
         data["sender_authenticated"] = self.sender.authenticated
         return data
@@ -104,30 +92,6 @@ class ParsedMail:
 
 def _msgid_list(value: str) -> list[str]:
     return re.findall(r"<[^<>\s]+>", value or "")
-
-
-def _kind(mime: str, filename: str | None) -> AttachmentKind:
-    name = (filename or "").lower()
-    if mime.startswith("image/") or name.endswith((".jpg", ".jpeg", ".png", ".heic", ".gif", ".webp")):
-        return AttachmentKind.PHOTO
-    if mime.startswith("video/") or name.endswith((".mp4", ".mov", ".avi", ".3gp", ".mkv")):
-        return AttachmentKind.VIDEO
-    if mime.startswith("audio/"):
-        return AttachmentKind.VOICE
-    return AttachmentKind.DOCUMENT
-
-
-def safe_filename(name: str | None) -> str | None:
-    """Only a base name, never a path (the file is stored by its sha256 anyway)."""
-    if not name:
-        return None
-    base = PureWindowsPath(PurePosixPath(name).name).name.strip().replace("\x00", "")
-    return base[:200] or None
-
-
-def _part_text(part: EmailMessage) -> str:
-    data = part.get_payload(decode=True)
-    return decode_bytes(data if isinstance(data, bytes) else b"", part.get_content_charset())
 
 
 def _from(msg: EmailMessage) -> tuple[str, str]:
@@ -141,27 +105,8 @@ def _from(msg: EmailMessage) -> tuple[str, str]:
         return "", ""
     first = mailboxes[0]
     name, address = parseaddr(header_text(msg, "From"))
-    return (name if address.strip().lower() == first.address else first.name), first.address
-
-
-def _files(msg: EmailMessage, body_parts: set[int]) -> list[MailPart]:
-    """Every part that is a file: not the body, not stray text, not an embedded mail's container."""
-    parts: list[MailPart] = []
-    for part in msg.walk():
-        if part.is_multipart() or id(part) in body_parts:
-            continue
-        ctype = part.get_content_type()
-        filename = safe_filename(part.get_filename())
-        disposition = (part.get_content_disposition() or "").lower()
-        if ctype.startswith("text/") and not filename and disposition != "attachment":
-            continue  # stray text parts (a DSN's human part, an alternative) are not files
-        if ctype.startswith("message/"):
-            continue  # embedded mail (forwards, DSN details): its parts are walked on their own
-        data = part.get_payload(decode=True)
-        if not isinstance(data, bytes):
-            continue
-        parts.append(MailPart(_kind(ctype, filename), ctype, filename, data))
-    return parts
+    name = name if address.strip().lower() == first.address else first.name
+    return unescape(name), unescape(first.address)  # RFC 6532: raw UTF-8 in the header
 
 
 def _date(msg: EmailMessage) -> datetime | None:
@@ -180,26 +125,16 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
     `trusted_authserv_id` names our receiving server (see channels/email_auth.py); empty means
     no sender is authenticated.
     """
-    msg = email.message_from_bytes(raw, policy=policy.default)
+    msg = email.message_from_bytes(repair_headers(raw), policy=policy.default)
     assert isinstance(msg, EmailMessage)
     name, address = _from(msg)
     subject = header_text(msg, "Subject")
-    message_id = (_msgid_list(raw_header(msg, "Message-ID") or "") or [fallback_id])[0]
-    body_part = msg.get_body(preferencelist=("plain", "html"))
-    full_text = ""
-    if body_part is not None:
-        full_text = _part_text(body_part)  # type: ignore[arg-type]
-        if body_part.get_content_type() == "text/html":
-            full_text = html_to_text(full_text)
-    body_parts = {id(body_part)}
-    if body_part is not None:
-        # Its alternative sibling (the HTML of a plain+HTML mail) is the same text, not an attachment.
-        for part in msg.walk():
-            if part.get_content_type() == "multipart/alternative":
-                subparts = part.get_payload()
-                if isinstance(subparts, list) and any(p is body_part for p in subparts):
-                    body_parts |= {id(p) for p in subparts}
-    parts = _files(msg, body_parts)
+    message_id = unescape((_msgid_list(raw_header(msg, "Message-ID") or "") or [fallback_id])[0])
+    walked = walk(msg, _charset_hint(msg))
+    own = "\n\n".join(t.strip() for t in walked.texts if t.strip())
+    full_text = "\n\n".join([own, *(_forward_block(f) for f in walked.forwards)]).strip()
+    text = "\n\n".join([trim_quoted(own), *(_forward_block(f) for f in walked.forwards)]).strip()
+    parts = walked.files
     in_reply_to = next(iter(_msgid_list(raw_header(msg, "In-Reply-To") or "")), None)
     tag_match = TAG_RE.search(subject)
     date = _date(msg)
@@ -208,8 +143,8 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
         from_address=address.strip().lower(),
         from_name=name or None,
         subject=subject,
-        full_text=full_text.strip()[:MAX_TEXT_CHARS],
-        text=trim_quoted(full_text)[:MAX_TEXT_CHARS],
+        full_text=full_text[:MAX_TEXT_CHARS],
+        text=text[:MAX_TEXT_CHARS],
         in_reply_to=in_reply_to,
         references=_msgid_list(raw_header(msg, "References") or ""),
         tag=tag_match.group(1).upper() if tag_match else None,
@@ -217,7 +152,45 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
         no_reply=no_reply_reason(msg),
         sender=sender_auth(msg, trusted_authserv_id),
         parts=parts,
+        forwards=walked.forwards,
     )
+
+
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
+
+
+def repair_headers(raw: bytes) -> bytes:
+    """A stray line between headers (an unindented fold) is joined to the header above it.
+
+    The parser otherwise takes it as the end of the headers, and every header below it
+    (From, Message-ID, the MIME structure) becomes body text.
+    """
+    end = re.search(rb"\r?\n\r?\n", raw)
+    head = raw[: end.start()] if end else raw
+    lines = head.split(b"\n")
+    if not lines or not _HEADER_LINE.match(lines[0]):
+        return raw
+    headers_below = [i for i, line in enumerate(lines) if _HEADER_LINE.match(line)]
+    fixed = [
+        b" " + line if i < headers_below[-1] and line.strip() and not line[:1].isspace()
+        and not _HEADER_LINE.match(line) else line
+        for i, line in enumerate(lines)
+    ]  # fmt: skip
+    return raw if fixed == lines else b"\n".join(fixed) + raw[len(head) :]
+
+
+def _charset_hint(msg: EmailMessage) -> str | None:
+    """The charset the sender's client writes in: the first text part's label (for raw 8-bit names)."""
+    for part in msg.walk():
+        if part.get_content_maintype() == "text" and part.get_content_charset():
+            return part.get_content_charset()
+    return None
+
+
+def _forward_block(forward: Forward) -> str:
+    """How a forwarded mail reads inside the message staff see (never cut as quoted history)."""
+    head = f"[Forwarded mail] From: {forward.sender or '?'} | Subject: {forward.subject or '-'}"
+    return f"{head}\n{trim_quoted(forward.text)}".strip()
 
 
 def unparseable(raw: bytes, fallback_id: str) -> ParsedMail:

@@ -16,7 +16,7 @@ from email.utils import format_datetime, getaddresses
 def reply_subject(subject: str, tag: str | None) -> str:
     """ "Re: <subject>" once (not "Re: Re: …"), with the claim/escalation tag kept or added."""
     base = subject.strip() or "Your message"
-    if not re.match(r"^(re|回复|答复)\s*[:：]", base, re.IGNORECASE):
+    if not re.match(r"^(re|回复|回覆|回復|答复|答覆)\s*[:：]", base, re.IGNORECASE):
         base = f"Re: {base}"
     if tag and f"[{tag}]".lower() not in base.lower():
         base = f"{base} [{tag}]"

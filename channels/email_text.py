@@ -8,10 +8,12 @@ dropping the message.
 
 from __future__ import annotations
 
+import codecs
 import re
 from email.header import decode_header
 from email.message import EmailMessage
 from html.parser import HTMLParser
+from typing import Any
 
 # Declared charset → the codec that actually decodes what such clients send.
 _CHARSET_ALIASES = {
@@ -21,6 +23,7 @@ _CHARSET_ALIASES = {
     "cp936": "gb18030",
     "euc-cn": "gb18030",
     "gb_2312-80": "gb18030",
+    "big5": "big5hkscs",  # Hong Kong and Taiwan clients: Big5 with HKSCS/vendor additions
     "us-ascii": "utf-8",
     "ascii": "utf-8",
 }
@@ -31,16 +34,64 @@ MAX_TEXT_CHARS = 200_000
 TAG_RE = re.compile(r"\[((?:CLM|ESC)-[0-9][0-9-]*)\]", re.IGNORECASE)
 
 
+def scrub(value: Any) -> Any:
+    """Lone surrogates (raw bytes no decoding claimed) replaced, in strings, lists and dicts alike.
+
+    A database driver refuses such a string, and a message that can never be stored would
+    block the mailbox behind it: whatever slipped through every decoder is made storable here.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+# Reply and forward prefixes of the mail clients our clients use (EN, zh-CN, zh-TW, DE, Nordic).
+_REPLY_PREFIX = re.compile(
+    r"^((re|fw|fwd|aw|wg|sv|vs|回复|回覆|回復|答复|答覆|转发|轉發|轉寄|转寄)\s*(\[\d+\])?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+
+
+def strip_reply_prefixes(subject: str) -> str:
+    """`回复：答复: Re: 拉链` → `拉链`: what the subject is about, without the thread's prefixes."""
+    return _REPLY_PREFIX.sub("", subject.strip()).strip()
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Bytes in a declared charset → text; a wrong or missing label falls back, never raises."""
+    """Bytes in a declared charset → text; a wrong or missing label falls back, never raises.
+
+    A UTF-8 body with a stray bad byte stays UTF-8 (one replacement character), rather than
+    falling through to GB18030, which decodes almost any bytes and would garble all of it.
+    """
     label = (charset or "").strip().strip('"').lower()
     label = _CHARSET_ALIASES.get(label, label)
-    for codec in [c for c in (label, "utf-8", "gb18030") if c]:
+    for codec in [c for c in (label, "utf-8") if c]:
         try:
             return data.decode(codec)
         except (LookupError, UnicodeDecodeError):
             continue
-    return data.decode("utf-8", errors="replace")
+    if label in {"", "utf-8", "utf8"} or not _known(label):
+        text = data.decode("utf-8", errors="replace")
+        if text.count("\ufffd") * 200 <= len(text):
+            return text
+    elif label != "gb18030":  # a real label with a few bad bytes: keep its reading of the rest
+        return data.decode(label, errors="replace")
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")
+
+
+def _known(label: str) -> bool:
+    try:
+        codecs.lookup(label)
+    except LookupError:
+        return False
+    return True
 
 
 def decode_header_value(raw: str | None) -> str:

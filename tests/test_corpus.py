@@ -8,13 +8,21 @@ see the per-channel "N inputs, sensible X" lines.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest_asyncio
+
+from tests.conftest import BotHarness, make_settings, wait_until
+from tests.corpus import email_driver
+from tests.fakes.dovecot import Dovecot, dovecot_fixture
+from tests.fakes.smtp import FakeSmtp
 from tests.fakes.wechat import FakeWeChat
 
-# ---- telegram ----
+FIXTURES = (dovecot_fixture,)  # the email corpus's Dovecot
 
+# ---- telegram ----
 # ---- whatsapp ----
 
 
@@ -48,3 +56,39 @@ async def test_wechat_corpus(harness_factory: Any, tmp_path: Path, fake_wechat: 
 
 
 # ---- email ----
+
+
+@pytest_asyncio.fixture
+async def email_bot(tmp_path: Path, db_url: str, dovecot: Dovecot, smtp: FakeSmtp) -> AsyncIterator[Any]:
+    from bot.tools.demo import seed
+    from config.settings import EmailSettings
+
+    started: list[BotHarness] = []
+
+    async def factory() -> BotHarness:
+        email = EmailSettings(
+            enabled=True, imap_host=dovecot.host, imap_port=dovecot.port, imap_ssl=False,
+            imap_username=dovecot.user, imap_password=dovecot.password, mailbox="INBOX",
+            poll_seconds=3600, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False,
+            from_address="support@factory.example",
+        )  # fmt: skip
+        h = BotHarness(make_settings(tmp_path, db_url, email=email))
+        await seed(h.db)
+        await h.start()
+        started.append(h)
+        adapter = h.runtime.adapters["email"]
+
+        async def connected() -> bool:
+            return bool(adapter.connected_once.is_set())  # type: ignore[attr-defined]
+
+        await wait_until(connected, 15)
+        return h
+
+    yield factory
+    for h in started:
+        await h.close()
+
+
+async def test_email_corpus(email_bot: Any, dovecot: Dovecot) -> None:
+    result = await email_driver.run(email_bot, dovecot)
+    result.check()
