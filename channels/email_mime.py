@@ -132,7 +132,7 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
     message_id = unescape((_msgid_list(raw_header(msg, "Message-ID") or "") or [fallback_id])[0])
     walked = walk(msg, _charset_hint(msg))
     own = "\n\n".join(t.strip() for t in walked.texts if t.strip())
-    full_text = "\n\n".join([own, *(_forward_block(f) for f in walked.forwards)]).strip()
+    full_text = "\n\n".join([own, *(_forward_block(f, whole=True) for f in walked.forwards)]).strip()
     text = "\n\n".join([trim_quoted(own), *(_forward_block(f) for f in walked.forwards)]).strip()
     parts = walked.files
     in_reply_to = next(iter(_msgid_list(raw_header(msg, "In-Reply-To") or "")), None)
@@ -187,10 +187,10 @@ def _charset_hint(msg: EmailMessage) -> str | None:
     return None
 
 
-def _forward_block(forward: Forward) -> str:
+def _forward_block(forward: Forward, *, whole: bool = False) -> str:
     """How a forwarded mail reads inside the message staff see (never cut as quoted history)."""
     head = f"[Forwarded mail] From: {forward.sender or '?'} | Subject: {forward.subject or '-'}"
-    return f"{head}\n{trim_quoted(forward.text)}".strip()
+    return f"{head}\n{forward.text if whole else trim_quoted(forward.text)}".strip()
 
 
 def unparseable(raw: bytes, fallback_id: str) -> ParsedMail:

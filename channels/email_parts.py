@@ -166,14 +166,14 @@ def _walk(part: Message, out: Walked, read: bool, depth: int, hint: str | None) 
     if depth > MAX_DEPTH or out.parts_seen > MAX_PARTS:
         return
     ctype = part.get_content_type()
+    if ctype == "message/rfc822":  # (the parser also calls it multipart: its payload is one message)
+        _forward(part, out, read, depth, hint)
+        return
     if part.is_multipart():
         children = [c for c in part.get_payload() if isinstance(c, Message)]
         shown = _shown_alternative(children) if ctype == "multipart/alternative" and children else None
         for child in children:
             _walk(child, out, read and (shown is None or child is shown), depth + 1, hint)
-        return
-    if ctype == "message/rfc822":
-        _forward(part, out, read, depth, hint)
         return
     if ctype in REPORT_TYPES:
         return

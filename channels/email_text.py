@@ -15,6 +15,10 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
+from channels.email_quotes import trim_quoted
+
+__all__ = ["decode_bytes", "header_text", "html_to_text", "raw_header", "scrub", "trim_quoted"]
+
 # Declared charset → the codec that actually decodes what such clients send.
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",
@@ -76,7 +80,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             continue
     if label in {"", "utf-8", "utf8"} or not _known(label):
         text = data.decode("utf-8", errors="replace")
-        if text.count("\ufffd") * 200 <= len(text):
+        if text.count("\ufffd") <= max(2, len(text) // 50):  # a stray byte or two, not another charset
             return text
     elif label != "gb18030":  # a real label with a few bad bytes: keep its reading of the rest
         return data.decode(label, errors="replace")
@@ -181,47 +185,3 @@ def html_to_text(markup: str) -> str:
     parser.close()
     lines = [line.strip() if not line.startswith("> ") else line.rstrip() for line in parser.lines]
     return "\n".join(lines).strip()
-
-
-# ---- quoted history and signatures --------------------------------------------------------------
-
-_CUT_LINE = [
-    re.compile(r"^-{2,}\s*(Original Message|Forwarded message|原始邮件|原邮件)\s*-{2,}", re.IGNORECASE),
-    re.compile(r"^_{8,}\s*$"),  # Outlook's separator above the quoted header block
-    re.compile(r"^.{0,200}(写道|寫道)\s*[:：]\s*$"),  # 在…写道： (Apple, QQ), …于…写道： (Gmail)
-    re.compile(r"^(发件人|寄件者|發件人)\s*[:：]"),
-    re.compile(r"^-- ?$"),  # the signature separator (RFC 3676 "-- ")
-    re.compile(r"^(Sent from my |Get Outlook for |发自我的|从我的 ?i(Phone|Pad) ?发送)", re.IGNORECASE),
-]
-_ON_WROTE = re.compile(r"^On\b.{4,200}\bwrote\s*:\s*$", re.IGNORECASE | re.DOTALL)
-_HEADER_BLOCK = re.compile(
-    r"^(From|Sent|Date|To|Cc|Subject|发送时间|收件人|抄送|主题|日期)\s*[:：]", re.IGNORECASE
-)
-
-
-def trim_quoted(text: str) -> str:
-    """What the client wrote this time: quoted history, forwarded headers and signatures cut off.
-
-    Used for intent detection only; the full text is kept alongside.
-    """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if any(p.match(stripped) for p in _CUT_LINE):
-            break
-        joined = " ".join(x.strip() for x in lines[i : i + 3])
-        if stripped.lower().startswith("on ") and _ON_WROTE.match(
-            " ".join(x.strip() for x in lines[i : i + 2])
-        ):
-            break
-        if _ON_WROTE.match(stripped) or (stripped.lower().startswith("on ") and _ON_WROTE.match(joined)):
-            break
-        if re.match(r"^From\s*:", stripped, re.IGNORECASE):
-            following = [x.strip() for x in lines[i + 1 : i + 5] if x.strip()]
-            if sum(1 for x in following if _HEADER_BLOCK.match(x)) >= 2:
-                break
-        if stripped.startswith(">"):
-            continue
-        kept.append(line.rstrip())
-    return "\n".join(kept).strip()

@@ -175,6 +175,12 @@ def _is_attachment(part: Message) -> bool:
 def _walk(part: Message, exp: Expect, read: bool = True) -> None:
     """`read` False: an alternative not shown (its text is the shown one's), only its files count."""
     ctype = part.get_content_type()
+    if ctype == "message/rfc822":
+        exp.forwarded += 1
+        inner = part.get_payload()
+        for sub in inner if isinstance(inner, list) else []:
+            _walk(sub, exp, read)
+        return
     if part.is_multipart():
         children = part.get_payload()
         assert isinstance(children, list)
@@ -186,12 +192,6 @@ def _walk(part: Message, exp: Expect, read: bool = True) -> None:
             return
         for child in children:
             _walk(child, exp, read)
-        return
-    if ctype == "message/rfc822":
-        exp.forwarded += 1
-        inner = part.get_payload()
-        for sub in inner if isinstance(inner, list) else []:
-            _walk(sub, exp, read)
         return
     if ctype in _REPORT_TYPES:
         return
