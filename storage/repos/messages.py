@@ -223,6 +223,10 @@ def message_json(msg: Message, media_url: Any = None) -> dict[str, Any]:
         ],
         "created_at": msg.created_at.isoformat(),
         "delivery": msg.delivery if msg.direction == "out" else None,
+        # Why staff must look at it themselves (a mail without a usable sender, answered to nobody).
+        "needs_staff": (
+            ((msg.payload or {}).get("extra") or {}).get("needs_staff") if msg.direction == "in" else None
+        ),
     }
 
 

@@ -211,3 +211,18 @@ async def test_raw_utf8_headers_are_decoded_and_never_block_the_mailbox(
     assert row.channel_user_id == "jdöe@mächine.example" and row.payload["sender_name"] == "Jöhn Doe"
     await stored(bot, after_id)
     assert adapter_of(bot).submit_failures == 0
+
+
+async def test_staff_see_the_flag_on_a_mail_without_a_sender_in_the_console(
+    bot: BotHarness, dovecot: Dovecot
+) -> None:
+    from tests.bot.web.console.test_views import add_staff, login
+
+    raw, mid = raw_mail("text/plain; charset=utf-8", "Container held at customs!\r\n", sender="")
+    await append(dovecot, raw)
+    row, _ = await stored(bot, mid)
+    await add_staff(bot)
+    await login(bot)
+    html = await (await bot.client.get(f"/console/conversations/{row.conversation_id}")).text()
+    assert "No usable sender address: nobody was answered" in html
+    assert "Container held at customs!" in html
