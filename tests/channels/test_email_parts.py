@@ -213,7 +213,7 @@ async def test_raw_utf8_headers_are_decoded_and_never_block_the_mailbox(
     assert adapter_of(bot).submit_failures == 0
 
 
-async def test_staff_see_the_flag_on_a_mail_without_a_sender_in_the_console(
+async def test_staff_see_the_flag_on_a_mail_without_a_sender_in_the_console_and_api(
     bot: BotHarness, dovecot: Dovecot
 ) -> None:
     from tests.bot.web.console.test_views import add_staff, login
@@ -226,3 +226,6 @@ async def test_staff_see_the_flag_on_a_mail_without_a_sender_in_the_console(
     html = await (await bot.client.get(f"/console/conversations/{row.conversation_id}")).text()
     assert "No usable sender address: nobody was answered" in html
     assert "Container held at customs!" in html
+    api = await bot.api("GET", f"/api/conversations/{row.conversation_id}/messages")
+    [item] = (await api.json())["items"]
+    assert item["needs_staff"].startswith("no usable From address") and item["text"] == row.text
