@@ -11,12 +11,12 @@ encoded-word or an unquoted name with spaces is expected decoded and whole.
 from __future__ import annotations
 
 import email
-import html
 import re
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header
 from email.message import EmailMessage, Message
+from html.parser import HTMLParser
 
 # Parts that describe a delivery, not something a person attached.
 _REPORT_TYPES = {
@@ -128,7 +128,7 @@ def filename_of(part: Message) -> str | None:
     return None
 
 
-class _Html(html.parser.HTMLParser):
+class _Html(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
