@@ -125,7 +125,8 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
     `trusted_authserv_id` names our receiving server (see channels/email_auth.py); empty means
     no sender is authenticated.
     """
-    msg = email.message_from_bytes(repair_headers(raw), policy=policy.default)
+    repaired = repair_headers(raw)
+    msg = email.message_from_bytes(repaired, policy=policy.default)
     assert isinstance(msg, EmailMessage)
     name, address = _from(msg)
     subject = header_text(msg, "Subject")
@@ -150,7 +151,7 @@ def parse_mail(raw: bytes, fallback_id: str = "", trusted_authserv_id: str = "")
         tag=tag_match.group(1).upper() if tag_match else None,
         date=date,
         no_reply=no_reply_reason(msg),
-        sender=sender_auth(msg, trusted_authserv_id),
+        sender=_sender(msg, trusted_authserv_id, repaired is not raw),
         parts=parts,
         forwards=walked.forwards,
     )
@@ -177,6 +178,14 @@ def repair_headers(raw: bytes) -> bytes:
         for i, line in enumerate(lines)
     ]  # fmt: skip
     return raw if fixed == lines else b"\n".join(fixed) + raw[len(head) :]
+
+
+def _sender(msg: EmailMessage, trusted_authserv_id: str, repaired: bool) -> SenderAuth:
+    """A repaired header section is never authenticated: the stray line could have been joined to
+    our own server's Authentication-Results, and that server may have read the headers otherwise."""
+    if repaired:
+        return SenderAuth(False, "malformed header section (repaired to read it)")
+    return sender_auth(msg, trusted_authserv_id)
 
 
 def _charset_hint(msg: EmailMessage) -> str | None:

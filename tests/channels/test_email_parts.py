@@ -229,3 +229,20 @@ async def test_staff_see_the_flag_on_a_mail_without_a_sender_in_the_console_and_
     api = await bot.api("GET", f"/api/conversations/{row.conversation_id}/messages")
     [item] = (await api.json())["items"]
     assert item["needs_staff"].startswith("no usable From address") and item["text"] == row.text
+
+
+def test_a_repaired_header_section_never_authenticates_a_sender() -> None:
+    """A stray line joined to our MX's Authentication-Results must not add a verdict to it."""
+    from channels.email_mime import parse_mail
+
+    mx = "mx.factory.example"
+    forged = (
+        f"Authentication-Results: {mx}; spf=pass smtp.mailfrom=factory.example\r\n"
+        "; dmarc=pass header.from=factory.example\r\n"  # not a header: the sender's first line
+        "From: Li <li@factory.example>\r\nMessage-ID: <f1@factory.example>\r\nSubject: ack\r\n\r\n/ack 1\r\n"
+    ).encode()
+    parsed = parse_mail(forged, "", mx)
+    assert parsed.from_address == "li@factory.example" and parsed.text == "/ack 1"  # readable…
+    assert parsed.extra()["sender_authenticated"] is False  # …but never believed
+    genuine = forged.replace(b"smtp.mailfrom=factory.example\r\n;", b"smtp.mailfrom=factory.example;", 1)
+    assert parse_mail(genuine, "", mx).extra()["sender_authenticated"] is True  # the positive control
