@@ -57,6 +57,7 @@ from handlers.claims.dialog import ClaimIntake
 from handlers.claims.ocr import LabelReader
 from handlers.claims.video import VideoProbe
 from handlers.closures import ClosureNotice
+from handlers.edits import EditedMessage
 from handlers.escalation.relay import Relay
 from handlers.escalation.staff import StaffCommands, StaffFallback
 from handlers.escalation.urgent import Frustration, Urgent
@@ -166,6 +167,7 @@ def build_handlers(
     calendar = calendar or Calendar()
     return [
         # -- observers --
+        EditedMessage(),  # a correction: recorded, and answered only by a dialog awaiting it
         Subscription(),  # WeChat follow events: welcome, not the menu's "did not understand"
         ClosureNotice(calendar),  # before Urgent: "we are closed until …" comes before "on call alerted"
         Urgent(read_keywords(settings.escalation.keywords_file), escalator),

@@ -32,14 +32,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 import telegram
 from telegram import (
     Bot,
-    CallbackQuery,
-    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
-    Message,
-    Update,
-    User,
 )
 from telegram.error import (
     BadRequest,
@@ -64,6 +59,7 @@ from bot.ports import Capabilities, RequestHead, StoredRef, WebhookRejected, Web
 from channels.base import MediaStore
 from channels.degrade import degrade
 from channels.media_fetch import FetchRules, MediaFetcher
+from channels.telegram_inbound import parse_update, read_update
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -122,10 +118,9 @@ class TelegramAdapter:
             raise WebhookRejected(400, "body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise WebhookRejected(400, "not a Telegram Update (no integer update_id)")
-        try:
-            update = Update.de_json(data, None)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WebhookRejected(400, f"malformed Update: {exc}") from None
+        update = read_update(data)  # an old or partial shape is repaired, never refused
+        if update is None:
+            return []
         message = parse_update(update)
         if message is None and update.callback_query is not None:
             request.notes[REFUSED_CALLBACK] = update.callback_query.id
@@ -163,6 +158,8 @@ class TelegramAdapter:
             return await self._edit(out, out.edit.message_id, markup)
         reply_to = int(out.reply_to) if out.reply_to and out.reply_to.isdigit() else None
         files = [a for a in out.attachments if a.stored_path]
+        # A client who wrote to a business account is answered from it (Bot API business bots).
+        via = out.extra.get("business_connection_id") or None
         # A short text rides as the first file's caption; a long one goes as its own message.
         caption = out.text if files and out.text and len(out.text) <= 1024 else None
         try:
@@ -177,6 +174,7 @@ class TelegramAdapter:
                             photo=payload,
                             caption=first_caption,
                             reply_markup=markup if first_caption else None,
+                            business_connection_id=via,
                         )
                     else:
                         sent = await self.bot.send_document(
@@ -184,10 +182,15 @@ class TelegramAdapter:
                             document=payload,
                             caption=first_caption,
                             reply_markup=markup if first_caption else None,
+                            business_connection_id=via,
                         )
             if out.text and caption is None:
                 sent = await self.bot.send_message(
-                    out.channel_user_id, out.text, reply_markup=markup, reply_to_message_id=reply_to
+                    out.channel_user_id,
+                    out.text,
+                    reply_markup=markup,
+                    reply_to_message_id=reply_to,
+                    business_connection_id=via,
                 )
         except RetryAfter as exc:
             raise SendError(f"telegram flood control: {exc}", retry_after=_seconds(exc)) from exc
@@ -243,88 +246,3 @@ def _seconds(exc: RetryAfter) -> float:
     if isinstance(value, timedelta):
         return value.total_seconds()
     return float(value)
-
-
-def private_sender(chat: Chat, user: User | None) -> bool:
-    """The sender is the chat: a private chat with this very user (see the module docstring)."""
-    return chat.type == Chat.PRIVATE and user is not None and user.id == chat.id
-
-
-def _button_press(cq: CallbackQuery, uid: str) -> InboundMessage | None:
-    if cq.message is None or not private_sender(cq.message.chat, cq.from_user):
-        return None  # pressed in a group (or on an inline message): no identity to act on
-    return InboundMessage(
-        channel=Channel.TELEGRAM,
-        channel_user_id=str(cq.message.chat.id),
-        provider_message_id=uid,
-        text=cq.data or "",
-        sender_name=cq.from_user.full_name,
-        reply_to=str(cq.message.message_id) if cq.message is not None else None,
-        language_hint=cq.from_user.language_code,
-        is_button=True,
-        extra={"callback_query_id": cq.id},
-    )
-
-
-def _attachments(msg: Message) -> list[Attachment]:
-    attachments: list[Attachment] = []
-    if msg.photo:
-        largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        attachments.append(
-            Attachment(AttachmentKind.PHOTO, "image/jpeg", largest.file_id, size=largest.file_size)
-        )
-    if msg.document is not None:
-        doc = msg.document
-        mime = doc.mime_type or "application/octet-stream"
-        kind = (
-            AttachmentKind.PHOTO
-            if mime.startswith("image/")
-            else (AttachmentKind.VIDEO if mime.startswith("video/") else AttachmentKind.DOCUMENT)
-        )
-        attachments.append(Attachment(kind, mime, doc.file_id, filename=doc.file_name, size=doc.file_size))
-    if msg.video is not None:
-        v = msg.video
-        attachments.append(
-            Attachment(
-                AttachmentKind.VIDEO,
-                v.mime_type or "video/mp4",
-                v.file_id,
-                filename=v.file_name,
-                size=v.file_size,
-            )
-        )
-    if msg.voice is not None:
-        attachments.append(
-            Attachment(
-                AttachmentKind.VOICE,
-                msg.voice.mime_type or "audio/ogg",
-                msg.voice.file_id,
-                size=msg.voice.file_size,
-            )
-        )
-    return attachments
-
-
-def parse_update(update: Update) -> InboundMessage | None:
-    """One Update → one normalised message; updates we do not act on (edits, joins) → None."""
-    uid = str(update.update_id)
-    if update.callback_query is not None:
-        return _button_press(update.callback_query, uid)
-    msg = update.message
-    if msg is None or not private_sender(msg.chat, msg.from_user):
-        return None
-    attachments = _attachments(msg)
-    sender = msg.from_user
-    return InboundMessage(
-        channel=Channel.TELEGRAM,
-        channel_user_id=str(msg.chat.id),
-        provider_message_id=uid,
-        text=msg.text or msg.caption or "",
-        sender_name=sender.full_name if sender else None,
-        attachments=attachments,
-        received_at=msg.date,
-        reply_to=str(msg.reply_to_message.message_id) if msg.reply_to_message else None,
-        language_hint=sender.language_code if sender else None,
-        media_group_id=msg.media_group_id,
-        extra={"message_id": msg.message_id},
-    )

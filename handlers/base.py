@@ -25,13 +25,16 @@ from storage.repos import conversations, outbox
 
 
 class Outcome(Enum):
-    DONE = "done"  # this handler owned the turn; stop
+    DONE = "done"  # this handler owned the turn; stop (from an observer: nothing else runs)
     CONTINUE = "continue"  # not mine after all (or an observer): let the next handler look
+    # An observer answered the message itself (urgent notice, a colleague called in): the
+    # responders still look, but the catch-all fallback ("did not understand", menu) does not.
+    HANDLED = "handled"
 
 
 class Handler(Protocol):
     name: str
-    observer: bool  # observers always run first and never end the turn
+    observer: bool  # observers run first; they end the turn only by returning DONE
 
     def matches(self, ctx: Context) -> bool: ...
 
@@ -50,6 +53,7 @@ class Context:
     staff: Staff | None = None  # set when the sender is registered staff: only then are commands obeyed
     now: datetime = field(default_factory=utcnow)
     replies: list[OutboundMessage] = field(default_factory=list)
+    handled: bool = False  # an observer answered it (Outcome.HANDLED): no fallback
     on_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
@@ -90,7 +94,8 @@ class Context:
             buttons=list(buttons or []),
             attachments=list(attachments or []),
             idempotency_key=f"reply:{self.message_id}:{len(self.replies)}",
-            extra=dict(extra or {}),
+            # What the channel needs to route an answer back (a Telegram business connection).
+            extra={**(self.message.extra.get("reply_extra") or {}), **(extra or {})},
         )
         await outbox.enqueue(
             self.session, out, conversation_id=self.conversation.id, cause_message_id=self.message_id

@@ -83,13 +83,17 @@ class MenuChoice:
 
 
 class Menu:
-    """Greets and shows the menu; the last responder, so it also catches what nobody else understood."""
+    """Greets and shows the menu; the last responder, so it also catches what nobody else understood.
+
+    Not after an observer answered the message itself (an urgent notice): "did not understand"
+    would contradict it.
+    """
 
     name = "menu"
     observer = False
 
     def matches(self, ctx: Context) -> bool:
-        return True
+        return not ctx.handled
 
     async def handle(self, ctx: Context) -> Outcome:
         greeting = bool(GREETING.match(ctx.text)) or not ctx.text

@@ -18,11 +18,20 @@ from tests.conftest import BotHarness, make_settings, wait_until
 from tests.corpus import email_driver
 from tests.fakes.dovecot import Dovecot, dovecot_fixture
 from tests.fakes.smtp import FakeSmtp
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.wechat import FakeWeChat
 
 FIXTURES = (dovecot_fixture,)  # the email corpus's Dovecot
 
 # ---- telegram ----
+
+async def test_telegram_corpus(tg_bot: Any, fake_telegram: FakeTelegram) -> None:
+    """Every Update of tests/corpus/telegram/ through POST /webhooks/telegram, twice, judged on what is stored."""
+    from tests.corpus import telegram_driver
+
+    (await telegram_driver.run(tg_bot, fake_telegram)).check()
+
+
 # ---- whatsapp ----
 
 

@@ -281,7 +281,10 @@ class Engine:
     async def run_handlers(self, ctx: Context) -> None:
         for handler in self.handlers:
             if handler.observer and handler.matches(ctx):
-                await handler.handle(ctx)
+                outcome = await handler.handle(ctx)
+                if outcome is Outcome.DONE:
+                    return  # the observer owned the whole turn (an edit recorded, nothing to say)
+                ctx.handled = ctx.handled or outcome is Outcome.HANDLED
         owner = ctx.conversation.dialog if ctx.in_dialog(ctx.conversation.dialog or "") else None
         ordered = sorted((h for h in self.handlers if not h.observer), key=lambda h: h.name != owner)
         for handler in ordered:

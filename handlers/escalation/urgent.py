@@ -1,7 +1,9 @@
 """Observers that call a person: urgent words, and a client who repeats themselves or is upset.
 
 Both run on every client message before the responders and never end the turn: the
-client is told a person has been alerted, and the normal handler still answers.
+client is told a person has been alerted, and a responder that understands the message
+(an order status) still answers. Once a person is called the message counts as handled
+(Outcome.HANDLED), so the menu's "did not understand" never follows the alert.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Urgent:
                     "they will contact you here shortly.",
                 )
             )
-        return Outcome.CONTINUE
+        return Outcome.HANDLED
 
 
 class Frustration:
@@ -85,4 +87,4 @@ class Frustration:
                 "they will answer you here.",
             )
         )
-        return Outcome.CONTINUE
+        return Outcome.HANDLED

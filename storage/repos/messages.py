@@ -227,8 +227,60 @@ def message_json(msg: Message, media_url: Any = None) -> dict[str, Any]:
         "needs_staff": (
             ((msg.payload or {}).get("extra") or {}).get("needs_staff") if msg.direction == "in" else None
         ),
+        **edit_json(msg),
     }
+
+
+def edit_json(msg: Message) -> dict[str, Any]:
+    """An edit names the stored message it corrects (None when that one is not stored); an
+    edited message names its corrections."""
+    extra = (msg.payload or {}).get("extra") or {}
+    shown: dict[str, Any] = {}
+    if extra.get("edit_of"):
+        shown["edit_of"] = extra.get("edit_of_row")
+    if extra.get("edited_by"):
+        shown["edited_by"] = list(extra["edited_by"])
+    return shown
 
 
 def inbound_of(msg: Message) -> InboundMessage:
     return InboundMessage.from_json(msg.payload)
+
+
+async def original_of_edit(
+    session: AsyncSession, channel: str, channel_user_id: str, chat_message_id: str, *, scan: int = 500
+) -> Message | None:
+    """The stored message a provider edit refers to, by the provider's own message id.
+
+    The id sits in the payload (`extra.message_id`), which is JSON on both databases, so the
+    sender's latest rows are scanned rather than the column queried: a correction is made
+    within minutes, never hundreds of messages later.
+    """
+    rows = await session.execute(
+        select(Message)
+        .where(
+            Message.channel == channel,
+            Message.channel_user_id == channel_user_id,
+            Message.direction == "in",
+        )
+        .order_by(Message.id.desc())
+        .limit(scan)
+    )
+    for row in rows.scalars():
+        extra = (row.payload or {}).get("extra") or {}
+        if str(extra.get("message_id")) == chat_message_id and not extra.get("edit_of"):
+            return row
+    return None
+
+
+def record_edit(original: Message, edit: Message) -> None:
+    """Link a correction and the message it corrects; both texts stay, as the client wrote them."""
+    payload = dict(original.payload or {})
+    extra = dict(payload.get("extra") or {})
+    extra["edited_by"] = [*(extra.get("edited_by") or []), edit.id]
+    original.payload = {**payload, "extra": extra}  # a new dict: the JSON column sees the change
+    edit_payload = dict(edit.payload or {})
+    edit.payload = {
+        **edit_payload,
+        "extra": {**(edit_payload.get("extra") or {}), "edit_of_row": original.id},
+    }

@@ -69,8 +69,13 @@ def test_document_voice_video_reply_and_album_are_normalised() -> None:
 
 
 def test_updates_we_do_not_act_on_give_nothing() -> None:
-    edited = {"update_id": 5, "edited_message": message_update(1, text="x")["message"]}
-    assert parsed(edited) is None
+    """A pin, a group's message, an Update with nothing in it (edits: test_telegram_inbound.py)."""
+    pinned = message_update(1)
+    pinned["message"]["pinned_message"] = message_update(1, text="x")["message"]
+    group = message_update(1, text="hello")
+    group["message"]["chat"] = {"id": -100, "type": "group", "title": "Buyers"}
+    assert parsed(pinned) is None and parsed(group) is None
+    assert parse_update(Update.de_json({"update_id": 6}, None)) is None
 
 
 async def test_files_go_through_sendphoto_and_senddocument(

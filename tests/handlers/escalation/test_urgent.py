@@ -96,8 +96,9 @@ async def test_urgent_message_sets_priority_and_acknowledges_client_once(
     assert len(alerts_to(fake_telegram, LI)) == 1
     acks = [t for t in fake_telegram.texts_to(ACME_CHAT) if "alerted the colleague on call" in t]
     assert len(acks) == 1
-    # the normal handler still answered the message (here: the menu)
-    assert any("How can we help" in t for t in fake_telegram.texts_to(ACME_CHAT))
+    # the alert answered it: no "did not understand" and no menu after the urgent notice
+    assert not any("did not understand" in t for t in fake_telegram.texts_to(ACME_CHAT))
+    assert not any("How can we help" in t for t in fake_telegram.texts_to(ACME_CHAT))
     async with bot.db.read() as s:
         assert set((await s.execute(select(Conversation.priority))).scalars()) == {"urgent"}
 
@@ -122,7 +123,9 @@ async def test_a_client_repeating_themselves_three_times_is_escalated(
         await bot.settled()
     await fake_telegram.wait_for(lambda f: alerts_to(f, LI))
     assert await escalations(bot) == [("repeat", "normal")]
-    assert any("asked a colleague to step in" in t for t in fake_telegram.texts_to(ACME_CHAT))
+    texts = fake_telegram.texts_to(ACME_CHAT)
+    assert any("asked a colleague to step in" in t for t in texts)
+    assert sum("did not understand" in t for t in texts) == 2  # the first two only; not after the call
 
 
 async def test_an_angry_client_three_times_in_a_row_is_escalated(
@@ -133,3 +136,15 @@ async def test_an_angry_client_three_times_in_a_row_is_escalated(
         await bot.settled()
     await fake_telegram.wait_for(lambda f: alerts_to(f, LI))
     assert await escalations(bot) == [("repeat", "normal")]
+
+
+async def test_an_urgent_question_the_bot_understands_is_still_answered(
+    bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    await bot.post_telegram(message_update(ACME_CHAT, text="URGENT where is PO-2026-0117"))
+    await fake_telegram.wait_for(lambda f: alerts_to(f, LI))
+    await bot.settled()
+    texts = fake_telegram.texts_to(ACME_CHAT)
+    assert any("alerted the colleague on call" in t for t in texts)
+    assert any("PO-2026-0117" in t for t in texts)  # the order status, after the urgent notice
+    assert not any("did not understand" in t for t in texts)
