@@ -1,9 +1,10 @@
 """Telegram: python-telegram-bot as parser and client only; routing stays ours.
 
 Inbound updates arrive on our own aiohttp route (no PTB Application/Updater), are
-checked against the secret-token header in constant time and parsed with
-`Update.de_json`. Outbound goes through PTB's `Bot` against the configured API base,
-so a local Bot API server or the tests' fake can stand in for api.telegram.org.
+checked against the secret-token header in constant time and read by
+channels/telegram_inbound.py (which updates are a client's words, old shapes repaired).
+Outbound goes through PTB's `Bot` against the configured API base, so a local Bot API
+server or the tests' fake can stand in for api.telegram.org.
 
 Identity. A sender is the chat we store, and staff are recognised by that chat id, so only
 a private chat in which the sender is the chat (`chat.type == "private"` and

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.repos import messages as message_repo
+from tests.bot.web.console.test_views import add_staff, login
 from tests.conftest import BotHarness
 from tests.fakes.telegram import FakeTelegram, message_update
 
@@ -17,15 +18,11 @@ def edit_of(update: dict[str, Any], text: str) -> dict[str, Any]:
     return {"update_id": update["update_id"] + 500_000, "edited_message": msg}
 
 
-async def rows(h: BotHarness) -> list[dict[str, Any]]:
+async def conversation_of(h: BotHarness, update_id: int) -> int:
     async with h.db.read() as s:
-        row = await message_repo.get_by_provider_id(s, "telegram", "in", str(LAST[0]))
+        row = await message_repo.get_by_provider_id(s, "telegram", "in", str(update_id))
         assert row is not None and row.conversation_id is not None
-        found, _ = await message_repo.list_messages(s, row.conversation_id)
-        return [message_repo.message_json(m) for m in reversed(found) if m.direction == "in"]
-
-
-LAST: list[int] = [0]
+        return row.conversation_id
 
 
 async def test_an_edit_is_stored_as_an_edit_and_not_answered_again(
@@ -39,11 +36,17 @@ async def test_an_edit_is_stored_as_an_edit_and_not_answered_again(
     for _ in range(2):  # a retried delivery is the same edit
         assert (await tg_bot.post_telegram(fix)).status == 200
     await tg_bot.settled()
-    LAST[0] = fix["update_id"]
-    shown = await rows(tg_bot)
+    conv = await conversation_of(tg_bot, fix["update_id"])
+    listed = await (await tg_bot.api("GET", f"/api/conversations/{conv}/messages")).json()
+    shown = [m for m in reversed(listed["items"]) if m["direction"] == "in"]
     assert [m["text"] for m in shown] == ["where is PO-2026-011", "where is PO-2026-0117"]
     original, edit = shown
     assert edit["edit_of"] == original["id"] and original["edited_by"] == [edit["id"]]
+    await add_staff(tg_bot)
+    await login(tg_bot)
+    page = await (await tg_bot.client.get(f"/console/conversations/{conv}")).text()
+    assert "correction of an earlier message</span> where is PO-2026-0117" in page
+    assert "where is PO-2026-011 <span" in page and "edited later" in page
     assert len(fake_telegram.texts_to(CHAT)) == answered  # nothing more said
 
 
