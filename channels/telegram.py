@@ -60,7 +60,8 @@ from bot.ports import Capabilities, RequestHead, StoredRef, WebhookRejected, Web
 from channels.base import MediaStore
 from channels.degrade import degrade
 from channels.media_fetch import FetchRules, MediaFetcher
-from channels.telegram_inbound import parse_update, read_update
+from channels.telegram_inbound import parse_update
+from channels.telegram_repair import read_update
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)

@@ -7,24 +7,17 @@ post in a channel the bot administers is kept as an event nobody answers. Servic
 (joins, leaves, pins, title changes, payments, giveaways, forum topics) carry nothing a
 client said: they are dropped, so the menu never answers a join.
 
-Older and partial Update shapes (files without `file_unique_id` from before Bot API 4.5,
-`"from": null`, objects cut down to a few fields) make python-telegram-bot raise; they are
-repaired and parsed again, and what still cannot be read is acknowledged and dropped, never
-answered with 400 (Telegram would retry it for a day).
+Older and partial Update shapes are read by channels/telegram_repair.py, never refused.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from typing import Any
 
 from telegram import CallbackQuery, Chat, Message, Update, User
 
 from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
 from channels.telegram_render import render
-
-log = logging.getLogger(__name__)
 
 # Update fields holding a message, and what the message is to us.
 MESSAGE_FIELDS = (
@@ -35,97 +28,6 @@ MESSAGE_FIELDS = (
     ("channel_post", "channel"),
     ("edited_channel_post", "channel_edit"),
 )
-
-
-def read_update(data: dict[str, Any]) -> Update | None:
-    """PTB's Update, after repairing an old or partial shape; None when even that fails."""
-    repaired: Any = data
-    for attempt in range(REPAIR_ROUNDS):
-        try:
-            return Update.de_json(repaired, None)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            problem = exc
-            repaired = _repaired(repaired) if attempt == 0 else _with_defaults(repaired, _missing(exc))
-    log.warning("telegram update %s unreadable, acknowledged and dropped: %s", data.get("update_id"), problem)
-    return None
-
-
-REPAIR_ROUNDS = 6
-_MISSING = re.compile(r"`(\w+)` is a required argument|'(\w+)'")
-
-
-def _missing(exc: Exception) -> set[str]:
-    """The argument names PTB says it lacks ("missing 2 required positional arguments: 'a' and 'b'")."""
-    return {a or b for a, b in _MISSING.findall(str(exc))}
-
-
-def _repaired(node: Any) -> Any:
-    """Fill what older Bot API versions did not send and drop nulls PTB cannot take."""
-    if isinstance(node, list):
-        return [_repaired(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _repaired(v) for k, v in node.items() if v is not None}
-    if "file_id" in out and "file_unique_id" not in out:
-        out["file_unique_id"] = str(out["file_id"])
-    if "first_name" in out and "id" in out and "type" not in out and "is_bot" not in out:
-        out["is_bot"] = False  # a user of before is_bot
-    if "value" in out and set(out) <= {"value", "emoji"}:
-        out.setdefault("emoji", "🎲")  # a dice of before emoji: there was only the die
-    return out
-
-
-def _with_defaults(node: Any, names: set[str]) -> Any:
-    """Give every object that lacks one of `names` a neutral value for it (False, 0, "", [])."""
-    if isinstance(node, list):
-        return [_with_defaults(v, names) for v in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _with_defaults(v, names) for k, v in node.items()}
-    for name in names:
-        if name not in out and name in _NEUTRAL_FOR:
-            kind = _NEUTRAL_FOR[name]
-            if kind is None or kind & set(out):
-                out[name] = _NEUTRAL[name]
-    return out
-
-
-# Fields newer python-telegram-bot versions require and older payloads lack: which objects
-# (recognised by a field they do have; None: any object) get which neutral value.
-_NEUTRAL: dict[str, Any] = {
-    "is_animated": False,
-    "is_video": False,
-    "type": "regular",
-    "members_only": False,
-    "allows_revoting": False,
-    "persistent_id": "",
-    "width": 0,
-    "height": 0,
-    "duration": 0,
-    "total_voter_count": 0,
-    "is_closed": False,
-    "is_anonymous": False,
-    "allows_multiple_answers": False,
-    "voter_count": 0,
-    "options": [],
-}
-_NEUTRAL_FOR: dict[str, set[str] | None] = {
-    "is_animated": {"emoji", "set_name"},
-    "is_video": {"emoji", "set_name"},
-    "type": {"emoji", "set_name", "question"},
-    "members_only": {"question"},
-    "allows_revoting": {"question"},
-    "persistent_id": {"voter_count"},
-    "width": {"file_id"},
-    "height": {"file_id"},
-    "duration": {"file_id"},
-    "total_voter_count": {"question"},
-    "is_closed": {"question"},
-    "is_anonymous": {"question"},
-    "allows_multiple_answers": {"question"},
-    "voter_count": {"text"},
-    "options": {"question"},
-}
 
 
 def private_sender(chat: Chat, user: User | None) -> bool:

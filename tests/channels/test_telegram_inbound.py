@@ -174,20 +174,3 @@ async def test_a_channel_post_is_kept_and_never_answered(
     row = await stored(tg_bot, update["update_id"])
     assert row.text == "New catalogue is out" and row.channel_user_id == "-1005"
     assert fake_telegram.texts_to(-1005) == []
-
-
-async def test_older_and_partial_shapes_are_read_not_refused(
-    tg_bot: BotHarness, fake_telegram: FakeTelegram
-) -> None:
-    old = message_update(CHAT)  # Bot API before 4.5: files without file_unique_id
-    old["message"]["photo"] = [{"file_id": "OLD", "file_size": 10, "width": 90, "height": 60}]
-    old["message"]["caption"] = "damaged carton"
-    fake_telegram.add_file("OLD", b"jpeg")
-    partial = {"update_id": 9100002, "message_reaction": {"chat_id": 5}}
-    bare = {"update_id": 9100003}
-    for update in (old, partial, bare):
-        assert (await tg_bot.post_telegram(update)).status == 200
-    await tg_bot.settled()
-    row = await stored(tg_bot, old["update_id"])
-    assert row.text == "damaged carton" and [a.sha256 is not None for a in row.attachments] == [True]
-    assert await stored(tg_bot, 9100002) is None and await stored(tg_bot, 9100003) is None
