@@ -26,7 +26,7 @@ FIXTURES = (dovecot_fixture,)  # the email corpus's Dovecot
 # ---- telegram ----
 
 async def test_telegram_corpus(tg_bot: Any, fake_telegram: FakeTelegram) -> None:
-    """Every Update of tests/corpus/telegram/ through POST /webhooks/telegram, twice, judged on what is stored."""
+    """Every Update of tests/corpus/telegram/ posted twice to /webhooks/telegram, judged on what is stored."""
     from tests.corpus import telegram_driver
 
     (await telegram_driver.run(tg_bot, fake_telegram)).check()
