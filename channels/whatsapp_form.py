@@ -18,6 +18,9 @@ from bot.messages import Attachment, AttachmentKind
 from channels.whatsapp_vcard import PLACEHOLDER, VCARD_TYPES
 
 MAX_INBOUND_MEDIA = 10  # Twilio sends at most 10 MediaUrl{N}
+# Stored for a form whose Body is empty with no file or location (an unsupported WhatsApp type,
+# a sticker Twilio did not pass on): staff see that the client sent something, not a blank row.
+EMPTY_MESSAGE = "(empty message)"
 SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Click-to-WhatsApp ad fields (Twilio's names) → the keys kept in extra["referral"].
 REFERRAL_FIELDS = {
@@ -144,4 +147,6 @@ def full_text(words: str, place: dict[str, str] | None, files: list[Attachment])
     parts += [PLACEHOLDER for f in files if f.mime.lower() in VCARD_TYPES]  # read out after the fetch
     if words and words not in parts:
         parts.append(words)
+    if not parts and not files:
+        return EMPTY_MESSAGE
     return "\n".join(parts)

@@ -181,3 +181,17 @@ async def test_nul_characters_never_reach_the_database(
     assert (await post(h, form)).status == 200
     row = await only_row(h)
     assert row.text == "remove null bytes" and row.payload["sender_name"] == "Anna"
+
+
+async def test_an_empty_body_with_nothing_else_is_stored_as_an_empty_message(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_twilio: FakeTwilio
+) -> None:
+    h = await make_bot(harness_factory, tmp_path, db_url, fake_twilio)
+    form = with_fields(inbound_form(ACME, ""), MessageType="unsupported")
+    assert (await post(h, form)).status == 200
+    row = await only_row(h)
+    assert row.text == "(empty message)"  # a row staff can read, not a blank bubble
+    assert row.payload["extra"]["message_type"] == "unsupported"
+    [inbound] = [m for m in await conversation_messages(h) if m["direction"] == "in"]
+    assert inbound["text"] == "(empty message)"
+    assert fake_twilio.sent_to(ACME)  # answered like any message
