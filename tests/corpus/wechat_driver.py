@@ -10,8 +10,8 @@ call a client message (reports, unfollows, analytics events).
 Every input is delivered twice, as WeChat retries, each time with its own timestamp and
 nonce. The transport rotates: plain; safe mode (AES, encrypted with wechatpy); and
 compatibility mode (plaintext plus an `Encrypt` copy), posted both to a bot without and to a
-bot with an AES key. Inputs whose identity collides with an earlier one's (the projects
-reuse `MsgId` 1234567890123456) go to a fresh bot, so one fixture never hides another.
+bot with an AES key. Inputs whose identity collides with an earlier one's (35 files share one
+`MsgId`, as their sources did) go to a fresh bot, so one fixture never hides another.
 """
 
 from __future__ import annotations
