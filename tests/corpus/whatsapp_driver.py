@@ -1,6 +1,6 @@
 """The WhatsApp corpus: every form in tests/corpus/whatsapp/ posted through the signed Twilio route.
 
-Each input is one JSON object of form fields (values verbatim from the source project, see
+Each input is one JSON object of form fields (a source project's shape with our values, see
 INDEX.md), posted twice (the second is Twilio's retry) to `/webhooks/whatsapp` with an
 `X-Twilio-Signature` computed by twilio's own `RequestValidator` for the test's URL. The bot
 runs in sandbox mode, so nothing leaves the machine: media URLs that name real hosts are
@@ -13,7 +13,7 @@ answered by nobody; anything else is one stored client message from `From`, dedu
 its MessageSid (SmsMessageSid, SmsSid), with the Body as its text, every MediaUrl{N} as an
 attachment, a location's coordinates and a click-to-WhatsApp ad's fields kept, and a reply.
 
-Forms that repeat a MessageSid (chatwoot's specs use `SMxx` throughout) are genuinely
+Forms that repeat a MessageSid (chatwoot's specs use one throughout, now `SMab`) are genuinely
 different messages in their source, so inputs are spread over rounds, each a fresh database
 in which no MessageSid repeats; each round's bot is configured for the AccountSid its forms
 were sent to (a form for another account is refused, as it must be).
