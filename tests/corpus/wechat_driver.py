@@ -89,7 +89,7 @@ def expect(raw: bytes) -> Expect:
                 e.text = key
             elif event.startswith("scancode_"):
                 result = f.get("ScanCodeInfo.ScanResult", "")
-                if f.get("ScanCodeInfo.ScanType", "").lower() == "barcode":  # EAN_13,6911316223400
+                if f.get("ScanCodeInfo.ScanType", "").lower() == "barcode":  # e.g. EAN_13,6901234567892
                     result = result.split(",", 1)[-1]
                 e.text_has = [result]
         elif event in QUIET_EVENTS:
