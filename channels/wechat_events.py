@@ -33,7 +33,7 @@ SUBSCRIBE_EVENTS = {"subscribe", "subscribe_scan", "subscribe_scan_product"}
 SCANCODE_EVENTS = {"scancode_push", "scancode_waitmsg"}
 KEY_IN_ID = 100  # longer keys (a VIEW URL, a long scene string) go into the id as a hash
 QR_PREFIX = "qrscene_"
-SYMBOLOGY = re.compile(r"^([A-Z][A-Z0-9_]{1,20}),(.+)$", re.S)  # EAN_13,6911316223400
+SYMBOLOGY = re.compile(r"^([A-Z][A-Z0-9_]{1,20}),(.+)$", re.S)  # EAN_13,6901234567892
 
 
 def event_key(msg: BaseMessage, event: str) -> str:
