@@ -7,8 +7,8 @@ made, and how to remake it when either side changes):
 
 Two labelled sets: the multi-language cases of tests/channels/test_email_quotes.py (Outlook
 zh-CN/zh-TW/EN/DE separators and header blocks, Gmail/Apple/QQ attributions, interleaved
-answers, signatures), and mailgun/talon's standard replies from the email corpus, whose reply
-is "Hello" in every one (signatures counted as not part of the reply, as intent detection needs).
+answers, signatures), and the shapes of mailgun/talon's standard replies in the email corpus
+(rewritten in our words), whose reply is "Noted" in every one (signatures counted as not part of the reply, as intent detection needs).
 Each body is what our MIME reading hands the trimmer; a result is right when it equals the
 label up to whitespace. On the whole corpus (no labels) it also counts the bodies each trimmer
 empties entirely and those where it leaves `>` quotes in.
@@ -27,23 +27,24 @@ from channels.email_mime import parse_mail  # noqa: E402
 from channels.email_quotes import trim_quoted  # noqa: E402
 from tests.channels.test_email_quotes import REPLY_CASES, same  # noqa: E402
 
-# mail-parser-reply's own fixtures with the first reply its tests assert (bench/data/mail-parser-reply/).
+# The shapes of mail-parser-reply's own fixtures, in our words, with the first reply its tests assert
+# (bench/data/mail-parser-reply/).
 THEIRS = {
-    "email_headers_no_delimiter": "And another reply!",
-    "email_sent_from_iPhone": "Here is another email",
-    "email_sent_from_multi_word_mobile_device": "Here is another email",
-    "email_sent_from_BlackBerry": "Here is another email",
+    "email_headers_no_delimiter": "And one more answer!",
+    "email_sent_from_iPhone": "Here is our reply",
+    "email_sent_from_multi_word_mobile_device": "Here is our reply",
+    "email_sent_from_BlackBerry": "Here is our reply",
     "email_sent_from_not_signature": (
-        "Here is another email\n\nSent from my desk, is much easier than my mobile phone."
+        "Here is our reply\n\nSent from my office, it is much quicker than my tablet."
     ),
-    "email_2_1": "Outlook with a reply\n\n\n------------------------------",
-    "email_2_3": "Outlook with a reply above headers using unusual format",
+    "email_2_1": "Outlook with our answer\n\n\n------------------------------",
+    "email_2_3": "Outlook with our answer above headers using unusual format",
 }
 
 
 def labelled() -> dict[str, list[tuple[str, str, str]]]:
     talon = [
-        (path.name, parse_mail(path.read_bytes()).full_text, "Hello")
+        (path.name, parse_mail(path.read_bytes()).full_text, "Noted")
         for path in sorted((ROOT / "tests/corpus/email").glob("talon__standard_replies__*.eml"))
     ]
     data = ROOT / "bench/data/mail-parser-reply"
