@@ -5,10 +5,12 @@ made, and how to remake it when either side changes):
 
     PYTHONPATH=$PWD .venv/bin/python bench/email_reply_parsers.py
 
-Two labelled sets: the multi-language cases of tests/channels/test_email_quotes.py (Outlook
+Three labelled sets: the multi-language cases of tests/channels/test_email_quotes.py (Outlook
 zh-CN/zh-TW/EN/DE separators and header blocks, Gmail/Apple/QQ attributions, interleaved
 answers, signatures), and the shapes of mailgun/talon's standard replies in the email corpus
-(rewritten in our words), whose reply is "Noted" in every one (signatures counted as not part of the reply, as intent detection needs).
+(rewritten in our words), whose reply is "Noted" in every one (signatures counted as not part of
+the reply, as intent detection needs). The third set keeps the shapes of mail-parser-reply's own
+fixtures, in our words.
 Each body is what our MIME reading hands the trimmer; a result is right when it equals the
 label up to whitespace. On the whole corpus (no labels) it also counts the bodies each trimmer
 empties entirely and those where it leaves `>` quotes in.
