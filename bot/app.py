@@ -70,7 +70,7 @@ from handlers.orders.note import NoteCommand
 from handlers.orders.status import OrderStatus
 from handlers.ports import Escalator
 from handlers.subscription import Subscription
-from storage.channel_state import DbMailboxState, DbOutboundIds, DbReplayMemory
+from storage.channel_state import DbMailboxState, DbOutboundIds, DbReplayMemory, DbReplyRoutes
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,10 @@ def build_adapters(
         from channels.telegram import TelegramAdapter
 
         adapters["telegram"] = TelegramAdapter(
-            settings.telegram, store, allow_loopback=settings.media.allow_loopback
+            settings.telegram,
+            store,
+            allow_loopback=settings.media.allow_loopback,
+            routes=DbReplyRoutes(db) if db else None,
         )
     if settings.whatsapp.enabled:
         from channels.whatsapp import WhatsAppAdapter

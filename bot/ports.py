@@ -234,6 +234,17 @@ class OutboundIds(Protocol):
     async def is_outbound_id(self, channel: str, addresses: list[str], provider_id: str) -> bool: ...
 
 
+class ReplyRoutes(Protocol):
+    """How a client last reached us, for sends that are not a direct reply to that message.
+
+    A client who writes to a business account must be answered through the same business
+    connection, also by staff from the console or by a later notice: those sends carry no
+    trace of the inbound message, so the adapter asks here.
+    """
+
+    async def last_inbound_extra(self, channel: str, channel_user_id: str) -> dict[str, Any]: ...
+
+
 class ReplayMemory(Protocol):
     """Signed request triples accepted before, shared by every process on the database."""
 

@@ -56,7 +56,15 @@ from bot.messages import (
     OutboundMessage,
     SendError,
 )
-from bot.ports import Capabilities, RequestHead, StoredRef, WebhookRejected, WebRequest, WebResponse
+from bot.ports import (
+    Capabilities,
+    ReplyRoutes,
+    RequestHead,
+    StoredRef,
+    WebhookRejected,
+    WebRequest,
+    WebResponse,
+)
 from channels.base import MediaStore
 from channels.degrade import degrade
 from channels.media_fetch import FetchRules, MediaFetcher
@@ -81,10 +89,16 @@ class TelegramAdapter:
     capabilities = CAPABILITIES
 
     def __init__(
-        self, settings: TelegramSettings, store: MediaStore, *, allow_loopback: bool = False
+        self,
+        settings: TelegramSettings,
+        store: MediaStore,
+        *,
+        allow_loopback: bool = False,
+        routes: ReplyRoutes | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.routes = routes
         self.bot = Bot(settings.token, base_url=settings.api_base_url, base_file_url=settings.file_base_url)
         # getFile's path is joined to file_base_url, so that host (and its port) is the only source.
         self.media = MediaFetcher(
@@ -161,7 +175,7 @@ class TelegramAdapter:
         reply_to = int(out.reply_to) if out.reply_to and out.reply_to.isdigit() else None
         files = [a for a in out.attachments if a.stored_path]
         # A client who wrote to a business account is answered from it (Bot API business bots).
-        via = out.extra.get("business_connection_id") or None
+        via = out.extra.get("business_connection_id") or await self._business_connection(out)
         # A short text rides as the first file's caption; a long one goes as its own message.
         caption = out.text if files and out.text and len(out.text) <= 1024 else None
         try:
@@ -205,6 +219,15 @@ class TelegramAdapter:
         if sent is None:
             raise SendError("nothing to send: no text and no stored file", permanent=True)
         return str(sent.message_id)
+
+    async def _business_connection(self, out: OutboundMessage) -> str | None:
+        """A send that is no direct reply (staff's answer, a later notice) goes to a business
+        client through the connection of their newest message, or they would never see it."""
+        if self.routes is None:
+            return None
+        extra = await self.routes.last_inbound_extra(str(out.channel), out.channel_user_id)
+        via = extra.get("business_connection_id")
+        return via if isinstance(via, str) and via else None
 
     async def _edit(self, out: OutboundMessage, target: str, markup: InlineKeyboardMarkup | None) -> str:
         """Rewrite a message we sent (an alert showing who took it); its buttons go unless given again."""

@@ -44,6 +44,17 @@ class DbOutboundIds:
             return await messages.is_outbound_id(session, channel, addresses, provider_id)
 
 
+class DbReplyRoutes:
+    """bot.ports.ReplyRoutes: read from the sender's newest stored message."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def last_inbound_extra(self, channel: str, channel_user_id: str) -> dict[str, Any]:
+        async with self.db.read() as session:
+            return await messages.last_inbound_extra(session, channel, channel_user_id)
+
+
 class DbReplayMemory:
     """bot.ports.ReplayMemory: accepted WeChat request triples, in the inbound writer's urgent lane."""
 

@@ -117,6 +117,23 @@ async def is_outbound_id(
     return row.first() is not None
 
 
+async def last_inbound_extra(session: AsyncSession, channel: str, channel_user_id: str) -> dict[str, Any]:
+    """The provider extras of the newest message this sender sent (empty when none)."""
+    row = await session.execute(
+        select(Message.payload)
+        .where(
+            Message.channel == channel,
+            Message.channel_user_id == channel_user_id,
+            Message.direction == "in",
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    payload = row.scalar_one_or_none() or {}
+    extra = payload.get("extra") if isinstance(payload, dict) else None
+    return extra if isinstance(extra, dict) else {}
+
+
 async def unhandled_inbound(session: AsyncSession, limit: int = 1000) -> list[tuple[int, str, str]]:
     """(id, channel, sender) of stored inbound messages not yet handled, oldest first."""
     rows = await session.execute(

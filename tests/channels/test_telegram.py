@@ -184,3 +184,43 @@ async def test_permanent_refusal_is_marked_failed_with_reason(
         c for c in fake_telegram.calls if c.method == "sendMessage" and c.params["chat_id"] == str(ACME_CHAT)
     ]
     assert len(to_client) == 1
+
+
+async def test_staff_answer_a_business_client_through_the_connection_of_their_newest_message(
+    tg_bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    """A console reply carries nothing of the client's message: the adapter still finds the
+    business connection, or the client would never see their answer."""
+    from tests.bot.web.console.test_views import add_staff, csrf_of, login, nonce_of
+
+    await add_staff(tg_bot)
+    update = message_update(ACME_CHAT, text="hello, my order?")
+    update["business_message"] = {**update.pop("message"), "business_connection_id": "bc-acme"}
+    await tg_bot.post_telegram(update)
+    await fake_telegram.wait_for(lambda f: bool(f.texts_to(ACME_CHAT)))
+    await tg_bot.settled()
+    async with tg_bot.db.read() as s:
+        conv_id = (await s.execute(select(Message.conversation_id).where(Message.direction == "in"))).scalar()
+    await login(tg_bot)
+    html = await (await tg_bot.client.get(f"/console/conversations/{conv_id}")).text()
+    said = "Li here: it ships Friday."
+    form = {"csrf": csrf_of(html), "nonce": nonce_of(html), "text": said}
+    assert (await tg_bot.client.post(f"/console/conversations/{conv_id}/reply", data=form)).status == 200
+    await fake_telegram.wait_for(lambda f: said in f.texts_to(ACME_CHAT))
+    [answer] = [c for c in fake_telegram.sent("sendMessage") if c.params["text"] == said]
+    assert answer.params.get("business_connection_id") == "bc-acme"
+
+
+async def test_a_client_who_no_longer_writes_through_a_business_account_is_answered_directly(
+    tg_bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    first = message_update(ACME_CHAT, text="hello")
+    first["business_message"] = {**first.pop("message"), "business_connection_id": "bc-acme"}
+    await tg_bot.post_telegram(first)
+    await tg_bot.settled()
+    before = len(fake_telegram.sent("sendMessage"))
+    await tg_bot.post_telegram(message_update(ACME_CHAT, text="where is PO-2026-0117?"))
+    await fake_telegram.wait_for(lambda f: len(f.sent("sendMessage")) > before)
+    await tg_bot.settled()
+    later = fake_telegram.sent("sendMessage")[before:]
+    assert later and all(not c.params.get("business_connection_id") for c in later)
