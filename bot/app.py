@@ -6,20 +6,21 @@ needs through its constructor, so tests can assemble the same app against fakes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.core.delivery import DeliveryTracker, FailureEscalation
 from bot.core.engine import Engine
 from bot.core.media import MediaLinks
 from bot.core.metrics import Metrics
 from bot.core.outbox import OutboxDispatcher
+from bot.core.singletons import Housekeeping, wire_roles
 from bot.core.writer import InboundWriter
 from bot.ports import (
     Adapter,
@@ -41,6 +42,7 @@ from bot.web.body import BodyLimits, body_guard
 from bot.web.console import Console
 from bot.web.console.views import Acknowledger
 from bot.web.errors import json_error
+from bot.web.health import Health
 from bot.web.proxies import TrustedProxies
 from bot.web.request_ids import request_ids
 from bot.web.webhooks import count_refusals, extra_handler, header_check, webhook_handler
@@ -72,6 +74,8 @@ from handlers.ports import Escalator
 from handlers.subscription import Subscription
 from storage.channel_state import DbMailboxState, DbOutboundIds, DbReplayMemory, DbReplyRoutes
 from storage.db import Database
+from storage.leadership import Leadership
+from storage.leases import default_instance
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +213,9 @@ class Runtime:
     dispatcher: OutboxDispatcher
     sandbox: SandboxSender | None
     escalation: EscalationRuntime
-    health_details: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
+    leadership: Leadership
+    health: Health
+    housekeeping: Housekeeping
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         """One clock for the handlers (`ctx.now`) and the escalation service and jobs."""
@@ -259,7 +265,12 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     check_roles(adapters)
     sandbox = SandboxSender() if settings.server.sandbox else None
     senders, fetchers = _roles(adapters, sandbox, store)
-    dispatcher = OutboxDispatcher(db, senders, settings.outbox, metrics, on_failure=delivery.on_failure)
+    instance = settings.cluster.instance or default_instance()
+    leadership = Leadership(db, instance, retry_seconds=settings.cluster.leader_retry_seconds)
+    dispatcher = OutboxDispatcher(
+        db, senders, settings.outbox, metrics, on_failure=delivery.on_failure,
+        instance=instance, lease_seconds=settings.cluster.lease_seconds,
+    )  # fmt: skip
     escalation = EscalationRuntime(
         settings.escalation,
         db,
@@ -267,6 +278,8 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         channels=set(adapters),
         wake=dispatcher.wake,
         calendar_file=settings.calendar.file,
+        leads=leadership.leads,
+        instance=instance,
     )
     # The escalation service is wired in through the seams its users declare (handlers.ports,
     # bot.core.delivery, the console); these typed assignments are where mypy catches drift.
@@ -286,6 +299,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         after_commit=dispatcher.wake,
         media_limit_bytes=settings.media.max_bytes,
         flood_per_minute=settings.server.flood_per_minute,
+        sweep_seconds=settings.cluster.sweep_seconds,
         # OCR of carton labels, video probes; a WhatsApp contact card's names and numbers as text
         media_readers=[r.prepare for r in (labels, videos) if r.on] + contact_readers,
     )
@@ -295,17 +309,22 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     health["escalation"] = escalation.health
     health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like
     health["video"] = videos.health  # "on", or "off: ffprobe not found (…)"
+    housekeeping = Housekeeping(db)
+    pollers = {name: a for name, a in adapters.items() if isinstance(a, PollingIngress)}
+    wire_roles(leadership, escalation.jobs, pollers, housekeeping)
+    probes = Health(db.ping, health, metrics.registry, instance=instance, leads=leadership.held)
     return Runtime(
         settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox,
-        escalation=escalation, health_details=health,
+        escalation=escalation, leadership=leadership, health=probes, housekeeping=housekeeping,
     )
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:
     rt = runtime or build_runtime(settings)
     bodies = BodyLimits(settings.server.max_body_bytes, settings.server.body_timeout_seconds)
-    app = web.Application(  # authentication first, then the bounded body read, then the route
-        middlewares=[request_ids, bearer_auth(settings.server.admin_token), body_guard(bodies)],
+    auth = bearer_auth(settings.server.admin_token)
+    app = web.Application(  # draining refusal, authentication, then the bounded body read, then the route
+        middlewares=[rt.health.refuse_while_draining, request_ids, auth, body_guard(bodies)],
         client_max_size=settings.server.max_body_bytes,
     )
     app[RUNTIME] = rt
@@ -320,7 +339,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
             route = app.router.add_route(extra.method, extra.path, extra_handler(channel, extra))
             if extra.precheck is not None:
                 bodies.guard(route, header_check(channel, extra.precheck))
-    app.router.add_routes(_probes(rt))
+    app.router.add_routes(rt.health.routes())
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
     app.router.add_routes(ClaimsApi(rt.db, rt.links, rt.dispatcher.wake).routes())
@@ -344,52 +363,34 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """Start in dependency order, stop in reverse; the database goes last."""
+    """Start in dependency order; stop in reverse, each part finishing what it holds within
+    `cluster.stop_grace_seconds` (the HTTP server has stopped taking requests by then)."""
     rt = app[RUNTIME]
     for adapter in rt.adapters.values():
-        await adapter.start()
+        if not isinstance(adapter, PollingIngress):  # a poller runs on the leader of its mailbox only
+            await adapter.start()
     await rt.writer.start()
     await rt.engine.start()
     await rt.dispatcher.start()
     await rt.escalation.start()
-    log.info("aftersales started: channels=%s sandbox=%s", sorted(rt.adapters), rt.settings.server.sandbox)
+    await rt.leadership.start()
+    log.info(
+        "aftersales started: instance=%s channels=%s sandbox=%s leads=%s",
+        rt.health.instance, sorted(rt.adapters), rt.settings.server.sandbox, rt.leadership.held(),
+    )  # fmt: skip
     yield
+    rt.health.draining = True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + rt.settings.cluster.stop_grace_seconds
+    await rt.leadership.stop()  # pollers and housekeeping stop; another process takes the roles over
     await rt.escalation.stop()
-    await rt.dispatcher.stop()
     await rt.writer.stop()
-    await rt.engine.stop()
+    await rt.engine.stop(max(0.5, deadline - loop.time()))
+    await rt.dispatcher.stop(max(0.5, deadline - loop.time()))
     for adapter in rt.adapters.values():
         await adapter.close()
     await rt.db.dispose()
-
-
-def _probes(rt: Runtime) -> list[web.RouteDef]:
-    """/healthz (database, then each part's own probe) and /metrics (Prometheus)."""
-
-    async def healthz(_request: web.Request) -> web.Response:
-        try:
-            await rt.db.ping()
-        except Exception as exc:
-            return web.json_response(
-                {"status": "error", "error": f"database unreachable: {type(exc).__name__}"}, status=503
-            )
-        details = {}
-        for name, probe in rt.health_details.items():
-            try:
-                details[name] = await probe()
-            except Exception as exc:
-                details[name] = {"error": str(exc)}
-        body: dict[str, Any] = {"status": "ok"}
-        if details:
-            body["details"] = details
-        return web.json_response(body)
-
-    async def metrics(_request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(rt.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
-
-    return [web.get("/healthz", healthz), web.get("/metrics", metrics)]
+    log.info("aftersales stopped: instance=%s", rt.health.instance)
 
 
 async def _not_found(_request: web.Request) -> web.Response:

@@ -112,6 +112,8 @@ class EscalationSettings:
     max_rounds: int = 3
     faq_file: str = "config/faq.toml"
     relay_idle_seconds: int = 7200  # a conversation with staff returns to the bot after this much silence
+    digest_time: str = "08:30"  # the morning digest to whoever is on call, rota time zone (HH:MM[:SS])
+    coverage_time: str = "08:30"  # the daily check for hours nobody is on call (HH:MM[:SS])
 
 
 @dataclass
@@ -141,6 +143,19 @@ class OutboxSettings:
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 300.0
+    concurrency: int = 8  # sends in flight at once: also the most a kill -9 can make go out twice
+
+
+@dataclass
+class ClusterSettings:
+    """Several `serve` processes on one PostgreSQL (CONTRACT.md "Running several processes")."""
+
+    instance: str = ""  # this process's name in /healthz, leases and logs; "" = hostname:pid
+    lease_seconds: float = 10.0  # a dead process's outbox leases run out after this (heartbeat: a quarter)
+    sweep_seconds: float = 2.0  # how often messages stored but not handled (another process died) are sought
+    leader_retry_seconds: float = 2.0  # how often a follower tries to take a singleton whose leader is gone
+    drain_seconds: float = 2.0  # SIGTERM: /healthz answers 503 this long before the server stops listening
+    stop_grace_seconds: float = 10.0  # then: time to finish what this process holds before it exits
 
 
 @dataclass
@@ -168,6 +183,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     documents: DocumentsSettings = field(default_factory=DocumentsSettings)
     claims: ClaimsSettings = field(default_factory=ClaimsSettings)

@@ -4,8 +4,12 @@ A one-second `tick()` takes the escalations whose `next_due_at` has passed (rows
 locked with SKIP LOCKED on PostgreSQL, so several processes share the work) and
 moves them on. Nothing is pickled into the scheduler: it only says "look now", the
 database says what is due, so a restart resumes every climb where it stood.
-Cron jobs do the calendar work; their outbox keys name the shift or the day, so two
-processes running the same job queue one message.
+Cron jobs do the calendar work (hand-off messages, the digest, the coverage check) on
+one process only: the leader of the `calendar` role (storage/leadership.py). Each
+occurrence is recorded in `job_runs` before it runs, so it runs once even while
+leadership changes hands, and a process that takes the role over runs an occurrence
+its dead predecessor missed (within `CATCH_UP`). Their outbox keys still name the
+shift or the day, as a last guard against a double message.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -29,11 +34,31 @@ from escalation.service import EscalationService
 from storage.db import Database
 from storage.models import Claim, Escalation, utcnow
 from storage.repos import escalations as repo
+from storage.repos import jobs as job_runs
 from storage.repos import outbox
 
 log = logging.getLogger(__name__)
 # APScheduler logs every run of the one-second tick at INFO; keep its warnings and errors only.
 logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+
+CALENDAR = "calendar"  # the leadership role that runs the cron jobs
+CATCH_UP = timedelta(minutes=5)  # a new leader runs an occurrence missed this recently
+SLACK = timedelta(seconds=30)  # a cron job firing this late still names the occurrence it was for
+
+Job = Callable[[], Awaitable[object]]
+CalendarJob = tuple[str, BaseTrigger, Job]
+
+
+def parse_time_of_day(value: str, key: str) -> tuple[int, int, int]:
+    """"08:30" or "08:30:15" → (8, 30, 0) / (8, 30, 15); a ValueError names the key."""
+    parts = value.split(":")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or not (0 <= numbers[0] < 24 and all(0 <= n < 60 for n in numbers[1:])):
+        raise ValueError(f"{key} must be HH:MM or HH:MM:SS, got {value!r}")
+    return numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 0
 
 
 class EscalationJobs:
@@ -46,16 +71,22 @@ class EscalationJobs:
         clock: Callable[[], datetime] = utcnow,
         tick_seconds: float = 1.0,
         digest_time: str = "08:30",
+        coverage_time: str = "08:30",
         refresh: Callable[[], Awaitable[None]] | None = None,
         refresh_every: int = 30,
         calendar: Calendar | None = None,
+        leads: Callable[[str], bool] = lambda _role: True,
+        instance: str = "",
     ) -> None:
         self.db = db
         self.service = service
         self.wake = wake
         self.clock = clock
         self.tick_seconds = tick_seconds
-        self.digest_time = digest_time
+        self.digest_time = parse_time_of_day(digest_time, "escalation.digest_time")
+        self.coverage_time = parse_time_of_day(coverage_time, "escalation.coverage_time")
+        self.leads = leads  # the cron jobs run only while this says the process leads CALENDAR
+        self.instance = instance
         self.scheduler: AsyncIOScheduler | None = None
         self._busy = asyncio.Lock()
         self.refresh = refresh  # re-reads swaps other processes made (/override), every `refresh_every` ticks
@@ -64,7 +95,6 @@ class EscalationJobs:
         self.calendar = calendar
 
     async def start(self) -> None:
-        rota = self.service.rota
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
             self.tick,
@@ -74,6 +104,18 @@ class EscalationJobs:
             coalesce=True,
             misfire_grace_time=None,
         )
+        for job_id, trigger, run in self.calendar_jobs():
+            scheduler.add_job(
+                self.run_occurrence, trigger, args=[job_id, trigger, run], id=job_id, coalesce=True
+            )
+        scheduler.start()
+        self.scheduler = scheduler
+        await self.tick()  # resume overdue climbs at once, not a second later
+
+    def calendar_jobs(self) -> list[CalendarJob]:
+        """(id, trigger, job) of every cron job: a hand-off per rotation, the digest, the coverage check."""
+        rota = self.service.rota
+        jobs: list[CalendarJob] = []
         for rot in rota.rotations.values():
             trigger = CronTrigger(
                 day_of_week=rot.start.weekday() if rot.period == "weekly" else None,
@@ -81,20 +123,43 @@ class EscalationJobs:
                 minute=rot.handoff.minute,
                 timezone=rot.zone,
             )
-            scheduler.add_job(self.handoff_messages, trigger, id=f"handoff-{rot.name}", coalesce=True)
-        hour, minute = (int(x) for x in self.digest_time.split(":"))
-        scheduler.add_job(
-            self.digest,
-            CronTrigger(hour=hour, minute=minute, timezone=rota.timezone),
-            id="digest",
-            coalesce=True,
+            jobs.append((f"handoff-{rot.name}", trigger, self.handoff_messages))
+        daily = (
+            ("digest", self.digest_time, self.digest),
+            ("coverage", self.coverage_time, self.check_coverage),
         )
-        scheduler.add_job(
-            self.check_coverage, CronTrigger(hour=hour, minute=minute, timezone=rota.timezone), id="coverage"
-        )
-        scheduler.start()
-        self.scheduler = scheduler
-        await self.tick()  # resume overdue climbs at once, not a second later
+        for job_id, (hour, minute, second), run in daily:
+            trigger = CronTrigger(hour=hour, minute=minute, second=second, timezone=rota.timezone)
+            jobs.append((job_id, trigger, run))
+        return jobs
+
+    async def run_occurrence(
+        self, job_id: str, trigger: BaseTrigger, run: Job, *, late: timedelta = SLACK
+    ) -> bool:
+        """Run the occurrence of `job_id` due at most `late` ago, if this process leads the calendar
+        and nobody has run that occurrence yet; True if it ran here."""
+        if not self.leads(CALENDAR):
+            return False
+        now = utcnow()
+        occurrence = trigger.get_next_fire_time(None, now - late)
+        if occurrence is None or occurrence > now:
+            return False
+        async with self.db.write() as session:
+            if not await job_runs.claim_occurrence(session, job_id, occurrence, self.instance):
+                return False
+        log.info("calendar job %s for %s runs on %s", job_id, occurrence.isoformat(), self.instance)
+        await run()
+        return True
+
+    async def catch_up(self) -> int:
+        """On taking the calendar over: run what the previous leader missed; returns how many ran."""
+        ran = 0
+        for job_id, trigger, run in self.calendar_jobs():
+            try:
+                ran += await self.run_occurrence(job_id, trigger, run, late=CATCH_UP)
+            except Exception:
+                log.exception("catching up calendar job %s failed", job_id)
+        return ran
 
     async def stop(self) -> None:
         if self.scheduler is not None:

@@ -83,6 +83,8 @@ class EscalationRuntime:
         clock: Callable[[], datetime] = utcnow,
         tick_seconds: float = 1.0,
         calendar_file: str = "",
+        leads: Callable[[str], bool] = lambda _role: True,
+        instance: str = "",
     ) -> None:
         self.settings = settings
         self.db = db
@@ -97,7 +99,22 @@ class EscalationRuntime:
             enabled_channels=channels,
             clock=clock,
         )
-        self.jobs = EscalationJobs(
+        try:
+            self.jobs = self._jobs(db, wake, clock, tick_seconds, leads, instance)
+        except ValueError as exc:
+            raise ConfigError(f"config: {exc}") from None
+        self.gaps: list[dict[str, str]] = []
+
+    def _jobs(
+        self,
+        db: Database,
+        wake: Callable[[], None] | None,
+        clock: Callable[[], datetime],
+        tick_seconds: float,
+        leads: Callable[[str], bool],
+        instance: str,
+    ) -> EscalationJobs:
+        return EscalationJobs(
             db,
             self.service,
             wake=wake,
@@ -105,8 +122,11 @@ class EscalationRuntime:
             tick_seconds=tick_seconds,
             refresh=self.refresh_overrides,
             calendar=self.calendar,
+            digest_time=self.settings.digest_time,
+            coverage_time=self.settings.coverage_time,
+            leads=leads,
+            instance=instance,
         )
-        self.gaps: list[dict[str, str]] = []
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         self.service.clock = clock

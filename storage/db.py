@@ -88,6 +88,15 @@ class WriteLane:
                 self._cond.notify_all()
 
 
+def _keepalives(url: str) -> dict[str, Any]:
+    """Server-side TCP keepalives: if a host vanishes (no FIN, no RST), PostgreSQL ends its sessions
+    after about 8 s, which frees their advisory locks (leaderships, conversation leases)."""
+    if not url.startswith("postgresql+asyncpg"):
+        return {}
+    keepalives = {"tcp_keepalives_idle": "4", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "2"}
+    return {"server_settings": keepalives}
+
+
 class Database:
     """The two engines and their session factories; one per process."""
 
@@ -106,7 +115,9 @@ class Database:
             _sqlite_pragmas(self.write_engine, writer=True)
             _sqlite_pragmas(self.read_engine, writer=False)
         else:
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.write_engine = create_async_engine(
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=_keepalives(url)
+            )
             self.read_engine = self.write_engine
         self.lane = WriteLane() if self.sqlite else None
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)

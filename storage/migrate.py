@@ -1,4 +1,9 @@
-"""Run Alembic migrations programmatically, for `aftersales db upgrade` and the tests."""
+"""Run Alembic migrations programmatically, for `aftersales db upgrade` and the tests.
+
+Several processes may run the upgrade at the same moment (each instance's start-up
+script): on PostgreSQL the migration transaction first takes an advisory lock, so
+one migrates and the others wait, then find the database at head and do nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.db import ensure_sqlite_dir
+from storage.leases import MIGRATIONS as MIGRATION_LOCK
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -30,6 +37,8 @@ async def upgrade(url: str, revision: str = "heads", *, engine: AsyncEngine | No
     engine = engine or create_async_engine(url)
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             await conn.run_sync(_upgrade_sync, url, revision)
     finally:
         if own:

@@ -2,17 +2,24 @@
 
 A message is handled in one transaction that also writes every reply it causes and
 marks it handled, so a crash at any point leaves it either fully done or untouched
-(and picked up again by the start-up sweep). One contact's messages are handled one
-at a time in arrival order; different contacts run concurrently.
+(and picked up again by the sweep). One contact's messages are handled one at a time
+in arrival order, whichever process stored them: the handling transaction first takes
+the conversation's lease (a PostgreSQL advisory transaction lock, storage/leases.py)
+and then handles that contact's *oldest* unhandled message, not the one that woke it.
+A process that finds the lease taken stands back: the holder re-reads after its commit
+and so finds the newer message. A killed holder's lease ends with its connection, and
+the sweep (every `cluster.sweep_seconds`) finds what nobody is handling. Different
+contacts run concurrently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +32,7 @@ from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge
 from bot.ports import MediaFetcher
 from handlers.base import Context, Handler, Outcome
 from handlers.ports import Escalator, escalate
+from storage import leases
 from storage.db import Database
 from storage.models import utcnow
 from storage.repos import audit, clients, conversations
@@ -34,6 +42,14 @@ from storage.repos import staff as staff_repo
 log = logging.getLogger(__name__)
 
 TRICKLE_PAUSE = 0.25  # seconds between handled messages while the inbound path is busy
+
+
+class Turn(enum.Enum):
+    """How a worker's attempt at a conversation's oldest message ended."""
+
+    DONE = "done"  # handled and committed
+    STALE = "stale"  # not the oldest any more (handled elsewhere): look again
+    BUSY = "busy"  # another process holds the conversation: it handles the rest
 
 
 class Engine:
@@ -68,9 +84,8 @@ class Engine:
         self.media_readers = list(media_readers)  # slow reading of fetched files (OCR), before the lock
         self._trickle = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
-        self._pending: dict[tuple[str, str], list[int]] = {}
+        self._dirty: set[tuple[str, str]] = set()  # contacts with a message stored since their worker looked
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._known: set[int] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
         self._idle = asyncio.Event()
@@ -79,18 +94,19 @@ class Engine:
     # ---- scheduling --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         await self.sweep()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="engine-sweeper")
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Let in-flight conversations finish their message; the rest wait for the next start."""
+        """Let in-flight conversations finish their message; the rest are left to the other
+        processes' sweep (or this one's next start), their leases free once the transaction ends."""
         self._stopping = True
         if self._sweeper:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for queue in self._pending.values():
-            del queue[:]
+        self._dirty.clear()
         workers = list(self._workers.values())
         if workers:
             _done, pending = await asyncio.wait(workers, timeout=grace)
@@ -99,25 +115,27 @@ class Engine:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._workers.clear()
+        self._idle.set()
 
     def submit(self, stored: Sequence[Stored]) -> None:
+        self.wake_contacts((item.channel, item.channel_user_id) for item in stored)
+
+    def wake_contacts(self, keys: Iterable[tuple[str, str]]) -> None:
+        """These contacts have messages to handle: make sure a worker looks (again)."""
         if self._stopping:
             return
-        for item in stored:
-            if item.message_id in self._known:
-                continue
-            self._known.add(item.message_id)
-            key = (item.channel, item.channel_user_id)
-            self._pending.setdefault(key, []).append(item.message_id)
+        for key in keys:
+            self._dirty.add(key)
             if key not in self._workers:
                 self._idle.clear()
                 self._workers[key] = asyncio.create_task(self._drain(key), name=f"conversation-{key[0]}")
 
     async def sweep(self) -> None:
-        """Queue every stored-but-unhandled inbound message (after a crash, or a missed wake-up)."""
+        """Look for every contact with a stored-but-unhandled message (after a crash, here or in
+        another process, or a missed wake-up)."""
         async with self.db.read() as session:
-            rows = await message_repo.unhandled_inbound(session)
-        self.submit([Stored(mid, True, channel, user) for mid, channel, user in rows])
+            contacts = await message_repo.unhandled_contacts(session)
+        self.wake_contacts(contacts)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -130,22 +148,27 @@ class Engine:
     async def wait_idle(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self._idle.wait(), timeout)
 
+    @property
+    def busy_conversations(self) -> int:
+        return len(self._workers)
+
     async def _drain(self, key: tuple[str, str]) -> None:
         try:
-            while self._pending.get(key) and not self._stopping:
-                message_id = self._pending[key].pop(0)
-                try:
-                    async with self._slots:
-                        if self._stopping:  # left for the start-up sweep of the next run
-                            break
-                        await self._yield_to_inbound()
-                        await self.handle(message_id)
-                except Exception:
-                    log.exception("handling message %s failed", message_id)
-                finally:
-                    self._known.discard(message_id)
+            while key in self._dirty and not self._stopping:
+                self._dirty.discard(key)
+                while not self._stopping:
+                    try:
+                        async with self._slots:
+                            if self._stopping:  # left for the sweep (here or elsewhere)
+                                break
+                            await self._yield_to_inbound()
+                            progressed = await self.handle_next(key)
+                    except Exception:
+                        log.exception("handling the conversation of %s failed", key[0])
+                        progressed = False  # the sweep comes back to it
+                    if not progressed:
+                        break
         finally:
-            self._pending.pop(key, None)
             self._workers.pop(key, None)
             if not self._workers:
                 self._idle.set()
@@ -162,12 +185,15 @@ class Engine:
 
     # ---- handling one message ---------------------------------------------------------------
 
-    async def handle(self, message_id: int) -> None:
+    async def handle_next(self, key: tuple[str, str]) -> bool:
+        """Handle this contact's oldest unhandled message; False when there is none, or when
+        another process holds the conversation (it will handle what is left)."""
         started = time.perf_counter()
         async with self.db.read() as session:
-            row = await message_repo.get_message(session, message_id)
-        if row is None or row.handled_at is not None:
-            return
+            row = await message_repo.oldest_unhandled(session, *key)
+        if row is None:
+            return False
+        message_id = row.id
         inbound = message_repo.inbound_of(row)
         media_problems = await self._fetch_media(inbound)
         for read in self.media_readers:
@@ -179,14 +205,20 @@ class Engine:
             async with self.db.write() as session:
                 await message_repo.set_content(session, message_id, inbound.text, inbound.extra)
         try:
-            await self._handle_in_transaction(message_id, inbound, media_problems, row.created_at)
+            outcome = await self._handle_in_transaction(
+                key, message_id, inbound, media_problems, row.created_at
+            )
         except Exception:
             self.metrics.handler_errors.labels(str(inbound.channel)).inc()
             log.exception("handler failed on message %s; apologising and handing to staff", message_id)
-            await self._handle_failure(message_id, inbound)
-        self.metrics.handling_seconds.labels(str(inbound.channel)).observe(time.perf_counter() - started)
-        if self.after_commit:
-            self.after_commit()
+            outcome = await self._handle_failure(key, message_id, inbound)
+        if outcome is Turn.BUSY:
+            return False
+        if outcome is Turn.DONE:
+            self.metrics.handling_seconds.labels(str(inbound.channel)).observe(time.perf_counter() - started)
+            if self.after_commit:
+                self.after_commit()
+        return True
 
     async def _fetch_media(self, inbound: InboundMessage) -> list[Attachment]:
         """Download attachments before the transaction (slow I/O never holds the write lock)."""
@@ -248,20 +280,36 @@ class Engine:
             now=self.clock(),
         )
 
+    async def _take_turn(self, session: AsyncSession, key: tuple[str, str], message_id: int) -> Turn | None:
+        """The conversation's lease, then: is `message_id` still its oldest unhandled message?"""
+        if not await leases.try_xact_lock(session, leases.conversation_key(*key)):
+            return Turn.BUSY
+        if await message_repo.oldest_unhandled_id(session, *key) != message_id:
+            return Turn.STALE  # handled elsewhere meanwhile, or an older one became visible
+        return None
+
     async def _handle_in_transaction(
-        self, message_id: int, inbound: InboundMessage, media_problems: list[Attachment], stored_at: datetime
-    ) -> None:
+        self,
+        key: tuple[str, str],
+        message_id: int,
+        inbound: InboundMessage,
+        media_problems: list[Attachment],
+        stored_at: datetime,
+    ) -> Turn:
         async with self.db.write() as session:
+            refused = await self._take_turn(session, key, message_id)
+            if refused is not None:
+                return refused
             ctx = await self._build_context(session, message_id, inbound)
             if ctx is None:
-                return
+                return Turn.STALE
             for att in inbound.attachments:
                 await message_repo.add_attachment(session, message_id, att)
             await message_repo.mark_handled(session, message_id, ctx.conversation.id)
             if inbound.extra.get("no_reply"):
                 # Auto-replies, bounces and list mail (set by the email adapter): stored, never
                 # answered, so two robots can never start a mail loop.
-                return
+                return Turn.DONE
             if await self.flood.admit(ctx, stored_at):  # else stored and handled, not answered
                 await self._respond(ctx, media_problems)
         self.metrics.messages_in.labels(str(inbound.channel)).inc()
@@ -270,6 +318,7 @@ class Engine:
                 await hook()
             except Exception:
                 log.exception("post-commit hook failed")
+        return Turn.DONE
 
     async def _respond(self, ctx: Context, media_problems: list[Attachment]) -> None:
         if media_problems:
@@ -309,13 +358,16 @@ class Engine:
                 )
             )
 
-    async def _handle_failure(self, message_id: int, inbound: InboundMessage) -> None:
+    async def _handle_failure(self, key: tuple[str, str], message_id: int, inbound: InboundMessage) -> Turn:
         """Never leave a client unanswered or a message stuck in a retry loop: apologise and flag it."""
         try:
             async with self.db.write() as session:
+                refused = await self._take_turn(session, key, message_id)
+                if refused is not None:
+                    return refused
                 ctx = await self._build_context(session, message_id, inbound)
                 if ctx is None:
-                    return
+                    return Turn.STALE
                 await message_repo.mark_handled(session, message_id, ctx.conversation.id)
                 await audit.record(session, "bot", "handler_failed", f"message:{message_id}")
                 await ctx.reply(
@@ -326,3 +378,5 @@ class Engine:
                 await escalate(self.escalator, ctx, "handler_failed", note=inbound.text)
         except Exception:
             log.exception("could not record the failure of message %s", message_id)
+            return Turn.BUSY  # nothing recorded: the sweep tries again
+        return Turn.DONE

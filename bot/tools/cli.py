@@ -34,6 +34,7 @@ def _config_option() -> argparse.ArgumentParser:
 
 
 CONFIG_OPTION = _config_option()
+SHUTDOWN_TIMEOUT = 5.0  # seconds for requests in flight once the server stops listening (webhooks are quick)
 
 
 class _SubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
@@ -198,15 +199,20 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from bot.app import build_runtime, create_app
     from bot.core import logs
+    from bot.web.health import drain_on_sigterm
     from config.production import check_production_secrets
 
     check_production_secrets(settings)  # before anything listens: one line, exit 2
     redact = logs.configure(settings.secrets())
+    runtime = build_runtime(settings, secret_sink=redact.runtime_secret)
+    app = create_app(settings, runtime)
+    app.on_startup.append(drain_on_sigterm(runtime.health, settings.cluster.drain_seconds))
     web.run_app(
-        create_app(settings, build_runtime(settings, secret_sink=redact.runtime_secret)),
+        app,
         host=host or settings.server.host,
         port=port or settings.server.port,
         access_log=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
         print=lambda text: print(text, file=sys.stderr),
     )
     return 0

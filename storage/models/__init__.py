@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from storage.models.base import Base, BigId, UTCDateTime, utcnow
 from storage.models.claims import Claim, ClaimEvent, ClaimEvidence, Counter
+from storage.models.cluster import JobRun
 from storage.models.conversations import (
     AttachmentRow,
     AuditLog,
@@ -39,6 +40,7 @@ __all__ = [
     "Counter",
     "Escalation",
     "Feedback",
+    "JobRun",
     "LoginThrottle",
     "Message",
     "Order",

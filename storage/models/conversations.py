@@ -95,6 +95,15 @@ class Message(Base):
         Index("ix_messages_provider_id", "channel", "channel_user_id", "provider_message_id"),
         Index("ix_messages_unhandled", "direction", "handled_at"),
         Index("ix_messages_conversation", "conversation_id", "id"),
+        # The engine's "oldest unhandled message of this contact", under the conversation's lease.
+        Index(
+            "ix_messages_unhandled_contact",
+            "channel",
+            "channel_user_id",
+            "id",
+            sqlite_where=sql_text("direction = 'in' AND handled_at IS NULL"),
+            postgresql_where=sql_text("direction = 'in' AND handled_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -155,6 +164,7 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column()
+    locked_by: Mapped[str | None] = mapped_column(String(128))  # whose heartbeat extends the lease
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

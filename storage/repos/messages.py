@@ -145,6 +145,50 @@ async def unhandled_inbound(session: AsyncSession, limit: int = 1000) -> list[tu
     return [(int(i), str(ch), str(uid)) for i, ch, uid in rows]
 
 
+async def unhandled_contacts(session: AsyncSession, limit: int = 1000) -> list[tuple[str, str]]:
+    """(channel, sender) of every contact with a stored inbound message not yet handled, oldest first."""
+    rows = await session.execute(
+        select(Message.channel, Message.channel_user_id, func.min(Message.id).label("first"))
+        .where(Message.direction == "in", Message.handled_at.is_(None))
+        .group_by(Message.channel, Message.channel_user_id)
+        .order_by("first")
+        .limit(limit)
+    )
+    return [(str(ch), str(uid)) for ch, uid, _first in rows]
+
+
+async def oldest_unhandled(session: AsyncSession, channel: str, channel_user_id: str) -> Message | None:
+    """The next message of one contact's conversation to handle: arrival order is id order."""
+    return (
+        await session.execute(
+            select(Message)
+            .where(
+                Message.channel == channel,
+                Message.channel_user_id == channel_user_id,
+                Message.direction == "in",
+                Message.handled_at.is_(None),
+            )
+            .order_by(Message.id)
+            .limit(1)
+            .options(selectinload(Message.attachments))
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def oldest_unhandled_id(session: AsyncSession, channel: str, channel_user_id: str) -> int | None:
+    return (
+        await session.execute(
+            select(func.min(Message.id)).where(
+                Message.channel == channel,
+                Message.channel_user_id == channel_user_id,
+                Message.direction == "in",
+                Message.handled_at.is_(None),
+            )
+        )
+    ).scalar_one_or_none()
+
+
 async def mark_handled(session: AsyncSession, message_id: int, conversation_id: int | None) -> None:
     await session.execute(
         update(Message)

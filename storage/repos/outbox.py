@@ -3,19 +3,26 @@
 Rows are written in the transaction of the decision that caused them, so a crash
 between deciding and sending loses nothing; the dispatcher claims due rows with a
 lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL) so several processes never
-send the same row at once.
+send the same row at once. A lease names its owner, whose heartbeat extends it; a
+killed process's leases run out after `cluster.lease_seconds` and its rows are
+claimed again. Claims are serialised (one advisory lock, held for the claim's short
+transaction) and skip every recipient that has a row in flight, so one recipient's
+messages leave in order whichever process sends them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.messages import OutboundMessage
 from storage.db import dialect_of, rowcount
+from storage.leases import OUTBOX_CLAIM, xact_lock
 from storage.models import Message, OutboxRow, utcnow
 
 
@@ -64,35 +71,106 @@ async def enqueue(
 
 
 async def claim_due(
-    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50
+    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50, owner: str = ""
 ) -> list[OutboxRow]:
-    """Take due rows (pending, or `sending` whose lease ran out after a crash) for this process."""
+    """Take due rows (pending, or `sending` whose lease ran out after a crash) for `owner`.
+
+    A recipient with a row in flight (a live lease, here or in another process) is left
+    out, so its next message waits until the one before it is recorded.
+    """
+    await xact_lock(session, OUTBOX_CLAIM)  # the claim before ours has committed: its leases are seen
+    busy = aliased(OutboxRow)
+    in_flight = exists().where(
+        busy.channel == OutboxRow.channel,
+        busy.channel_user_id == OutboxRow.channel_user_id,
+        busy.state == "sending",
+        busy.locked_until >= now,
+    )
     query = (
         select(OutboxRow)
         .where(
             ((OutboxRow.state == "pending") & (OutboxRow.next_attempt_at <= now))
-            | ((OutboxRow.state == "sending") & (OutboxRow.locked_until < now))
+            | ((OutboxRow.state == "sending") & (OutboxRow.locked_until < now)),
+            ~in_flight,
         )
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
     )
     if dialect_of(session) == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=OutboxRow)
     rows = list((await session.execute(query)).scalars())
     for row in rows:
         row.state = "sending"
         row.locked_until = now + lease
+        row.locked_by = owner or None
     await session.flush()
     return rows
+
+
+async def heartbeat(session: AsyncSession, owner: str, row_ids: Sequence[int], until: datetime) -> int:
+    """Extend the leases `owner` still holds on these rows; returns how many it holds."""
+    if not row_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(list(row_ids)), OutboxRow.state == "sending", OutboxRow.locked_by == owner)
+        .values(locked_until=until)
+    )
+    return rowcount(result)
+
+
+async def release(session: AsyncSession, owner: str, row_ids: Sequence[int]) -> int:
+    """Give back leased rows whose send never started (a graceful stop): due again at once."""
+    if not row_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(list(row_ids)), OutboxRow.state == "sending", OutboxRow.locked_by == owner)
+        .values(state="pending", locked_until=None, locked_by=None)
+    )
+    return rowcount(result)
 
 
 async def release_all_leases(session: AsyncSession) -> int:
     """Put every `sending` row back to pending; only for a single-process database (SQLite) at start-up,
     where no other process can be in the middle of sending it."""
     result = await session.execute(
-        update(OutboxRow).where(OutboxRow.state == "sending").values(state="pending", locked_until=None)
+        update(OutboxRow)
+        .where(OutboxRow.state == "sending")
+        .values(state="pending", locked_until=None, locked_by=None)
     )
     return rowcount(result)
+
+
+async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[int, int | None, str | None]]) -> None:
+    """Record many accepted sends in one transaction: (outbox row id, message id, provider id)."""
+    if not sent:
+        return
+    now = utcnow()
+    table = cast(Table, OutboxRow.__table__)
+    conn = await session.connection()
+    await conn.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            state="sent",
+            sent_at=now,
+            provider_message_id=bindparam("pid"),
+            attempts=table.c.attempts + 1,
+            locked_until=None,
+            locked_by=None,
+        ),
+        [{"row_id": row_id, "pid": pid} for row_id, _mid, pid in sent],
+    )
+    messages = [{"mid": mid, "pid": pid} for _row, mid, pid in sent if mid is not None]
+    if messages:
+        mtable = cast(Table, Message.__table__)
+        await conn.execute(
+            update(mtable)
+            .where(mtable.c.id == bindparam("mid"))
+            .values(delivery="sent", provider_message_id=bindparam("pid")),
+            messages,
+        )
 
 
 async def mark_sent(session: AsyncSession, row_id: int, provider_id: str | None) -> None:
@@ -104,6 +182,7 @@ async def mark_sent(session: AsyncSession, row_id: int, provider_id: str | None)
     row.provider_message_id = provider_id
     row.attempts += 1
     row.locked_until = None
+    row.locked_by = None
     if row.message_id is not None:
         await session.execute(
             update(Message)
@@ -121,6 +200,7 @@ async def mark_retry(session: AsyncSession, row_id: int, *, error: str, next_at:
     row.last_error = error
     row.next_attempt_at = next_at
     row.locked_until = None
+    row.locked_by = None
 
 
 async def mark_failed(
@@ -134,6 +214,7 @@ async def mark_failed(
         row.attempts += 1
     row.last_error = error
     row.locked_until = None
+    row.locked_by = None
     if row.message_id is not None:
         await session.execute(update(Message).where(Message.id == row.message_id).values(delivery="failed"))
     return row

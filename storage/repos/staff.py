@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_of
 from storage.models import Staff
 
 # Which Staff column holds a sender identity on each channel.
@@ -38,20 +41,26 @@ async def with_role(session: AsyncSession, role: str) -> list[Staff]:
 
 
 async def upsert(session: AsyncSession, key: str, **fields: Any) -> Staff:
-    """Create or update one staff member; `fields` are Staff columns (email lower-cased)."""
+    """Create or update one staff member; `fields` are Staff columns (email lower-cased).
+
+    One INSERT … ON CONFLICT (key) DO UPDATE: several processes starting at once on a
+    fresh database all sync the rota, and none may fail on the other's row.
+    """
     if fields.get("email"):
         fields["email"] = str(fields["email"]).lower()
     if fields.get("telegram_chat_id") is not None:
         fields["telegram_chat_id"] = str(fields["telegram_chat_id"])
-    row = await get(session, key)
-    if row is None:
-        row = Staff(key=key, **fields)
-        session.add(row)
+    table = cast(Table, Staff.__table__)
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    stmt = insert(table).values(key=key, **fields)
+    if fields:
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_=fields)
     else:
-        for name, value in fields.items():
-            setattr(row, name, value)
-    await session.flush()
-    return row
+        stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
+    await session.execute(stmt)
+    return (
+        await session.execute(select(Staff).where(Staff.key == key).execution_options(populate_existing=True))
+    ).scalar_one()
 
 
 def preferred_contact(staff: Staff) -> tuple[str, str] | None:
