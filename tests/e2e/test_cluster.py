@@ -138,7 +138,8 @@ async def test_kill_9_under_load_loses_nothing_and_the_survivor_pages_on_time(
         assert killed_at < level2_due, "the kill came after level 2 was due: the machine is too slow"
         await doomed.start()  # restarted under load
         await running
-        assert load.statuses == [200] * MESSAGES, [e for e in proxy.retried if "p1:" not in e][-6:]  # a live process for every request
+        # the proxy found a live process for every request
+        assert load.statuses == [200] * MESSAGES, proxy.retried[-6:]
         await settled(db_url, MESSAGES + 1)
     finally:
         await proxy.close()
@@ -180,7 +181,7 @@ async def test_rolling_restart_with_sigterm_loses_and_doubles_nothing(
     try:
         load = Load(proxy)
         await load.run(between)
-        assert load.statuses == [200] * MESSAGES, [e for e in proxy.retried if "p1:" not in e][-6:]  # no 5xx while another was up
+        assert load.statuses == [200] * MESSAGES, proxy.retried[-6:]  # no 5xx while another was up
         await settled(db_url, MESSAGES)
     finally:
         await proxy.close()
