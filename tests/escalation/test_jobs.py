@@ -42,3 +42,43 @@ async def test_handoff_messages_and_digest(tmp_path: Path, db_url: str, fake_tel
         assert any("Morning digest" in t for t in fake_telegram.texts_to(ANNA))
     finally:
         await h.close()
+
+
+async def test_an_occurrence_runs_once_only_on_the_leader_and_a_new_leader_catches_up(
+    tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from storage.models import utcnow
+    from storage.repos import jobs as job_runs
+
+    h = await start_bot(escalation_settings(tmp_path, db_url, fake_telegram, write_rota(tmp_path, level2=60)))
+    try:
+        jobs = h.runtime.escalation.jobs
+        ran: list[str] = []
+
+        async def job() -> None:
+            ran.append("ran")
+
+        due = utcnow() - timedelta(seconds=2)  # an occurrence that fired two seconds ago
+        trigger = CronTrigger(hour=due.hour, minute=due.minute, second=due.second, timezone="UTC")
+        jobs.leads = lambda role: False  # a follower: its scheduler fires too, and stands back
+        assert await jobs.run_occurrence("probe", trigger, job) is False
+        jobs.leads = lambda role: role == "calendar"
+        assert await jobs.run_occurrence("probe", trigger, job) is True
+        assert await jobs.run_occurrence("probe", trigger, job) is False  # the same occurrence: once
+        assert ran == ["ran"]
+        async with h.db.read() as s:
+            [run] = await job_runs.runs(s, "probe")
+        assert run.occurrence == due.replace(microsecond=0) and run.instance == h.runtime.health.instance
+
+        # a leader that died before the digest fired: whoever takes over runs the missed occurrence
+        missed = utcnow() - timedelta(minutes=3)
+        jobs.digest_time = (missed.hour, missed.minute, missed.second)
+        jobs.service.rota.timezone = "UTC"
+        assert await jobs.catch_up() >= 1
+        async with h.db.read() as s:
+            assert [r.occurrence for r in await job_runs.runs(s, "digest")] == [missed.replace(microsecond=0)]
+        assert await jobs.catch_up() == 0  # and only once
+    finally:
+        await h.close()

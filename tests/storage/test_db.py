@@ -151,3 +151,71 @@ async def test_models_and_migrations_agree(any_db_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == []
+
+
+async def test_a_recipient_with_a_row_in_flight_waits_and_a_dead_owners_lease_runs_out(
+    any_db_url: str,
+) -> None:
+    """Several dispatchers: one recipient's rows never go out side by side, and a lease that
+    nobody extends any more (its process died) is claimed again."""
+    db = Database(any_db_url)
+    lease = timedelta(seconds=3)
+    try:
+        async with db.write() as s:
+            first = await outbox_repo.enqueue(
+                s, OutboundMessage(Channel.TELEGRAM, "1", "a", idempotency_key="a")
+            )
+            second = await outbox_repo.enqueue(
+                s, OutboundMessage(Channel.TELEGRAM, "1", "b", idempotency_key="b")
+            )
+            other = await outbox_repo.enqueue(
+                s, OutboundMessage(Channel.TELEGRAM, "2", "c", idempotency_key="c")
+            )
+        async with db.write() as s:
+            mine = await outbox_repo.claim_due(s, now=utcnow(), lease=lease, limit=1, owner="p1")
+        assert [r.id for r in mine] == [first.id]
+        async with db.write() as s:  # p2 may not send "b" while "a" is in flight with p1
+            theirs = await outbox_repo.claim_due(s, now=utcnow(), lease=lease, owner="p2")
+        assert [r.id for r in theirs] == [other.id]
+        async with db.write() as s:  # p1's heartbeat keeps its lease; p2's does nothing to p1's rows
+            assert await outbox_repo.heartbeat(s, "p1", [first.id], utcnow() + lease) == 1
+            assert await outbox_repo.heartbeat(s, "p2", [first.id], utcnow() + lease) == 0
+        async with db.write() as s:  # p1 died: after the lease its row and the recipient's next are due
+            later = await outbox_repo.claim_due(s, now=utcnow() + lease * 2, lease=lease, owner="p2")
+        assert [r.id for r in later] == [first.id, second.id, other.id]  # "c": p2 never extended it
+        async with db.write() as s:
+            await outbox_repo.mark_sent_many(s, [(first.id, first.message_id, "m-1")])
+            assert await outbox_repo.release(s, "p2", [second.id]) == 1  # a graceful stop gives "b" back
+        async with db.read() as s:
+            row = await s.get(OutboxRow, first.id)
+            msg = await s.get(Message, first.message_id)
+            assert row is not None and row.state == "sent" and row.locked_by is None and row.attempts == 1
+            assert msg is not None and msg.delivery == "sent" and msg.provider_message_id == "m-1"
+            again = await s.get(OutboxRow, second.id)
+            assert again is not None and again.state == "pending"
+    finally:
+        await db.dispose()
+
+
+async def test_staff_sync_from_several_processes_at_once_does_not_collide(any_db_url: str) -> None:
+    import asyncio
+
+    from storage.repos import staff as staff_repo
+
+    dbs = [Database(any_db_url) for _ in range(3)]
+    try:
+
+        async def sync(db: Database, name: str) -> None:
+            async with db.write() as s:
+                await staff_repo.upsert(s, "li", name=name, roles=["qc"], telegram_chat_id=1001)
+
+        await asyncio.gather(*(sync(db, f"Li {i}") for i, db in enumerate(dbs)))
+        async with dbs[0].read() as s:
+            li = await staff_repo.get(s, "li")
+            assert (
+                li is not None and li.name.startswith("Li ") and li.telegram_chat_id == "1001" and li.active
+            )
+            assert li.language == "en"
+    finally:
+        for db in dbs:
+            await db.dispose()
