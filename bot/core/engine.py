@@ -20,7 +20,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,18 +130,20 @@ class Engine:
                 self._idle.clear()
                 self._workers[key] = asyncio.create_task(self._drain(key), name=f"conversation-{key[0]}")
 
-    async def sweep(self) -> None:
+    async def sweep(self, *, settle: float = 0.0) -> None:
         """Look for every contact with a stored-but-unhandled message (after a crash, here or in
-        another process, or a missed wake-up)."""
+        another process, or a missed wake-up). `settle`: leave messages stored within that many
+        seconds to the process that stored them (it was woken by its own writer)."""
+        stored_before = utcnow() - timedelta(seconds=settle) if settle else None
         async with self.db.read() as session:
-            contacts = await message_repo.unhandled_contacts(session)
+            contacts = await message_repo.unhandled_contacts(session, stored_before=stored_before)
         self.wake_contacts(contacts)
 
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self.sweep_seconds)
             try:
-                await self.sweep()
+                await self.sweep(settle=self.sweep_seconds)
             except Exception:
                 log.exception("sweep failed")
 

@@ -145,12 +145,18 @@ async def unhandled_inbound(session: AsyncSession, limit: int = 1000) -> list[tu
     return [(int(i), str(ch), str(uid)) for i, ch, uid in rows]
 
 
-async def unhandled_contacts(session: AsyncSession, limit: int = 1000) -> list[tuple[str, str]]:
-    """(channel, sender) of every contact with a stored inbound message not yet handled, oldest first."""
+async def unhandled_contacts(
+    session: AsyncSession, *, stored_before: datetime | None = None, limit: int = 1000
+) -> list[tuple[str, str]]:
+    """(channel, sender) of every contact with a stored inbound message not yet handled, oldest first;
+    `stored_before`: only messages stored before then (younger ones are in their process's hands)."""
+    query = select(Message.channel, Message.channel_user_id, func.min(Message.id).label("first")).where(
+        Message.direction == "in", Message.handled_at.is_(None)
+    )
+    if stored_before is not None:
+        query = query.where(Message.created_at < stored_before)
     rows = await session.execute(
-        select(Message.channel, Message.channel_user_id, func.min(Message.id).label("first"))
-        .where(Message.direction == "in", Message.handled_at.is_(None))
-        .group_by(Message.channel, Message.channel_user_id)
+        query.group_by(Message.channel, Message.channel_user_id)
         .order_by("first")
         .limit(limit)
     )
