@@ -263,10 +263,11 @@ async def main() -> None:
             results.append(result)
             r = result
             print(
-                f"{count} process(es): {r['replies_per_s']:>7.1f} replies/s ({r['handled_per_s']:.0f} handled/s)  "
-                f"latency p50 "
-                f"{r['reply_latency_p50_s']:.2f}s p99 {r['reply_latency_p99_s']:.2f}s  record lag p50 "
-                f"{r['record_lag_p50_ms']:.0f} ms p99 {r['record_lag_p99_ms']:.0f} ms max {r['record_lag_max_ms']:.0f} ms",
+                f"{count} process(es): {r['replies_per_s']:>7.1f} replies/s"
+                f" ({r['handled_per_s']:.0f} handled/s)"
+                f"  latency p50 {r['reply_latency_p50_s']:.2f}s p99 {r['reply_latency_p99_s']:.2f}s"
+                f"  record lag p50 {r['record_lag_p50_ms']:.0f} ms p99 {r['record_lag_p99_ms']:.0f} ms"
+                f" max {r['record_lag_max_ms']:.0f} ms",
                 flush=True,
             )
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S%z")

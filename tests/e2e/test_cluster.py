@@ -140,6 +140,8 @@ async def test_kill_9_under_load_loses_nothing_and_the_survivor_pages_on_time(
         await running
         # the proxy found a live process for every request
         assert load.statuses == [200] * MESSAGES, proxy.retried[-6:]
+        deadline = level2_due + 10 - time.time()
+        await fake_telegram.wait_for(lambda f: alerts_to(f, ANNA), timeout=max(0.1, deadline))
         await settled(db_url, MESSAGES + 1)
     finally:
         await proxy.close()
