@@ -20,7 +20,7 @@ from bot.core.engine import Engine
 from bot.core.media import MediaLinks
 from bot.core.metrics import Metrics
 from bot.core.outbox import OutboxDispatcher
-from bot.core.singletons import Housekeeping, wire_roles
+from bot.core.singletons import Housekeeping, gauges, wire_roles
 from bot.core.writer import InboundWriter
 from bot.ports import (
     Adapter,
@@ -312,7 +312,10 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     housekeeping = Housekeeping(db)
     pollers = {name: a for name, a in adapters.items() if isinstance(a, PollingIngress)}
     wire_roles(leadership, escalation.jobs, pollers, housekeeping)
-    probes = Health(db.ping, health, metrics.registry, instance=instance, leads=leadership.held)
+    probes = Health(
+        db.ping, health, metrics.registry, instance=instance, leads=leadership.held,
+        before_scrape=gauges(db, metrics, leadership),
+    )  # fmt: skip
     return Runtime(
         settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox,
         escalation=escalation, leadership=leadership, health=probes, housekeeping=housekeeping,

@@ -10,6 +10,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._message_metrics(self.registry)
         self._escalation_metrics(self.registry)
+        self._cluster_metrics(self.registry)
 
     def _message_metrics(self, r: CollectorRegistry) -> None:
         """Webhooks, messages in and out, the outbox and handling: the bot's own traffic."""
@@ -75,5 +76,19 @@ class Metrics:
             "Time from escalation opened to resolved",
             ["policy"],
             buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400),
+            registry=r,
+        )
+
+    def _cluster_metrics(self, r: CollectorRegistry) -> None:
+        """What the alert rules of deploy/prometheus watch; refreshed from the database at each scrape."""
+        self.leader = Gauge(
+            "aftersales_leader", "1 while this process leads the role", ["role"], registry=r
+        )
+        self.escalations_unacknowledged = Gauge(
+            "aftersales_escalations_unacknowledged", "Open escalations nobody has acknowledged", registry=r
+        )
+        self.oldest_unacknowledged_seconds = Gauge(
+            "aftersales_escalation_oldest_unacknowledged_seconds",
+            "Age of the oldest open escalation nobody has acknowledged (0 when none)",
             registry=r,
         )

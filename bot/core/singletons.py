@@ -15,15 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
+from bot.core.metrics import Metrics
 from bot.ports import Adapter
+from bot.states import EscalationState
 from escalation.jobs import CALENDAR, EscalationJobs
 from storage.db import Database
 from storage.leadership import Leadership
 from storage.models import utcnow
 from storage.repos import console_sessions, login_throttle
+from storage.repos import escalations as escalation_repo
+from storage.repos import outbox as outbox_repo
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +91,23 @@ def wire_roles(
     for name, poller in pollers.items():
         leadership.add(mailbox_role(name), on_gain=poller.start, on_loss=poller.close)
     leadership.add(CLEANUP, on_gain=housekeeping.start, on_loss=housekeeping.stop)
+
+
+def gauges(db: Database, metrics: Metrics, leadership: Leadership) -> Callable[[], Awaitable[None]]:
+    """Refresh, at each Prometheus scrape, what the alert rules watch: roles led, outbox depth,
+    unacknowledged escalations (the database is shared: every process reports the same totals)."""
+
+    async def refresh() -> None:
+        for role in leadership.roles:
+            metrics.leader.labels(role).set(1 if leadership.leads(role) else 0)
+        async with db.read() as session:
+            depth = await outbox_repo.depth(session)
+            active = await escalation_repo.active_list(session)
+        for state in ("pending", "sending", "sent", "failed"):
+            metrics.outbox_depth.labels(state).set(depth.get(state, 0))
+        waiting = [e.opened_at for e in active if e.state == EscalationState.OPEN]
+        metrics.escalations_unacknowledged.set(len(waiting))
+        oldest = (utcnow() - min(waiting)).total_seconds() if waiting else 0.0
+        metrics.oldest_unacknowledged_seconds.set(oldest)
+
+    return refresh

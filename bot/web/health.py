@@ -33,12 +33,14 @@ class Health:
         *,
         instance: str,
         leads: Callable[[], list[str]] = list,
+        before_scrape: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.ping = ping
         self.details = details
         self.registry = registry
         self.instance = instance
         self.leads = leads
+        self.before_scrape = before_scrape  # gauges read from the database (bot/core/singletons.py)
         self.draining = False
 
     def routes(self) -> list[web.RouteDef]:
@@ -66,6 +68,11 @@ class Health:
         return web.json_response(body)
 
     async def metrics(self, _request: web.Request) -> web.Response:
+        if self.before_scrape is not None:
+            try:
+                await self.before_scrape()
+            except Exception:
+                log.exception("refreshing the gauges failed; serving the last values")
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

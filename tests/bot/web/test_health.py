@@ -36,3 +36,16 @@ async def test_healthz_names_the_instance_and_its_roles_then_drains(
         assert (await s.execute(select(func.count()).select_from(Message))).scalar_one() == 0
     api = await h.api("GET", "/api/conversations")
     assert api.status == 200  # staff tools keep working while the balancer moves traffic
+
+
+async def test_metrics_report_roles_led_and_unacknowledged_escalations(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    settings = make_settings(tmp_path, db_url, telegram=telegram_settings(fake_telegram))
+    h: BotHarness = await harness_factory(settings)
+    await h.post_telegram(message_update(77, text="URGENT: container stuck at the port"))
+    await h.settled()
+    text = await (await h.client.get("/metrics")).text()
+    assert 'aftersales_leader{role="calendar"} 1.0' in text
+    assert "aftersales_escalations_unacknowledged 1.0" in text
+    assert 'aftersales_outbox_depth{state="sent"}' in text
