@@ -255,6 +255,11 @@ def _bind_adapters(adapters: dict[str, Any], writer: InboundWriter) -> Probes:
     return health
 
 
+def _pollers(adapters: Mapping[str, Adapter]) -> dict[str, Adapter]:
+    """Adapters that pull (the mailbox): each runs on the leader of its `mailbox:` role only."""
+    return {name: a for name, a in adapters.items() if isinstance(a, PollingIngress)}
+
+
 def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None] | None = None) -> Runtime:
     db = Database(settings.database.url)
     metrics = Metrics()
@@ -272,15 +277,9 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         instance=instance, lease_seconds=settings.cluster.lease_seconds,
     )  # fmt: skip
     escalation = EscalationRuntime(
-        settings.escalation,
-        db,
-        metrics,
-        channels=set(adapters),
-        wake=dispatcher.wake,
-        calendar_file=settings.calendar.file,
-        leads=leadership.leads,
-        instance=instance,
-    )
+        settings.escalation, db, metrics, channels=set(adapters), wake=dispatcher.wake,
+        calendar_file=settings.calendar.file, leads=leadership.leads, instance=instance,
+    )  # fmt: skip
     # The escalation service is wired in through the seams its users declare (handlers.ports,
     # bot.core.delivery, the console); these typed assignments are where mypy catches drift.
     escalator: Escalator = escalation.service
@@ -310,8 +309,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like
     health["video"] = videos.health  # "on", or "off: ffprobe not found (…)"
     housekeeping = Housekeeping(db)
-    pollers = {name: a for name, a in adapters.items() if isinstance(a, PollingIngress)}
-    wire_roles(leadership, escalation.jobs, pollers, housekeeping)
+    wire_roles(leadership, escalation.jobs, _pollers(adapters), housekeeping)
     probes = Health(
         db.ping, health, metrics.registry, instance=instance, leads=leadership.held,
         before_scrape=gauges(db, metrics, leadership),
