@@ -88,7 +88,7 @@ class WriteLane:
                 self._cond.notify_all()
 
 
-def _keepalives(url: str) -> dict[str, Any]:
+def keepalives(url: str) -> dict[str, Any]:
     """Server-side TCP keepalives: if a host vanishes (no FIN, no RST), PostgreSQL ends its sessions
     after about 8 s, which frees their advisory locks (leaderships, conversation leases)."""
     if not url.startswith("postgresql+asyncpg"):
@@ -116,7 +116,7 @@ class Database:
             _sqlite_pragmas(self.read_engine, writer=False)
         else:
             self.write_engine = create_async_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=_keepalives(url)
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=keepalives(url)
             )
             self.read_engine = self.write_engine
         self.lane = WriteLane() if self.sqlite else None

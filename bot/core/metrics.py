@@ -43,6 +43,12 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.record_seconds = Histogram(
+            "aftersales_outbox_record_seconds",
+            "From the provider accepting a send to its record as sent (a kill -9 repeats it until then)",
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
         self.handler_errors = Counter(
             "aftersales_handler_errors_total", "Messages whose handling raised", ["channel"], registry=r
         )

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.metrics import Metrics
+from bot.core.sent import sent_recorder
 from bot.messages import OutboundMessage, SendError
 from bot.ports import Sender
 from config.settings import OutboxSettings
@@ -66,51 +67,6 @@ class Claimed:
         return self.channel, str(self.payload.get("channel_user_id"))
 
 
-class SentRecorder:
-    """Group commit of accepted sends: each caller returns once its row is recorded as sent."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._queue: list[tuple[tuple[int, int | None, str | None], asyncio.Future[None]]] = []
-        self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-recorder")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def record(self, row_id: int, message_id: int | None, provider_id: str | None) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(((row_id, message_id, provider_id), fut))
-        self._ready.set()
-        await fut
-
-    async def _run(self) -> None:
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            batch, self._queue = self._queue, []
-            while batch:
-                try:
-                    async with self.db.write(urgent=True) as session:
-                        await outbox_repo.mark_sent_many(session, [item for item, _ in batch])
-                except Exception:
-                    # Unrecorded, the lease would run out and the client get it twice: keep trying.
-                    log.exception("recording %d sent outbox rows failed; retrying", len(batch))
-                    await asyncio.sleep(0.2)
-                    continue
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
-                batch = []
-
-
 class OutboxDispatcher:
     def __init__(
         self,
@@ -133,7 +89,7 @@ class OutboxDispatcher:
         self.instance = instance or default_instance()
         self.lease = timedelta(seconds=lease_seconds)
         self.concurrency = max(1, settings.concurrency)
-        self.recorder = SentRecorder(db)
+        self.recorder = sent_recorder(db, metrics.record_seconds.observe)
         self._slots = asyncio.Semaphore(self.concurrency)
         self._held: dict[int, bool] = {}  # claimed row id → its send has started
         self._recipients: set[asyncio.Task[None]] = set()

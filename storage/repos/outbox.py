@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.messages import OutboundMessage
@@ -144,11 +144,15 @@ async def release_all_leases(session: AsyncSession) -> int:
 
 async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[int, int | None, str | None]]) -> None:
     """Record many accepted sends in one transaction: (outbox row id, message id, provider id)."""
+    await mark_sent_rows(await session.connection(), sent)
+
+
+async def mark_sent_rows(conn: AsyncConnection, sent: Sequence[tuple[int, int | None, str | None]]) -> None:
+    """`mark_sent_many` on a bare connection (the recorder's own thread has no ORM session)."""
     if not sent:
         return
     now = utcnow()
     table = cast(Table, OutboxRow.__table__)
-    conn = await session.connection()
     await conn.execute(
         update(table)
         .where(table.c.id == bindparam("row_id"))
