@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -211,11 +211,20 @@ class Proxy:
         return web.Response(status=502, text="no process answered")
 
 
+class Front(Protocol):
+    """What Load posts through: the Proxy above, or nginx running the shipped site (tests/deploy)."""
+
+    http: aiohttp.ClientSession | None
+
+    @property
+    def url(self) -> str: ...
+
+
 @dataclass
 class Load:
     """40 chats × 5 questions, each chat posting its next question once the last was answered."""
 
-    proxy: Proxy
+    proxy: Front
     chats: list[int] = field(default_factory=lambda: list(range(700001, 700041)))
     statuses: list[int] = field(default_factory=list)
 
