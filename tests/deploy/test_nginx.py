@@ -20,7 +20,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -243,21 +243,9 @@ class HttpsFront:
             return r.status, await r.json() if r.status == 200 else {}
 
 
-@pytest.fixture
-def nginx_prefix(tmp_path: Path) -> Iterator[Path]:
-    prefix = tmp_path / "nginx"
-    yield prefix
-    pid = prefix / "nginx.pid"
-    if pid.exists():  # a master the test lost track of
-        try:
-            os.kill(int(pid.read_text()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
-
-
 @pytest_asyncio.fixture
 async def front_door(
-    tmp_path: Path, nginx_prefix: Path, need_pg: PgDatabases, processes: list[Process],
+    tmp_path: Path, need_pg: PgDatabases, processes: list[Process],
     fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[tuple[HttpsFront, Nginx, list[Process], str]]:  # fmt: skip
     """Two processes configured as README's common.env says, nginx running the site in front."""
@@ -274,15 +262,15 @@ async def front_door(
         http_port=http_port, https_port=https_port, upstreams=[p.port for p in cluster],
         chain=chain, privkey=privkey, webroot=webroot,
     )  # fmt: skip
-    nginx = Nginx(nginx_prefix, site)
+    nginx = Nginx(tmp_path / "nginx", site)
     nginx.check()
-    await nginx.start(https_port)
-    front = await HttpsFront(https_port, http_port, ca).open()
+    front = HttpsFront(https_port, http_port, ca)
     try:
-        yield front, nginx, cluster, db_url
+        await nginx.start(https_port)
+        yield await front.open(), nginx, cluster, db_url
     finally:
-        assert front.http is not None
-        await front.http.close()
+        if front.http is not None:
+            await front.http.close()
         nginx.stop()
 
 
