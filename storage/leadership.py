@@ -46,6 +46,7 @@ class Leadership:
         self._held: set[str] = set()
         self._conn: AsyncConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.rounds = 0  # completed tries; a gain after the first is a take-over, not a start
 
     def add(self, name: str, on_gain: Callback | None = None, on_loss: Callback | None = None) -> None:
@@ -67,16 +68,20 @@ class Leadership:
 
     async def stop(self) -> None:
         """Stop the work of every role held, then free the locks for the other processes."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        # Python 3.11's wait_for returns the inner result when a cancel lands just as the inner
+        # round completes, swallowing the cancel: keep cancelling until the task has ended.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         await self._lose_all()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.retry_seconds)
+            if self._stopping:
+                return
             try:
                 await asyncio.wait_for(self._round(), timeout=max(1.0, self.retry_seconds * 2))
             except Exception as exc:
