@@ -57,7 +57,8 @@ def seed(path: Path, count: int) -> float:
             _messages(count),
         )
         db.executemany(
-            "INSERT INTO orders (id, number, number_key, client_id, status, spare_ratio, created_at, updated_at)"
+            "INSERT INTO orders (id, number, number_key, client_id, status, spare_ratio, created_at,"
+            " updated_at)"
             " VALUES (?, ?, ?, ?, 'in_production', 0.0, ?, ?)",
             ((i + 1, f"PO-{i:07d}", f"PO{i:07d}", 1 + i % CLIENTS, AT, AT) for i in range(count)),
         )
@@ -80,8 +81,16 @@ def _messages(count: int) -> Iterator[tuple[Any, ...]]:
     for i in range(1, count + 1):
         conv = 1 + (i - 1) // PER_CONVERSATION
         direction = "in" if i % 2 else "out"
-        yield (i, direction, str(40_000_000 + conv), f"seed-{i}" if direction == "in" else None, conv,
-               f"seeded message {i}", AT, AT)
+        yield (
+            i,
+            direction,
+            str(40_000_000 + conv),
+            f"seed-{i}" if direction == "in" else None,
+            conv,
+            f"seeded message {i}",
+            AT,
+            AT,
+        )
 
 
 def order_questions(count: int, n: int, rng: random.Random) -> tuple[list[int], list[str]]:
@@ -126,12 +135,24 @@ async def measure(tmp: Path, count: int, *, questions: int, rate: float, api_req
         stats = replies.reply_stats(sent.due, log.first, sent.started)
         listing = await api_p99(bot.port, bot.admin_token, api_requests)
         rss = servers.rss_mb(proc.pid)
-    return {"rows": count, "seed_s": seeded, "order_status": stats, "order_answers_naming_the_order": answered,
-            "api_conversations": listing, "rss_mb": rss}
+    return {
+        "rows": count,
+        "seed_s": seeded,
+        "order_status": stats,
+        "order_answers_naming_the_order": answered,
+        "api_conversations": listing,
+        "rss_mb": rss,
+    }
 
 
 async def _ask(bot: servers.BotConfig, chats: list[int], texts: list[str], rate: float) -> loadgen.Sent:
     """One open loop per text would reorder them; the texts are all distinct, so post them one by one."""
     url = f"http://127.0.0.1:{bot.port}/webhooks/telegram"
-    return await loadgen.open_loop(url, bot.secret, rate, len(chats) / rate, chats=chats,
-                                   bodies_for=lambda i, chat: loadgen.update(chat, texts[i]))
+    return await loadgen.open_loop(
+        url,
+        bot.secret,
+        rate,
+        len(chats) / rate,
+        chats=chats,
+        bodies_for=lambda i, chat: loadgen.update(chat, texts[i]),
+    )

@@ -38,10 +38,22 @@ from bench import datascale, scenarios, servers, wrk
 
 RESULTS = servers.ROOT / "bench" / "results"
 SECTIONS = ("reply", "webhook", "burst", "urgent", "scale", "postgres")
-FULL = {"rates": [25, 50, 100, 200, 300, 400, 500, 600, 800], "seconds": 8.0, "wrk_s": 5.0, "reps": 3,
-        "scale": [10_000, 1_000_000], "pg_rates": [50, 100, 200, 300, 400, 500]}
-QUICK = {"rates": [25, 50, 100, 200, 400], "seconds": 4.0, "wrk_s": 3.0, "reps": 1,
-         "scale": [10_000, 100_000], "pg_rates": [50, 100, 200]}
+FULL = {
+    "rates": [25, 50, 100, 200, 300, 400, 500, 600, 800],
+    "seconds": 8.0,
+    "wrk_s": 5.0,
+    "reps": 3,
+    "scale": [10_000, 1_000_000],
+    "pg_rates": [50, 100, 200, 300, 400, 500],
+}
+QUICK = {
+    "rates": [25, 50, 100, 200, 400],
+    "seconds": 4.0,
+    "wrk_s": 3.0,
+    "reps": 1,
+    "scale": [10_000, 100_000],
+    "pg_rates": [50, 100, 200],
+}
 
 
 def say(text: str) -> None:
@@ -52,7 +64,9 @@ def baseline_tree(ref: str, tmp: Path) -> Path:
     """`ref` exported into `tmp`, with this tree's compiled catalogs (they are built, not committed)."""
     tree = tmp / "baseline"
     tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(servers.ROOT), "archive", ref], check=True, capture_output=True)
+    archive = subprocess.run(
+        ["git", "-C", str(servers.ROOT), "archive", ref], check=True, capture_output=True
+    )
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     for mo in (servers.ROOT / "config" / "locale").rglob("*.mo"):
         dest = tree / mo.relative_to(servers.ROOT)
@@ -64,26 +78,42 @@ def baseline_tree(ref: str, tmp: Path) -> Path:
 def machine() -> dict[str, Any]:
     model = ""
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
-    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(), "load_avg_at_start": os.getloadavg()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_at_start": os.getloadavg(),
+    }
 
 
 async def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
-    parser.add_argument("--against", default=os.environ.get("BENCH_AGAINST"), help="a git ref to compare with")
+    parser.add_argument(
+        "--against", default=os.environ.get("BENCH_AGAINST"), help="a git ref to compare with"
+    )
     parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", ",".join(SECTIONS)))
-    parser.add_argument("--postgres", default=os.environ.get(
-        "BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432"))
+    parser.add_argument(
+        "--postgres", default=os.environ.get("BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     only = set(args.only.split(","))
-    out: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-                           "quick": args.quick, "against": args.against, "plan": plan}
+    out: dict[str, Any] = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "quick": args.quick,
+        "against": args.against,
+        "plan": plan,
+    }
     with tempfile.TemporaryDirectory(prefix="aftersales-bench-") as d:
         tmp = Path(d)
         targets = [scenarios.Target("this", servers.ROOT, "sqlite")]
@@ -98,8 +128,14 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     return out
 
 
-async def _sections(out: dict[str, Any], only: set[str], plan: dict[str, Any],
-                    targets: list[scenarios.Target], tmp: Path, pg: str) -> None:
+async def _sections(
+    out: dict[str, Any],
+    only: set[str],
+    plan: dict[str, Any],
+    targets: list[scenarios.Target],
+    tmp: Path,
+    pg: str,
+) -> None:
     caps = {t.name: 50.0 for t in targets}
     if "reply" in only:
         say("reply ladder (SQLite)")
@@ -115,46 +151,74 @@ async def _sections(out: dict[str, Any], only: set[str], plan: dict[str, Any],
         out["urgent"] = {t.name: await scenarios.urgent(t, tmp, caps[t.name]) for t in targets}
     if "scale" in only:
         say("data scale (SQLite, bulk-seeded)")
-        out["scale"] = [await datascale.measure(tmp, n, questions=200, rate=20, api_requests=200)
-                        for n in plan["scale"]]
+        out["scale"] = [
+            await datascale.measure(tmp, n, questions=100, rate=10, api_requests=200) for n in plan["scale"]
+        ]
     if "postgres" in only:
         say(f"PostgreSQL ({pg})")
         pgt = [scenarios.Target(f"{t.name}/pg", t.source, pg) for t in targets]
-        out["postgres"] = {"reply": await scenarios.reply_ladder(pgt, tmp, plan["pg_rates"], plan["seconds"], say)}
+        out["postgres"] = {
+            "reply": await scenarios.reply_ladder(pgt, tmp, plan["pg_rates"], plan["seconds"], say)
+        }
         if wrk.available():
-            out["postgres"]["webhook"] = await scenarios.webhook_ratio(pgt, tmp, plan["wrk_s"], plan["reps"], 32, say)
+            out["postgres"]["webhook"] = await scenarios.webhook_ratio(
+                pgt, tmp, plan["wrk_s"], plan["reps"], 32, say
+            )
 
 
 def summary(out: dict[str, Any]) -> None:
+    m = out["machine"]
     say("")
-    say(f"machine: {out['machine']['cpus']} cpus, {out['machine']['cpu']}, load {out['machine']['load_avg_at_start']}")
+    say(f"machine: {m['cpus']} cpus, {m['cpu']}, load {m['load_avg_at_start']}")
     for db, reply in (("SQLite", out.get("reply")), ("PostgreSQL", (out.get("postgres") or {}).get("reply"))):
         for name, rows in (reply or {}).items():
             say(f"\nreplies, {db}, {name}: highest rate held {scenarios.capacity(rows):.0f}/s")
-            say(f"{'offered':>8} {'replied':>12} {'reply/s':>8} {'p50 s':>8} {'p99 s':>8} {'webhook p99 ms':>15}")
+            say(
+                f"{'offered':>8} {'replied':>12} {'reply/s':>8} {'p50 s':>8} {'p99 s':>8}"
+                f" {'webhook p99 ms':>15}"
+            )
             for r in rows:
                 seen = "all" if r["replied"] == r["messages"] else f"{r['replied']}/{r['messages']}"
-                say(f"{r['offered']:>8.0f} {seen:>12} {r['reply_rate']:>8.0f} {_f(r['p50_s'])} {_f(r['p99_s'])}"
-                    f" {r['webhook_p99_ms']:>15.1f}")
-    for db, hook in (("SQLite", out.get("webhook")), ("PostgreSQL", (out.get("postgres") or {}).get("webhook"))):
+                say(
+                    f"{r['offered']:>8.0f} {seen:>12} {r['reply_rate']:>8.0f}"
+                    f" {_f(r['p50_s'])} {_f(r['p99_s'])}"
+                    f" {r['webhook_p99_ms']:>15.1f}"
+                )
+    for db, hook in (
+        ("SQLite", out.get("webhook")),
+        ("PostgreSQL", (out.get("postgres") or {}).get("webhook")),
+    ):
         if hook:
             bare = hook["bare"]
-            say(f"\nwebhook, {db}: bare aiohttp {bare['median_rps']:.0f} req/s (p99 {bare['median_p99_ms']} ms)")
+            say(
+                f"\nwebhook, {db}: bare aiohttp {bare['median_rps']:.0f} req/s"
+                f" (p99 {bare['median_p99_ms']} ms)"
+            )
             for name, v in hook.items():
                 if isinstance(v, dict) and "ratio" in v:
-                    say(f"  {name}: {v['median_rps']:.0f} req/s, p99 {v['median_p99_ms']} ms, ratio {v['ratio']}")
+                    say(
+                        f"  {name}: {v['median_rps']:.0f} req/s, p99 {v['median_p99_ms']} ms,"
+                        f" ratio {v['ratio']}"
+                    )
     for name, b in (out.get("burst") or {}).items():
-        say(f"\nburst {name}: {b['offered']:.0f}/s for {b['seconds']:.0f} s (capacity {b['capacity']:.0f}/s): "
+        say(
+            f"\nburst {name}: {b['offered']:.0f}/s for {b['seconds']:.0f} s"
+            f" (capacity {b['capacity']:.0f}/s): "
             f"worst second {b['worst_second']} replies ({b['worst_vs_capacity']} of capacity), "
-            f"drained {b['drained']} {b['drain_s_after_burst']} s after")
+            f"drained {b['drained']} {b['drain_s_after_burst']} s after"
+        )
     for name, u in (out.get("urgent") or {}).items():
-        say(f"urgent {name}: {u['paged']}/{u['urgent_messages']} paged under {u['background_rate']:.0f}/s, "
-            f"p50 {u['p50_s']} s, p99 {u['p99_s']} s")
+        say(
+            f"urgent {name}: {u['paged']}/{u['urgent_messages']} paged under {u['background_rate']:.0f}/s, "
+            f"p50 {u['p50_s']} s, p99 {u['p99_s']} s"
+        )
     for s in out.get("scale") or []:
         o = s["order_status"]
-        say(f"scale {s['rows']:>9,} rows: order status p50 {o['p50_s']} s p99 {o['p99_s']} s "
+        say(
+            f"scale {s['rows']:>9,} rows: order status p50 {o['p50_s']} s p99 {o['p99_s']} s "
             f"({s['order_answers_naming_the_order']}/{o['messages']} named the order); "
-            f"/api/conversations p99 {s['api_conversations']['p99_ms']} ms; RSS {s['rss_mb']} MB")
+            f"/api/conversations p99 {s['api_conversations']['p99_ms']} ms; RSS {s['rss_mb']} MB"
+        )
 
 
 def _f(x: float | None) -> str:

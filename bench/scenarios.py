@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bench import loadgen, replies, servers, wrk
 
 _wrk_base = itertools.count(1)
@@ -80,8 +82,9 @@ async def reply_step(target: Target, tmp: Path, rate: float, seconds: float) -> 
     return stats
 
 
-async def reply_ladder(targets: list[Target], tmp: Path, rates: list[float], seconds: float,
-                       say: Callable[[str], None]) -> dict[str, list[dict[str, Any]]]:
+async def reply_ladder(
+    targets: list[Target], tmp: Path, rates: list[float], seconds: float, say: Callable[[str], None]
+) -> dict[str, list[dict[str, Any]]]:
     """Each rate for each target in turn (alternating), until every target failed two rates."""
     table: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
     failed = dict.fromkeys(table, 0)
@@ -100,8 +103,10 @@ async def reply_ladder(targets: list[Target], tmp: Path, rates: list[float], sec
 def _row_text(row: dict[str, Any]) -> str:
     p50, p99 = row["p50_s"], row["p99_s"]
     seen = "all" if row["replied"] == row["messages"] else f"{row['replied']}/{row['messages']}"
-    return (f"replied {seen} at {row['reply_rate']:.0f}/s, p50 {_s(p50)} p99 {_s(p99)}"
-            f"{'  held' if row['held'] else ''}")
+    return (
+        f"replied {seen} at {row['reply_rate']:.0f}/s, p50 {_s(p50)} p99 {_s(p99)}"
+        f"{'  held' if row['held'] else ''}"
+    )
 
 
 def _s(x: float | None) -> str:
@@ -114,22 +119,40 @@ def capacity(rows: list[dict[str, Any]]) -> float:
     return max(held) if held else max((r["reply_rate"] for r in rows), default=0.0)
 
 
-async def webhook_ratio(targets: list[Target], tmp: Path, seconds: float, reps: int,
-                        connections: int, say: Callable[[str], None]) -> dict[str, Any]:
+async def webhook_ratio(
+    targets: list[Target], tmp: Path, seconds: float, reps: int, connections: int, say: Callable[[str], None]
+) -> dict[str, Any]:
     """Closed loop with wrk: bare aiohttp and each target alternately, `reps` times; medians."""
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], **{t.name: [] for t in targets}}
     for rep in range(reps):
         port = servers.free_port()
         async with servers.process(servers.bare_server(port), port):
-            runs["bare"].append(await wrk.run(port, "x", seconds=seconds, connections=connections,
-                                              base=next(_wrk_base) * 10**9, script_dir=tmp))
+            runs["bare"].append(
+                await wrk.run(
+                    port,
+                    "x",
+                    seconds=seconds,
+                    connections=connections,
+                    base=next(_wrk_base) * 10**9,
+                    script_dir=tmp,
+                )
+            )
         for target in targets:
             async with running(target, tmp) as (bot, _log):
-                runs[target.name].append(await wrk.run(bot.port, bot.secret, seconds=seconds,
-                                                       connections=connections,
-                                                       base=next(_wrk_base) * 10**9, script_dir=tmp))
-        say("  rep %d: " % (rep + 1) + ", ".join(f"{k} {v[-1]['rps']:.0f}/s p99 {v[-1]['p99_ms']:.1f} ms"
-                                              for k, v in runs.items()))
+                runs[target.name].append(
+                    await wrk.run(
+                        bot.port,
+                        bot.secret,
+                        seconds=seconds,
+                        connections=connections,
+                        base=next(_wrk_base) * 10**9,
+                        script_dir=tmp,
+                    )
+                )
+        say(
+            f"  rep {rep + 1}: "
+            + ", ".join(f"{k} {v[-1]['rps']:.0f}/s p99 {v[-1]['p99_ms']:.1f} ms" for k, v in runs.items())
+        )
     out: dict[str, Any] = {"connections": connections, "seconds": seconds, "runs": runs}
     bare = statistics.median(r["rps"] for r in runs["bare"])
     for target in targets:
@@ -172,24 +195,31 @@ async def burst(target: Target, tmp: Path, cap: float, seconds: float = 10.0) ->
 URGENT = "URGENT: container stuck at the port, ref {token}"
 
 
-async def urgent(target: Target, tmp: Path, cap: float, seconds: float = 10.0,
-                 every: float = 0.5) -> dict[str, Any]:
+async def urgent(
+    target: Target, tmp: Path, cap: float, seconds: float = 10.0, every: float = 0.5
+) -> dict[str, Any]:
     """Background load at half `cap`; an urgent message every `every` s; due → page at the on-call phone."""
     async with running(target, tmp) as (bot, log):
-        background = asyncio.create_task(loadgen.open_loop(url_of(bot), bot.secret, max(1.0, cap / 2), seconds))
+        background = asyncio.create_task(
+            loadgen.open_loop(url_of(bot), bot.secret, max(1.0, cap / 2), seconds)
+        )
         tokens: dict[str, float] = {}
         for n in range(int(seconds / every)):
             token = f"U{n:04d}x{uuid.uuid4().hex[:6]}"
             chat = loadgen.new_chats(1)
-            sent = await loadgen.open_loop(url_of(bot), bot.secret, 1000, 0.001, chats=chat,
-                                           texts=(URGENT.format(token=token),))
+            sent = await loadgen.open_loop(
+                url_of(bot), bot.secret, 1000, 0.001, chats=chat, texts=(URGENT.format(token=token),)
+            )
             tokens[token] = next(iter(sent.due.values()))
             await asyncio.sleep(every)
         await background
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(_pages(log, tokens)) < len(tokens):
-            await log.wait_for([], timeout=0.0)
-            await asyncio.sleep(0.2)
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                await log.poll(http)
+                if len(_pages(log, tokens)) == len(tokens):
+                    break
+                await asyncio.sleep(0.2)
     pages = _pages(log, tokens)
     latencies = [pages[t] - due if t in pages else math.inf for t, due in tokens.items()]
     return {

@@ -119,9 +119,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def process(argv: list[str], port: int, *, cwd: Path = ROOT, env: dict[str, str] | None = None,
-                  log: Path | None = None) -> AsyncIterator[subprocess.Popen[bytes]]:
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+async def process(
+    argv: list[str],
+    port: int,
+    *,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    out = open(log, "ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=out)
     try:
         await wait_listening(port, proc)
@@ -150,7 +156,9 @@ class BotConfig:
     source: Path = ROOT  # another tree: a baseline checkout measured in the same run
     port: int = field(default_factory=free_port)
     secret: str = field(default_factory=lambda: secrets.token_hex(16))
-    token: str = field(default_factory=lambda: f"7{secrets.randbelow(10**9):09d}:AA{secrets.token_urlsafe(32)}")
+    token: str = field(
+        default_factory=lambda: f"7{secrets.randbelow(10**9):09d}:AA{secrets.token_urlsafe(32)}"
+    )
     admin_token: str = field(default_factory=lambda: secrets.token_hex(20))
 
     @property
@@ -199,8 +207,11 @@ class BotConfig:
         return [sys.executable, "-m", "bot.tools.cli", "--config", str(self.path), *args]
 
     def upgrade(self) -> None:
-        subprocess.run(self.cli("db", "upgrade"), check=True, cwd=self.source, env=self.env(),
-                       capture_output=True)
+        subprocess.run(
+            self.cli("db", "upgrade"), check=True, cwd=self.source, env=self.env(), capture_output=True
+        )
 
-    def serve(self, log: Path | None = None) -> contextlib.AbstractAsyncContextManager[subprocess.Popen[bytes]]:
+    def serve(
+        self, log: Path | None = None
+    ) -> contextlib.AbstractAsyncContextManager[subprocess.Popen[bytes]]:
         return process(self.cli("serve"), self.port, cwd=self.source, env=self.env(), log=log)

@@ -59,20 +59,39 @@ def available() -> bool:
     return Path(WRK).exists()
 
 
-async def run(port: int, secret: str, *, seconds: float, connections: int = 32, threads: int = 2,
-              base: int = 100_000_000, script_dir: Path) -> dict[str, Any]:
+async def run(
+    port: int,
+    secret: str,
+    *,
+    seconds: float,
+    connections: int = 32,
+    threads: int = 2,
+    base: int = 100_000_000,
+    script_dir: Path,
+) -> dict[str, Any]:
     """Requests/s and latency of `seconds` of closed-loop posting at `connections` connections."""
     script = script_dir / f"wrk-{port}.lua"
     script.write_text(SCRIPT % {"secret": secret, "base": base})
     proc = await asyncio.create_subprocess_exec(
-        WRK, "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s",
-        "-s", str(script), f"http://127.0.0.1:{port}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        WRK,
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     for line in out.decode().splitlines():
         if line.startswith("WRKJSON "):
-            raw = json.loads(line[len("WRKJSON "):])
+            raw = json.loads(line[len("WRKJSON ") :])
             seconds_run = raw["duration_us"] / 1e6
             return {
                 "requests": raw["requests"],
