@@ -60,9 +60,9 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def baseline_tree(ref: str, tmp: Path) -> Path:
+def baseline_tree(ref: str, tmp: Path, name: str) -> Path:
     """`ref` exported into `tmp`, with this tree's compiled catalogs (they are built, not committed)."""
-    tree = tmp / "baseline"
+    tree = tmp / name
     tree.mkdir()
     archive = subprocess.run(
         ["git", "-C", str(servers.ROOT), "archive", ref], check=True, capture_output=True
@@ -116,9 +116,22 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="aftersales-bench-") as d:
         tmp = Path(d)
-        targets = [scenarios.Target("this", servers.ROOT, "sqlite")]
+        # The working tree as it is now (tracked files, edits included), so editing it during a
+        # run does not change what is measured.
+        snapshot = (
+            subprocess.run(
+                ["git", "-C", str(servers.ROOT), "stash", "create"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            or "HEAD"
+        )
+        targets = [scenarios.Target("this", baseline_tree(snapshot, tmp, "this"), "sqlite")]
         if args.against:
-            targets.append(scenarios.Target(args.against, baseline_tree(args.against, tmp), "sqlite"))
+            targets.append(
+                scenarios.Target(args.against, baseline_tree(args.against, tmp, "baseline"), "sqlite")
+            )
         await _sections(out, only, plan, targets, tmp, args.postgres)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"bench-{out['at'].replace(':', '')}.json"

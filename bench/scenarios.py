@@ -43,7 +43,8 @@ async def running(target: Target, tmp: Path) -> AsyncIterator[tuple[servers.BotC
         bot = servers.BotConfig(work, url, api, source=target.source)
         bot.write()
         bot.upgrade()
-        async with servers.process(servers.fake_api(api), api), bot.serve(log=work / "serve.log"):
+        async with servers.process(servers.fake_api(api), api), bot.serve(log=work / "serve.log") as proc:
+            bot.pid = proc.pid
             yield bot, replies.ReplyLog(f"http://127.0.0.1:{api}")
 
 

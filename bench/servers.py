@@ -159,6 +159,7 @@ class BotConfig:
     token: str = field(
         default_factory=lambda: f"7{secrets.randbelow(10**9):09d}:AA{secrets.token_urlsafe(32)}"
     )
+    pid: int = 0  # of `serve`, once running
     admin_token: str = field(default_factory=lambda: secrets.token_hex(20))
 
     @property

@@ -303,7 +303,6 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         media_readers=[r.prepare for r in (labels, videos) if r.on] + contact_readers,
     )
     writer = InboundWriter(db, engine.submit)
-    engine.inbound_busy = writer.busy
     health = _bind_adapters(adapters, writer)
     health["escalation"] = escalation.health
     health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like

@@ -41,8 +41,6 @@ from storage.repos import staff as staff_repo
 
 log = logging.getLogger(__name__)
 
-TRICKLE_PAUSE = 0.25  # seconds between handled messages while the inbound path is busy
-
 
 class Turn(enum.Enum):
     """How a worker's attempt at a conversation's oldest message ended."""
@@ -63,7 +61,6 @@ class Engine:
         escalator: Escalator,
         after_commit: Callable[[], None] | None = None,
         media_limit_bytes: int = 20_000_000,
-        inbound_busy: Callable[[], bool] | None = None,
         concurrency: int = 8,
         sweep_seconds: float = 30.0,
         flood_per_minute: int = 0,
@@ -79,10 +76,8 @@ class Engine:
         self.sweep_seconds = sweep_seconds
         self.clock = clock  # `ctx.now` of every handled message; tests move it (a closure "today")
         self.media_limit_bytes = media_limit_bytes
-        self.inbound_busy = inbound_busy
         self.flood = FloodGate(flood_per_minute, escalator)
         self.media_readers = list(media_readers)  # slow reading of fetched files (OCR), before the lock
-        self._trickle = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
         self._dirty: set[tuple[str, str]] = set()  # contacts with a message stored since their worker looked
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -163,7 +158,6 @@ class Engine:
                         async with self._slots:
                             if self._stopping:  # left for the sweep (here or elsewhere)
                                 break
-                            await self._yield_to_inbound()
                             progressed = await self.handle_next(key)
                     except Exception:
                         log.exception("handling the conversation of %s failed", key[0])
@@ -174,16 +168,6 @@ class Engine:
             self._workers.pop(key, None)
             if not self._workers:
                 self._idle.set()
-
-    async def _yield_to_inbound(self) -> None:
-        """Webhooks first: while providers are posting faster than a few hundred a second,
-        handle one message at a time with a pause between, so answering the providers
-        (whose retries are the real cost of a slow webhook) keeps the CPU. The backlog is
-        stored and is worked off at full speed once the burst is over."""
-        if self.inbound_busy is None or not self.inbound_busy():
-            return
-        async with self._trickle:
-            await asyncio.sleep(TRICKLE_PAUSE)
 
     # ---- handling one message ---------------------------------------------------------------
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,7 +49,6 @@ class InboundWriter:
         )
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
-        self._recent: deque[tuple[float, int]] = deque()  # (commit time, messages) over the last window
         self._not_committing = asyncio.Event()
         self._not_committing.set()
 
@@ -66,13 +63,6 @@ class InboundWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-    def busy(self, window: float = 0.1, threshold: int = 30) -> bool:
-        """More than `threshold` messages committed in the last `window` seconds (300/s by default)."""
-        horizon = time.monotonic() - window
-        while self._recent and self._recent[0][0] < horizon:
-            self._recent.popleft()
-        return sum(n for _, n in self._recent) > threshold
 
     async def submit(self, messages: list[InboundMessage]) -> list[Stored]:
         """Persist; returns once committed. Raises if the batch's transaction failed."""
@@ -116,7 +106,6 @@ class InboundWriter:
                     fut.set_exception(exc)
             return
         self.batches += 1
-        self._recent.append((time.monotonic(), len(flat)))
         stored = [
             Stored(mid, new, str(m.channel), m.channel_user_id)
             for m, (mid, new) in zip(flat, results, strict=True)
