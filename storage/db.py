@@ -8,6 +8,7 @@ read connections that WAL lets run beside the writer. PostgreSQL uses one pool f
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,32 +61,45 @@ class WriteLane:
 
     Webhooks wait on the inbound writer's commit, so it goes before handling and
     outbox bookkeeping whenever it is waiting; without this, eight busy conversations
-    queue ahead of every batch and each provider waits behind them.
+    queue ahead of every batch and each provider waits behind them. A turn ending hands
+    the lane to exactly one waiter (urgent first, then in arrival order): waking every
+    waiter to let one through cost each turn as many wake-ups as there were waiters.
     """
 
     def __init__(self) -> None:
-        self._cond = asyncio.Condition()
         self._busy = False
-        self._urgent_waiting = 0
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
 
     @asynccontextmanager
     async def turn(self, urgent: bool) -> AsyncIterator[None]:
-        async with self._cond:
-            if urgent:
-                self._urgent_waiting += 1
-                try:
-                    await self._cond.wait_for(lambda: not self._busy)
-                finally:
-                    self._urgent_waiting -= 1
-            else:
-                await self._cond.wait_for(lambda: not self._busy and self._urgent_waiting == 0)
+        if not self._busy and not self._urgent and (urgent or not self._normal):
             self._busy = True
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            queue = self._urgent if urgent else self._normal
+            queue.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # handed the lane just as we were cancelled: pass it on
+                elif waiter in queue:
+                    queue.remove(waiter)
+                raise
         try:
             yield
         finally:
-            async with self._cond:
-                self._busy = False
-                self._cond.notify_all()
+            self._release()
+
+    def _release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the lane stays busy: it is theirs now
+                    return
+        self._busy = False
 
 
 def keepalives(url: str) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from bot.messages import Channel, InboundMessage, OutboundMessage
-from storage.db import Database
+from storage.db import Database, WriteLane
 from storage.migrate import current_heads, upgrade
 from storage.models import Message, OutboxRow, utcnow
 from storage.repos import clients, conversations, counters
@@ -219,3 +220,29 @@ async def test_staff_sync_from_several_processes_at_once_does_not_collide(any_db
     finally:
         for db in dbs:
             await db.dispose()
+
+
+async def test_the_write_lane_serves_the_inbound_writer_first_then_in_arrival_order() -> None:
+    lane = WriteLane()
+    order: list[str] = []
+    hold = asyncio.Event()
+
+    async def writer(name: str, urgent: bool) -> None:
+        async with lane.turn(urgent):
+            order.append(name)
+            if name == "first":
+                await hold.wait()
+
+    first = asyncio.create_task(writer("first", False))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(writer(n, False)) for n in ("a", "b")]
+    cancelled = asyncio.create_task(writer("gone", False))
+    waiting.append(asyncio.create_task(writer("inbound", True)))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    hold.set()
+    await asyncio.gather(first, *waiting)
+    assert order == ["first", "inbound", "a", "b"]
+    async with lane.turn(False):  # free again: a turn is taken at once
+        order.append("later")
+    assert order[-1] == "later"
