@@ -69,7 +69,8 @@ async def main() -> None:
             raw = tmp / "profile.txt"
             record = subprocess.Popen(
                 [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(raw),
-                 "--duration", str(int(args.seconds)), "--rate", "200", "--nonblocking", *(["--gil"] if args.gil else [])],
+                 "--duration", str(int(args.seconds)), "--rate", "200", "--nonblocking",
+                 *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             await loadgen.open_loop(scenarios.url_of(bot), bot.secret, args.rate, args.seconds)

@@ -116,8 +116,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="aftersales-bench-") as d:
         tmp = Path(d)
-        # The working tree as it is now (tracked files, edits included), so editing it during a
-        # run does not change what is measured.
+        # The working tree as it is now (tracked files, edits included; a new file counts once
+        # it is `git add`ed), so editing it during a run does not change what is measured.
         snapshot = (
             subprocess.run(
                 ["git", "-C", str(servers.ROOT), "stash", "create"],
@@ -185,7 +185,9 @@ def summary(out: dict[str, Any]) -> None:
     say(f"machine: {m['cpus']} cpus, {m['cpu']}, load {m['load_avg_at_start']}")
     for db, reply in (("SQLite", out.get("reply")), ("PostgreSQL", (out.get("postgres") or {}).get("reply"))):
         for name, rows in (reply or {}).items():
-            say(f"\nreplies, {db}, {name}: highest rate held {scenarios.capacity(rows):.0f}/s")
+            held = [r["offered"] for r in rows if r["held"]]
+            top = f"{max(held):.0f}/s" if held else f"none (best reply rate {scenarios.capacity(rows):.0f}/s)"
+            say(f"\nreplies, {db}, {name}: highest rate held {top}")
             say(
                 f"{'offered':>8} {'replied':>12} {'reply/s':>8} {'p50 s':>8} {'p99 s':>8}"
                 f" {'webhook p99 ms':>15}"

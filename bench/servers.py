@@ -208,9 +208,9 @@ class BotConfig:
         return [sys.executable, "-m", "bot.tools.cli", "--config", str(self.path), *args]
 
     def upgrade(self) -> None:
-        subprocess.run(
-            self.cli("db", "upgrade"), check=True, cwd=self.source, env=self.env(), capture_output=True
-        )
+        done = subprocess.run(self.cli("db", "upgrade"), cwd=self.source, env=self.env(), capture_output=True)
+        if done.returncode:
+            raise RuntimeError(f"db upgrade failed in {self.source}: {done.stderr.decode()[-2000:]}")
 
     def serve(
         self, log: Path | None = None

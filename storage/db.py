@@ -19,12 +19,14 @@ from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from storage.sqlite_inline import INLINE_BUSY_MS, inline_creator
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool, busy_ms: int = 10000) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (the pysqlite recipe).
@@ -33,7 +35,7 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -124,9 +126,11 @@ class Database:
             _sqlite_pragmas(self.write_engine, writer=True)
         elif self.sqlite:
             ensure_sqlite_dir(url)
-            self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+            self.write_engine = create_async_engine(
+                url, pool_size=1, max_overflow=0, pool_timeout=60, async_creator=inline_creator(url)
+            )
             self.read_engine = create_async_engine(url, pool_size=4, max_overflow=4)
-            _sqlite_pragmas(self.write_engine, writer=True)
+            _sqlite_pragmas(self.write_engine, writer=True, busy_ms=INLINE_BUSY_MS)
             _sqlite_pragmas(self.read_engine, writer=False)
         else:
             self.write_engine = create_async_engine(

@@ -1,0 +1,59 @@
+"""SQLite's write connection, run on the event loop's own thread.
+
+aiosqlite sends every statement to a worker thread and wakes the loop with the result:
+two thread switches per statement. Handling one message takes some twenty statements on
+the single write connection, which every writer takes in turn (storage/db.py's write
+lane), so on a busy two-core machine those switches, each waiting for a CPU and the GIL,
+were most of a message's time holding the lane. A statement on the write connection is
+a B-tree update of tens of microseconds; running it inline costs the loop less than
+the hop did. The read pool keeps aiosqlite's threads: reports and long reads must not
+stall the loop.
+
+The trade-off: a statement that waits for SQLite's lock (another process writing the
+same file, e.g. an `aftersales orders import` run beside `serve`) holds the loop for as
+long, bounded by `busy_timeout` (INLINE_BUSY_MS).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.engine import make_url
+
+INLINE_BUSY_MS = 2000  # how long the loop may wait for another process's write lock
+
+
+class InlineConnection(aiosqlite.Connection):
+    """aiosqlite's interface, its statements executed at once instead of on its thread.
+
+    The thread still opens and closes the sqlite3 connection (aiosqlite's own start
+    and stop); `check_same_thread=False` lets the loop's thread use it in between,
+    never both at once: each statement completes before control returns to the loop.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        # It only opens and closes the file; a connection nobody closed must not keep the
+        # interpreter from exiting.
+        self._thread.daemon = True
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def inline_creator(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """An `async_creator` for create_async_engine: one inline connection to the file in `url`."""
+    database = make_url(url).database or ""
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, check_same_thread=False, timeout=INLINE_BUSY_MS / 1000)
+
+    async def create() -> aiosqlite.Connection:
+        return await InlineConnection(connector, 64)
+
+    return create
