@@ -58,6 +58,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=150)
     parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--out", default="profile-latest.txt", help="file name under bench/results/")
     parser.add_argument("--gil", action="store_true", help="only the thread holding the GIL (CPU in Python)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(servers.sys.executable).parent / "py-spy")
@@ -77,7 +78,7 @@ async def main() -> None:
             await asyncio.to_thread(record.wait)
             text = summarise(raw.read_text(), args.top)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "profile-latest.txt").write_text(text + "\n")
+    (RESULTS / args.out).write_text(text + "\n")
     print(text)
 
 
