@@ -39,7 +39,7 @@ from bench import datascale, scenarios, servers, wrk
 RESULTS = servers.ROOT / "bench" / "results"
 SECTIONS = ("reply", "webhook", "burst", "urgent", "scale", "postgres")
 FULL = {
-    "rates": [25, 50, 100, 200, 300, 400, 500, 600, 800],
+    "rates": [25, 50, 75, 100, 150, 200, 300, 400, 500, 600, 800],
     "seconds": 8.0,
     "wrk_s": 5.0,
     "reps": 3,
