@@ -167,7 +167,10 @@ async def _sections(
         out["scale"] = [
             await datascale.measure(tmp, n, questions=100, rate=10, api_requests=200) for n in plan["scale"]
         ]
-    if "postgres" in only:
+    if "postgres" in only and not await _reachable(pg):
+        say(f"PostgreSQL ({pg}) not reachable: skipped")
+        out["postgres"] = {"skipped": f"{pg} not reachable"}
+    elif "postgres" in only:
         say(f"PostgreSQL ({pg})")
         pgt = [scenarios.Target(f"{t.name}/pg", t.source, pg) for t in targets]
         out["postgres"] = {
@@ -177,6 +180,17 @@ async def _sections(
             out["postgres"]["webhook"] = await scenarios.webhook_ratio(
                 pgt, tmp, plan["wrk_s"], plan["reps"], 32, say
             )
+
+
+async def _reachable(pg: str) -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(f"{pg.replace('postgresql+asyncpg', 'postgresql')}/postgres", timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
 
 
 def summary(out: dict[str, Any]) -> None:
