@@ -5,7 +5,7 @@ and walked every order of the client: 0.3 ms at 10 k orders, 6 ms at 1 M (bench/
 The composite index answers it in one probe whatever the planner knows.
 
 Revision ID: 0022_perf_order_lookup
-Revises: 0021_ocr
+Revises: 0020_evidence
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0022_perf_order_lookup"
-down_revision = "0021_ocr"
+down_revision = "0020_evidence"
 branch_labels = None
 depends_on = None
 
