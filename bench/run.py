@@ -8,7 +8,7 @@ One run measures, each against fresh servers (SQLite unless said):
            the fake Bot API; "held" = every message replied and p99 ≤ 1 s
   webhook  closed loop with wrk (32 connections), alternating with a bare aiohttp server,
            median of 3: the ratio of the bot's webhook throughput to bare aiohttp's
-  burst    10 s at twice the highest held rate: replies per second throughout, drain after
+  burst    10 s at twice the capacity (best reply rate on the ladder): replies per second, drain after
   urgent   background load at half that rate: urgent message → level-1 page on the on-call phone
   scale    10 k and 1 M messages and orders: order-status p99, GET /api/conversations p99, RSS
   postgres the reply ladder and the webhook ratio on PostgreSQL (BENCH_POSTGRES, default
@@ -199,9 +199,11 @@ def summary(out: dict[str, Any]) -> None:
     say(f"machine: {m['cpus']} cpus, {m['cpu']}, load {m['load_avg_at_start']}")
     for db, reply in (("SQLite", out.get("reply")), ("PostgreSQL", (out.get("postgres") or {}).get("reply"))):
         for name, rows in (reply or {}).items():
-            held = [r["offered"] for r in rows if r["held"]]
-            top = f"{max(held):.0f}/s" if held else f"none (best reply rate {scenarios.capacity(rows):.0f}/s)"
-            say(f"\nreplies, {db}, {name}: highest rate held {top}")
+            held = scenarios.highest_held(rows)
+            say(
+                f"\nreplies, {db}, {name}: highest rate held {f'{held:.0f}/s' if held else 'none'},"
+                f" capacity (best reply rate) {scenarios.capacity(rows):.0f}/s"
+            )
             say(
                 f"{'offered':>8} {'replied':>12} {'reply/s':>8} {'p50 s':>8} {'p99 s':>8}"
                 f" {'webhook p99 ms':>15}"

@@ -115,9 +115,16 @@ def _s(x: float | None) -> str:
 
 
 def capacity(rows: list[dict[str, Any]]) -> float:
-    """The highest rate held; if none was, the best reply rate seen."""
+    """The reply capacity: the best reply rate seen on the ladder (what saturation sustains).
+
+    Not the highest rate held: a burst at twice that may still be below saturation.
+    """
+    return float(max((r["reply_rate"] for r in rows), default=0.0))
+
+
+def highest_held(rows: list[dict[str, Any]]) -> float | None:
     held = [r["offered"] for r in rows if r["held"]]
-    return max(held) if held else max((r["reply_rate"] for r in rows), default=0.0)
+    return max(held) if held else None
 
 
 async def webhook_ratio(
