@@ -24,7 +24,7 @@ from storage.models.base import Base, BigId, utcnow
 
 class Order(Base):
     __tablename__ = "orders"
-    # A client's order question: one probe, however many orders the client has (migration 0022).
+    # A client's order question: one probe however many orders the client has (0023_perf_order_lookup).
     __table_args__ = (Index("ix_orders_client_number_key", "client_id", "number_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -4,8 +4,8 @@ Without table statistics SQLite chose ix_orders_client_id for `number_key = ? AN
 and walked every order of the client: 0.3 ms at 10 k orders, 6 ms at 1 M (bench/datascale.py).
 The composite index answers it in one probe whatever the planner knows.
 
-Revision ID: 0022_perf_order_lookup
-Revises: 0020_evidence
+Revision ID: 0023_perf_order_lookup
+Revises: 0022_cluster_leases
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0022_perf_order_lookup"
-down_revision = "0020_evidence"
+revision = "0023_perf_order_lookup"
+down_revision = "0022_cluster_leases"
 branch_labels = None
 depends_on = None
 
