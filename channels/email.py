@@ -36,6 +36,7 @@ from bot.messages import (
     OutboundMessage,
 )
 from bot.ports import Capabilities, ExtraRoute, MailboxState, Submit, WebRequest, WebResponse
+from bot.tasks import cancel_and_wait
 from channels.base import MediaStore
 from channels.degrade import degrade
 from channels.email_mime import ParsedMail, parse_mail, unparseable
@@ -155,9 +156,7 @@ class EmailAdapter:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._syncing.acquire(), 5)
             self._syncing.release()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
 
     async def health(self) -> dict[str, Any]:

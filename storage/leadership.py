@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.tasks import cancel_and_wait
 from storage.db import Database
 from storage.leases import lock_key
 
@@ -70,11 +71,7 @@ class Leadership:
         """Stop the work of every role held, then free the locks for the other processes."""
         self._stopping = True
         task, self._task = self._task, None
-        # Python 3.11's wait_for returns the inner result when a cancel lands just as the inner
-        # round completes, swallowing the cancel: keep cancelling until the task has ended.
-        while task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+        await cancel_and_wait(task)  # a cancel wait_for swallowed is sent again
         await self._lose_all()
 
     async def _run(self) -> None:

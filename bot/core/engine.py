@@ -15,7 +15,6 @@ contacts run concurrently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import time
@@ -30,6 +29,7 @@ from bot.core.metrics import Metrics
 from bot.core.writer import Stored
 from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
 from bot.ports import MediaFetcher
+from bot.tasks import cancel_and_wait
 from handlers.base import Context, Handler, Outcome
 from handlers.ports import Escalator, escalate
 from storage import leases
@@ -97,18 +97,13 @@ class Engine:
         """Let in-flight conversations finish their message; the rest are left to the other
         processes' sweep (or this one's next start), their leases free once the transaction ends."""
         self._stopping = True
-        if self._sweeper:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await cancel_and_wait(self._sweeper)
         self._dirty.clear()
         workers = list(self._workers.values())
         if workers:
             _done, pending = await asyncio.wait(workers, timeout=grace)
             for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         self._workers.clear()
         self._idle.set()
 

@@ -30,6 +30,7 @@ from bot.core.metrics import Metrics
 from bot.core.sent import sent_recorder
 from bot.messages import OutboundMessage, SendError
 from bot.ports import Sender
+from bot.tasks import cancel_and_wait
 from config.settings import OutboxSettings
 from storage.db import Database
 from storage.leases import default_instance
@@ -140,15 +141,10 @@ class OutboxDispatcher:
             for task in late:
                 task.cancel()
         for task in (self._task, *pending):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self._release_unstarted()
         await self.recorder.stop()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        await cancel_and_wait(self._heartbeat)
         self._task = self._heartbeat = None
 
     async def _release_unstarted(self) -> None:

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.tasks import cancel_and_wait
 from storage.db import Database, keepalives
 from storage.repos import outbox as outbox_repo
 
@@ -59,11 +60,8 @@ class SentRecorder:
         self._task = asyncio.create_task(self._run(), name="outbox-recorder")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def record(self, row_id: int, message_id: int | None, provider_id: str | None) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

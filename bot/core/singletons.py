@@ -13,7 +13,6 @@ locked with SKIP LOCKED, so the work is shared and nothing waits for a new leade
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
@@ -21,6 +20,7 @@ from datetime import timedelta
 from bot.core.metrics import Metrics
 from bot.ports import Adapter
 from bot.states import EscalationState
+from bot.tasks import cancel_and_wait
 from escalation.jobs import CALENDAR, EscalationJobs
 from storage.db import Database
 from storage.leadership import Leadership
@@ -53,11 +53,8 @@ class Housekeeping:
             self._task = asyncio.create_task(self._run(), name="housekeeping")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def run_once(self) -> None:
         now = utcnow()

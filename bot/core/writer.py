@@ -9,13 +9,13 @@ traded away: `submit` returns only once the caller's own row is committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.messages import InboundMessage
+from bot.tasks import cancel_and_wait
 from storage.db import Database
 from storage.models import utcnow
 from storage.repos import messages as message_repo
@@ -59,9 +59,7 @@ class InboundWriter:
         """Called after the HTTP server stopped taking requests; a batch in flight finishes first."""
         if self._task:
             await self._not_committing.wait()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def submit(self, messages: list[InboundMessage]) -> list[Stored]:
