@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from storage.models import AttachmentRow, Message, OutboxRow
 from tests.conftest import BotHarness, make_settings, telegram_settings
-from tests.fakes.telegram import FakeTelegram, callback_update, message_update
+from tests.fakes.telegram import FakeTelegram, business_update, callback_update, message_update
 
 ACME_CHAT = 5550001  # demo client "acme", English
 HAILANG_CHAT = 5550002  # demo client "hailang", Chinese
@@ -194,9 +194,7 @@ async def test_staff_answer_a_business_client_through_the_connection_of_their_ne
     from tests.bot.web.console.test_views import add_staff, csrf_of, login, nonce_of
 
     await add_staff(tg_bot)
-    update = message_update(ACME_CHAT, text="hello, my order?")
-    update["business_message"] = {**update.pop("message"), "business_connection_id": "bc-acme"}
-    await tg_bot.post_telegram(update)
+    await tg_bot.post_telegram(business_update(ACME_CHAT, "bc-acme", text="hello, my order?"))
     await fake_telegram.wait_for(lambda f: bool(f.texts_to(ACME_CHAT)))
     await tg_bot.settled()
     async with tg_bot.db.read() as s:
@@ -214,9 +212,7 @@ async def test_staff_answer_a_business_client_through_the_connection_of_their_ne
 async def test_a_client_who_no_longer_writes_through_a_business_account_is_answered_directly(
     tg_bot: BotHarness, fake_telegram: FakeTelegram
 ) -> None:
-    first = message_update(ACME_CHAT, text="hello")
-    first["business_message"] = {**first.pop("message"), "business_connection_id": "bc-acme"}
-    await tg_bot.post_telegram(first)
+    await tg_bot.post_telegram(business_update(ACME_CHAT, "bc-acme", text="hello"))
     await tg_bot.settled()
     before = len(fake_telegram.sent("sendMessage"))
     await tg_bot.post_telegram(message_update(ACME_CHAT, text="where is PO-2026-0117?"))

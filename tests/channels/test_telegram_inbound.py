@@ -8,7 +8,7 @@ import pytest
 
 from storage.repos import messages as message_repo
 from tests.conftest import BotHarness
-from tests.fakes.telegram import FakeTelegram, message_update
+from tests.fakes.telegram import FakeTelegram, business_update, message_update
 
 CHAT = 4242001
 
@@ -150,8 +150,7 @@ async def test_service_messages_are_never_stored_or_answered(
 async def test_a_business_message_is_answered_through_its_connection(
     tg_bot: BotHarness, fake_telegram: FakeTelegram
 ) -> None:
-    update = message_update(CHAT, text="hello")
-    update["business_message"] = {**update.pop("message"), "business_connection_id": "bc-1"}
+    update = business_update(CHAT, "bc-1", text="hello")
     await tg_bot.post_telegram(update)
     await tg_bot.settled()
     assert (await stored(tg_bot, update["update_id"])).text == "hello"

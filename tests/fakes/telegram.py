@@ -205,6 +205,13 @@ def user(chat_id: int, first_name: str = "Anna", language_code: str | None = "en
     return data
 
 
+def business_update(chat_id: int, connection: str, **message: Any) -> dict[str, Any]:
+    """A client's message to a business account the bot serves (Bot API `business_message`)."""
+    update = message_update(chat_id, **message)
+    update["business_message"] = {**update.pop("message"), "business_connection_id": connection}
+    return update
+
+
 def message_update(
     chat_id: int,
     *,
