@@ -91,6 +91,18 @@ async def outbox_rows(h: BotHarness) -> list[OutboxRow]:
 # ---- handshake -----------------------------------------------------------------------------------
 
 
+async def posted_twice_answered_once(bot: BotHarness, fake: FakeWeChat, xml: str) -> str | None:
+    """A push and WeChat's retry of it: one answer sent, one row stored; its dedup id."""
+    for _ in range(2):
+        assert (await post(bot, xml)).status == 200
+    await fake.wait_sent(1)
+    assert await bot.settled() == ["sent"]
+    async with bot.db.read() as s:
+        rows = (await s.execute(select(Message.provider_message_id).where(Message.direction == "in"))).all()
+    assert len(rows) == 1
+    return rows[0][0]
+
+
 async def test_url_verification_echoes_echostr(wx_bot: BotHarness) -> None:
     query = signed_query(echostr="8301203851234")
     check_signature(TOKEN, query["signature"], query["timestamp"], query["nonce"])  # signed as WeChat signs
@@ -208,14 +220,7 @@ async def test_compatibility_mode_with_an_aes_key_uses_the_encrypted_copy(
 async def test_msgid_spelt_msgID_is_the_dedup_id(wx_bot: BotHarness, fake_wechat: FakeWeChat) -> None:
     msg_id = next_msg_id()
     xml = text_xml(ACME, "hello", msg_id).replace("MsgId>", "MsgID>")
-    for _ in range(2):
-        assert (await post(wx_bot, xml)).status == 200
-    await fake_wechat.wait_sent(1)
-    assert await wx_bot.settled() == ["sent"]
-    async with wx_bot.db.read() as s:
-        pid = (
-            await s.execute(select(Message.provider_message_id).where(Message.direction == "in"))
-        ).scalar_one()
+    pid = await posted_twice_answered_once(wx_bot, fake_wechat, xml)
     assert pid == str(msg_id)
 
 
@@ -444,14 +449,7 @@ async def test_event_retry_is_deduplicated_on_openid_and_create_time(
     wx_bot: BotHarness, fake_wechat: FakeWeChat
 ) -> None:
     xml = event_xml(STRANGER, "subscribe", create_time=1_764_400_000)
-    for _ in range(2):
-        assert (await post(wx_bot, xml)).status == 200
-    await fake_wechat.wait_sent(1)
-    assert await wx_bot.settled() == ["sent"]
-    async with wx_bot.db.read() as s:
-        pid = (
-            await s.execute(select(Message.provider_message_id).where(Message.direction == "in"))
-        ).scalar_one()
+    pid = await posted_twice_answered_once(wx_bot, fake_wechat, xml)
     assert pid == f"evt:{STRANGER}:1764400000:subscribe"
 
 
