@@ -119,6 +119,14 @@ async def db_url(tmp_path: Path) -> str:
 
 
 @pytest_asyncio.fixture
+async def pg_url(pg: PgDatabases | None) -> str:
+    """A fresh migrated PostgreSQL database, for what only a server shows (session locks)."""
+    if pg is None:
+        pytest.skip("AFTERSALES_TEST_DATABASE_URL not set")
+    return await pg.fresh()
+
+
+@pytest_asyncio.fixture
 async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = await FakeTelegram().start()
     yield fake

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from storage.db import Database
 from storage.leadership import Leadership
 from tests.conftest import wait_until
 
 
-async def test_one_leader_per_role_and_the_role_moves_when_it_stops(any_db_url: str) -> None:
-    if any_db_url.startswith("sqlite"):
-        pytest.skip("one process: see the SQLite test")
-    dbs = [Database(any_db_url), Database(any_db_url)]
+async def test_one_leader_per_role_and_the_role_moves_when_it_stops(pg_url: str) -> None:
+    dbs = [Database(pg_url), Database(pg_url)]
     started: list[str] = []
     stopped: list[str] = []
 
@@ -52,10 +48,8 @@ async def test_one_leader_per_role_and_the_role_moves_when_it_stops(any_db_url: 
             await db.dispose()
 
 
-async def test_a_lost_connection_gives_every_role_up(any_db_url: str) -> None:
-    if any_db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL sessions only")
-    db = Database(any_db_url)
+async def test_a_lost_connection_gives_every_role_up(pg_url: str) -> None:
+    db = Database(pg_url)
     lost: list[str] = []
     lead = Leadership(db, "a", retry_seconds=0.1)
 
@@ -78,10 +72,8 @@ async def test_a_lost_connection_gives_every_role_up(any_db_url: str) -> None:
         await db.dispose()
 
 
-async def test_sqlite_is_one_process_that_leads_everything(any_db_url: str) -> None:
-    if not any_db_url.startswith("sqlite"):
-        pytest.skip("SQLite only")
-    db = Database(any_db_url)
+async def test_sqlite_is_one_process_that_leads_everything(db_url: str) -> None:
+    db = Database(db_url)
     lead = Leadership(db, "only", retry_seconds=0.1)
     lead.add("calendar")
     lead.add("mailbox:email")
