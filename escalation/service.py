@@ -1,15 +1,8 @@
 """Escalations: open (or raise), page level by level, acknowledge, resolve, relay a staff answer.
 
-The row is the timer. `next_due_at` says when the next step is due; `advance` pages
-every step that is due and moves the row on, in the caller's transaction, together
-with the alert rows and outbox rows it writes. Steps are computed from `opened_at`,
-so a restart (or a second process) resumes exactly where the row says: a step is
-paged once (alert rows are unique per staff/level/round, outbox keys are unique),
-and none is skipped because a late tick pages every step that has come due.
-
-`level` is the last level paged (1-based, 0 = nothing yet) and `round` its round.
+How a row times its steps, and why a restart or a second process never pages a step twice,
+is told in escalation/paging.py, the base class that does the paging.
 """
-
 from __future__ import annotations
 
 import logging
