@@ -175,10 +175,7 @@ class TelegramAdapter:
         reply_to = int(out.reply_to) if out.reply_to and out.reply_to.isdigit() else None
         files = [a for a in out.attachments if a.stored_path]
         # A client who wrote to a business account is answered from it (Bot API business bots).
-        if "business_connection_id" in out.extra:  # a reply: its message said how it came in
-            via = out.extra["business_connection_id"] or None
-        else:
-            via = await self._business_connection(out)
+        via = out.extra.get("business_connection_id") or await self._business_connection(out)
         # A short text rides as the first file's caption; a long one goes as its own message.
         caption = out.text if files and out.text and len(out.text) <= 1024 else None
         try:

@@ -82,9 +82,7 @@ def _from_message(msg: Message, uid: str, role: str) -> InboundMessage | None:
         extra.update(event="channel_post", no_reply=True)  # kept for staff, never answered
     if msg.business_connection_id:
         extra["business_connection_id"] = msg.business_connection_id
-    # Every reply says how it goes (a business connection, or none), so the adapter looks the
-    # route up only for sends that are no reply to a message (bot.ports.ReplyRoutes).
-    extra["reply_extra"] = {"business_connection_id": msg.business_connection_id or None}
+        extra["reply_extra"] = {"business_connection_id": msg.business_connection_id}
     sender = msg.from_user
     return InboundMessage(
         channel=Channel.TELEGRAM,
