@@ -1,8 +1,9 @@
 """Engines and sessions.
 
 SQLite gets one write connection (a pool of one) so writers queue in-process on an
-asyncio wait instead of spinning in SQLite's busy handler, and a separate pool of
-read connections that WAL lets run beside the writer. PostgreSQL uses one pool for both.
+asyncio wait instead of spinning in SQLite's busy handler, a separate pool of read
+connections that WAL lets run beside the writer, and a few inline read connections for
+the hot path's short lookups. PostgreSQL uses one pool for both.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class Database:
         if is_memory(url):
             # One connection for the writer and the readers: an in-memory database is private to it.
             self.write_engine = create_async_engine(url, poolclass=StaticPool)
-            self.read_engine = self.write_engine
+            self.read_engine = self.quick_engine = self.write_engine
             _sqlite_pragmas(self.write_engine, writer=True)
         elif self.sqlite:
             ensure_sqlite_dir(url)
@@ -130,16 +131,21 @@ class Database:
                 url, pool_size=1, max_overflow=0, pool_timeout=60, async_creator=inline_creator(url)
             )
             self.read_engine = create_async_engine(url, pool_size=4, max_overflow=4)
+            self.quick_engine = create_async_engine(
+                url, pool_size=2, max_overflow=6, async_creator=inline_creator(url)
+            )
             _sqlite_pragmas(self.write_engine, writer=True, busy_ms=INLINE_BUSY_MS)
             _sqlite_pragmas(self.read_engine, writer=False)
+            _sqlite_pragmas(self.quick_engine, writer=False, busy_ms=INLINE_BUSY_MS)
         else:
             self.write_engine = create_async_engine(
                 url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=keepalives(url)
             )
-            self.read_engine = self.write_engine
+            self.read_engine = self.quick_engine = self.write_engine
         self.lane = WriteLane() if self.sqlite else None
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self.quick_sessions = async_sessionmaker(self.quick_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
@@ -159,14 +165,27 @@ class Database:
         async with self.read_sessions() as session:
             yield session
 
+    @asynccontextmanager
+    async def quick_read(self) -> AsyncIterator[AsyncSession]:
+        """A read of a few indexed rows on the hot path (a worker's next message, a send's route).
+
+        On SQLite it runs on the loop's thread (storage/sqlite_inline.py): through the
+        read pool's threads each statement waited for the GIL of the busy loop twice, some
+        12 ms for a 50 µs lookup under load, and a conversation's turn and a send's
+        route waited that long. A WAL reader never waits for a lock, so the loop is held
+        only for the lookup itself. Reports, listings and scans keep `read()`.
+        """
+        async with self.quick_sessions() as session:
+            yield session
+
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
-            await self.read_engine.dispose()
+        for engine in {self.read_engine, self.quick_engine} - {self.write_engine}:
+            await engine.dispose()
 
 
 def dialect_of(session: AsyncSession) -> str:

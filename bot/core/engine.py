@@ -170,7 +170,7 @@ class Engine:
         """Handle this contact's oldest unhandled message; False when there is none, or when
         another process holds the conversation (it will handle what is left)."""
         started = time.perf_counter()
-        async with self.db.read() as session:
+        async with self.db.quick_read() as session:
             row = await message_repo.oldest_unhandled(session, *key)
         if row is None:
             return False

@@ -195,11 +195,10 @@ class OutboxDispatcher:
         return self.concurrency * 4
 
     async def _sleep_for(self) -> float:
-        async with self.db.read() as session:
+        # One indexed MIN; the depth gauges are the metrics refresher's (bot/core/singletons.py),
+        # a count over the whole outbox is not for every pause of the dispatcher.
+        async with self.db.quick_read() as session:
             due = await outbox_repo.next_due_at(session)
-            depth = await outbox_repo.depth(session)
-        for state in ("pending", "sending", "sent", "failed"):
-            self.metrics.outbox_depth.labels(state).set(depth.get(state, 0))
         if due is None:
             return self.poll_seconds
         return min(self.poll_seconds, max(0.0, (due - utcnow()).total_seconds()))

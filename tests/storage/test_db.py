@@ -246,3 +246,26 @@ async def test_the_write_lane_serves_the_inbound_writer_first_then_in_arrival_or
     async with lane.turn(False):  # free again: a turn is taken at once
         order.append("later")
     assert order[-1] == "later"
+
+
+async def test_a_quick_read_sees_committed_rows_while_the_writer_holds_its_transaction(
+    any_db_url: str,
+) -> None:
+    """The hot path's lookups (storage/db.py `quick_read`) run beside an open write transaction
+    and see exactly what is committed: a worker never takes a half-written message."""
+    db = Database(any_db_url)
+    try:
+        async with db.write() as session:
+            await message_repo.insert_inbound_batch(session, [inbound("q1", user="42")], now=utcnow())
+        async with db.write() as session:
+            await message_repo.insert_inbound_batch(session, [inbound("q2", user="42")], now=utcnow())
+            async with db.quick_read() as reader:
+                row = await message_repo.oldest_unhandled(reader, "telegram", "42")
+                seen = await reader.scalar(select(func.count()).select_from(Message))
+            assert row is not None and row.provider_message_id == "q1"
+            assert seen == 1  # q2 is not committed yet
+        async with db.quick_read() as reader:
+            seen = await reader.scalar(select(func.count()).select_from(Message))
+        assert seen == 2
+    finally:
+        await db.dispose()
