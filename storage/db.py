@@ -131,8 +131,10 @@ class Database:
                 url, pool_size=1, max_overflow=0, pool_timeout=60, async_creator=inline_creator(url)
             )
             self.read_engine = create_async_engine(url, pool_size=4, max_overflow=4)
+            # No overflow: an overflow connection is closed on return, and opening one (a thread,
+            # the file, the pragmas) costs a hundred lookups; the few kept open are never all busy.
             self.quick_engine = create_async_engine(
-                url, pool_size=2, max_overflow=6, async_creator=inline_creator(url)
+                url, pool_size=8, max_overflow=0, pool_timeout=60, async_creator=inline_creator(url)
             )
             _sqlite_pragmas(self.write_engine, writer=True, busy_ms=INLINE_BUSY_MS)
             _sqlite_pragmas(self.read_engine, writer=False)

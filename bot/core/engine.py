@@ -2,14 +2,16 @@
 
 A message is handled in one transaction that also writes every reply it causes and
 marks it handled, so a crash at any point leaves it either fully done or untouched
-(and picked up again by the sweep). One contact's messages are handled one at a time
-in arrival order, whichever process stored them: the handling transaction first takes
-the conversation's lease (a PostgreSQL advisory transaction lock, storage/leases.py)
-and then handles that contact's *oldest* unhandled message, not the one that woke it.
-A process that finds the lease taken stands back: the holder re-reads after its commit
-and so finds the newer message. A killed holder's lease ends with its connection, and
-the sweep (every `cluster.sweep_seconds`) finds what nobody is handling. Different
-contacts run concurrently.
+(and picked up again by the sweep); the turns of different conversations that are
+ready together share that transaction, each in its own savepoint (bot/core/turns.py).
+One contact's messages are handled one at a time in arrival order, whichever process
+stored them: the handling transaction first takes the conversation's lease (a
+PostgreSQL advisory transaction lock, storage/leases.py) and then handles that
+contact's *oldest* unhandled message, not the one that woke it. A process that finds
+the lease taken stands back: the holder re-reads after its commit and so finds the
+newer message. A killed holder's lease ends with its connection, and the sweep (every
+`cluster.sweep_seconds`) finds what nobody is handling. Different contacts run
+concurrently.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.flood import FloodGate
 from bot.core.impersonation import suspected_spoof
 from bot.core.metrics import Metrics
+from bot.core.turns import TurnBatcher
 from bot.core.writer import Stored
 from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
 from bot.ports import MediaFetcher
@@ -61,7 +64,7 @@ class Engine:
         escalator: Escalator,
         after_commit: Callable[[], None] | None = None,
         media_limit_bytes: int = 20_000_000,
-        concurrency: int = 8,
+        concurrency: int = 32,
         sweep_seconds: float = 30.0,
         flood_per_minute: int = 0,
         clock: Callable[[], datetime] = utcnow,
@@ -79,6 +82,8 @@ class Engine:
         self.flood = FloodGate(flood_per_minute, escalator)
         self.media_readers = list(media_readers)  # slow reading of fetched files (OCR), before the lock
         self._slots = asyncio.Semaphore(concurrency)
+        # Conversations in flight share a transaction (bot/core/turns.py): as many as may be in flight.
+        self.turns = TurnBatcher(db, max_turns=concurrency)
         self._dirty: set[tuple[str, str]] = set()  # contacts with a message stored since their worker looked
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -104,6 +109,7 @@ class Engine:
             _done, pending = await asyncio.wait(workers, timeout=grace)
             for task in pending:
                 await cancel_and_wait(task)
+        await self.turns.stop()
         self._workers.clear()
         self._idle.set()
 
@@ -277,22 +283,27 @@ class Engine:
         media_problems: list[Attachment],
         stored_at: datetime,
     ) -> Turn:
-        async with self.db.write() as session:
+        async def turn(session: AsyncSession) -> tuple[Turn, Context | None]:
             refused = await self._take_turn(session, key, message_id)
             if refused is not None:
-                return refused
+                return refused, None
             ctx = await self._build_context(session, message_id, inbound)
             if ctx is None:
-                return Turn.STALE
+                return Turn.STALE, None
             for att in inbound.attachments:
                 await message_repo.add_attachment(session, message_id, att)
             await message_repo.mark_handled(session, message_id, ctx.conversation.id)
             if inbound.extra.get("no_reply"):
                 # Auto-replies, bounces and list mail (set by the email adapter): stored, never
                 # answered, so two robots can never start a mail loop.
-                return Turn.DONE
+                return Turn.DONE, None
             if await self.flood.admit(ctx, stored_at):  # else stored and handled, not answered
                 await self._respond(ctx, media_problems)
+            return Turn.DONE, ctx
+
+        outcome, ctx = await self.turns.run(turn)  # returns once the shared transaction committed
+        if ctx is None:
+            return outcome
         self.metrics.messages_in.labels(str(inbound.channel)).inc()
         for hook in ctx.on_commit:
             try:

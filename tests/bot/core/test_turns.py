@@ -1,0 +1,119 @@
+"""Handling's group commit: turns share a transaction, each in its savepoint, answered after the commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.turns import TurnBatcher
+from bot.messages import Channel, InboundMessage
+from storage.db import Database
+from storage.models import Message, utcnow
+from storage.repos import messages as message_repo
+
+
+async def _store(session: AsyncSession, pid: str) -> int:
+    [(message_id, _new)] = await message_repo.insert_inbound_batch(
+        session, [InboundMessage(Channel.TELEGRAM, "7", pid, text=pid)], now=utcnow()
+    )
+    return message_id
+
+
+async def _visible(db: Database, message_id: int) -> bool:
+    async with db.read() as s:  # another connection: only what is committed
+        return (await s.get(Message, message_id)) is not None
+
+
+async def test_turns_ready_together_share_a_commit_and_each_hears_only_after_it(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    batcher = TurnBatcher(db, max_turns=32)
+    try:
+
+        async def one(i: int) -> bool:
+            message_id = await batcher.run(lambda s: _store(s, f"t{i}"))
+            return await _visible(db, message_id)
+
+        seen = await asyncio.gather(*(one(i) for i in range(40)))
+        assert all(seen)
+        assert batcher.turns == 40
+        assert batcher.batches < 40  # shared: not one transaction per turn
+    finally:
+        await batcher.stop()
+        await db.dispose()
+
+
+async def test_a_failing_turn_loses_only_its_own_writes(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    batcher = TurnBatcher(db)
+
+    async def fails(session: AsyncSession) -> int:
+        await _store(session, "doomed")
+        raise RuntimeError("handler bug")
+
+    try:
+        results = await asyncio.gather(
+            batcher.run(lambda s: _store(s, "before")),
+            batcher.run(fails),
+            batcher.run(lambda s: _store(s, "after")),
+            return_exceptions=True,
+        )
+        assert isinstance(results[1], RuntimeError)
+        assert batcher.batches == 1
+        async with db.read() as s:
+            texts = set((await s.execute(select(Message.text))).scalars())
+        assert texts == {"before", "after"}
+    finally:
+        await batcher.stop()
+        await db.dispose()
+
+
+async def test_a_batch_that_cannot_commit_fails_every_turn_in_it_and_keeps_nothing(db_url: str) -> None:
+    db = Database(db_url)
+    batcher = TurnBatcher(db)
+
+    async def dangling(session: AsyncSession) -> None:
+        # A deferred foreign key passes the savepoint and breaks only at COMMIT: the batch is refused.
+        raw = await session.connection()
+        await raw.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        await raw.exec_driver_sql(
+            "INSERT INTO attachments (message_id, kind, mime, provider_ref, created_at)"
+            " VALUES (999999, 'photo', 'image/jpeg', 'x', '2026-01-01 00:00:00')"
+        )
+
+    try:
+        results = await asyncio.gather(
+            batcher.run(lambda s: _store(s, "kept?")), batcher.run(dangling), return_exceptions=True
+        )
+        assert all(isinstance(r, Exception) for r in results), results
+        async with db.read() as s:
+            assert (await s.scalar(select(func.count()).select_from(Message))) == 0
+    finally:
+        await batcher.stop()
+        await db.dispose()
+
+
+async def test_stopping_cancels_turns_not_yet_started() -> None:
+    db = Database("sqlite+aiosqlite://")
+    batcher = TurnBatcher(db)
+    gate, started = asyncio.Event(), asyncio.Event()
+
+    async def slow(_session: AsyncSession) -> str:
+        started.set()
+        await gate.wait()
+        return "finished"
+
+    first = asyncio.create_task(batcher.run(slow))
+    await asyncio.wait_for(started.wait(), 5)
+    queued = asyncio.create_task(batcher.run(slow))
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(batcher.stop())
+    await asyncio.sleep(0)
+    gate.set()
+    await stopping
+    assert await first == "finished"  # the batch in flight commits
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    await db.dispose()
