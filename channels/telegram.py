@@ -174,8 +174,7 @@ class TelegramAdapter:
             return await self._edit(out, out.edit.message_id, markup)
         reply_to = int(out.reply_to) if out.reply_to and out.reply_to.isdigit() else None
         files = [a for a in out.attachments if a.stored_path]
-        # A client who wrote to a business account is answered from it (Bot API business bots).
-        via = out.extra.get("business_connection_id") or await self._business_connection(out)
+        via = await self._route(out)
         # A short text rides as the first file's caption; a long one goes as its own message.
         caption = out.text if files and out.text and len(out.text) <= 1024 else None
         try:
@@ -219,6 +218,14 @@ class TelegramAdapter:
         if sent is None:
             raise SendError("nothing to send: no text and no stored file", permanent=True)
         return str(sent.message_id)
+
+    async def _route(self, out: OutboundMessage) -> str | None:
+        """A client who wrote to a business account is answered from it (Bot API business bots).
+        A reply carries how its message came in (a connection, or None: the bot's own chat);
+        only a send that answers no message looks the route up, a read per send otherwise."""
+        if "business_connection_id" in out.extra:
+            return str(out.extra["business_connection_id"] or "") or None
+        return await self._business_connection(out)
 
     async def _business_connection(self, out: OutboundMessage) -> str | None:
         """A send that is no direct reply (staff's answer, a later notice) goes to a business

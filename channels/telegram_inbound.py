@@ -82,7 +82,9 @@ def _from_message(msg: Message, uid: str, role: str) -> InboundMessage | None:
         extra.update(event="channel_post", no_reply=True)  # kept for staff, never answered
     if msg.business_connection_id:
         extra["business_connection_id"] = msg.business_connection_id
-        extra["reply_extra"] = {"business_connection_id": msg.business_connection_id}
+    # Every reply says how it goes back (a business connection, or none), so the adapter looks
+    # the route up only for sends that answer no message (bot.ports.ReplyRoutes).
+    extra["reply_extra"] = {"business_connection_id": msg.business_connection_id or None}
     sender = msg.from_user
     return InboundMessage(
         channel=Channel.TELEGRAM,

@@ -231,10 +231,8 @@ class Engine:
 
     async def _build_context(
         self, session: AsyncSession, message_id: int, inbound: InboundMessage
-    ) -> Context | None:
-        row = await message_repo.get_message(session, message_id)
-        if row is None or row.handled_at is not None:
-            return None  # another worker (or process) got there first
+    ) -> Context:
+        """Only after `_take_turn`: the message is then this conversation's oldest unhandled one."""
         contact = await clients.get_or_create_contact(
             session, str(inbound.channel), inbound.channel_user_id, inbound.sender_name
         )
@@ -288,8 +286,6 @@ class Engine:
             if refused is not None:
                 return refused, None
             ctx = await self._build_context(session, message_id, inbound)
-            if ctx is None:
-                return Turn.STALE, None
             for att in inbound.attachments:
                 await message_repo.add_attachment(session, message_id, att)
             await message_repo.mark_handled(session, message_id, ctx.conversation.id)
@@ -358,8 +354,6 @@ class Engine:
                 if refused is not None:
                     return refused
                 ctx = await self._build_context(session, message_id, inbound)
-                if ctx is None:
-                    return Turn.STALE
                 await message_repo.mark_handled(session, message_id, ctx.conversation.id)
                 await audit.record(session, "bot", "handler_failed", f"message:{message_id}")
                 await ctx.reply(

@@ -175,9 +175,7 @@ async def oldest_unhandled(session: AsyncSession, channel: str, channel_user_id:
                 Message.handled_at.is_(None),
             )
             .order_by(Message.id)
-            .limit(1)
-            .options(selectinload(Message.attachments))
-            .execution_options(populate_existing=True)
+            .limit(1)  # its attachments are in the payload (inbound_of): no second SELECT
         )
     ).scalar_one_or_none()
 

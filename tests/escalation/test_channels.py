@@ -172,7 +172,10 @@ async def test_a_page_that_telegram_refuses_goes_to_the_next_contact_in_rota_ord
     try:
         await h.post_telegram(message_update(ACME_CHAT, text="talk to a person"))
         await fake_telegram.wait_for(lambda f: any("A colleague" in t for t in f.texts_to(ACME_CHAT)))
-        fake_telegram.fail_next("sendMessage", 403, description="Forbidden: bot was blocked by the user")
+        await h.settled()  # the hand-off's own notice to Li is out: the failure is for the page
+        fake_telegram.fail_next(
+            "sendMessage", 403, description="Forbidden: bot was blocked by the user", chat_id=1001
+        )
         await h.post_telegram(message_update(ACME_CHAT, text="this is urgent"))
         await fake_twilio.wait_for(lambda f: any("ESC-000001" in t for t in f.texts_to(LI_WHATSAPP)))
         assert "Tap Acknowledge" not in fake_twilio.texts_to(LI_WHATSAPP)[0]

@@ -34,7 +34,7 @@ class FakeTelegram(Recorder[Call]):
         self.token = token
         self.files: dict[str, bytes] = {}
         self.file_sizes: dict[str, int] = {}
-        self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._failures: dict[str, list[tuple[int, dict[str, Any], int | None]]] = {}
         self._ids = itertools.count(1000)
         self.server: TestServer | None = None
 
@@ -52,12 +52,15 @@ class FakeTelegram(Recorder[Call]):
         times: int = 1,
         retry_after: int | None = None,
         description: str = "Internal Server Error",
+        chat_id: int | None = None,
     ) -> None:
+        """The next `times` calls of `method` fail; with `chat_id`, only calls to that chat (the
+        order of sends to different chats is the dispatcher's, not the test's)."""
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
         if retry_after is not None:
             body["parameters"] = {"retry_after": retry_after}
             body["description"] = f"Too Many Requests: retry after {retry_after}"
-        self._failures.setdefault(method, []).extend([(status, body)] * times)
+        self._failures.setdefault(method, []).extend([(status, body, chat_id)] * times)
 
     def fail_always(self, method: str, status: int = 500) -> None:
         self.fail_next(method, status, times=10_000)
@@ -139,11 +142,13 @@ class FakeTelegram(Recorder[Call]):
         for key in ("reply_markup", "photo", "document"):
             if isinstance(params.get(key), str) and params[key].startswith(("{", "[")):
                 params[key] = json.loads(params[key])
-        failures = self._failures.get(method)
-        if failures:
-            status, body = failures.pop(0)
-            await self._record(Call(method, params, files, ok=False))
-            return web.json_response(body, status=status)
+        failures = self._failures.get(method, [])
+        chat = str(params.get("chat_id", ""))
+        for i, (status, body, only_chat) in enumerate(failures):
+            if only_chat is None or str(only_chat) == chat:
+                del failures[i]
+                await self._record(Call(method, params, files, ok=False))
+                return web.json_response(body, status=status)
         await self._record(Call(method, params, files))
         return web.json_response({"ok": True, "result": self._result(method, params, files)})
 
