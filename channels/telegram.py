@@ -68,6 +68,7 @@ from bot.ports import (
 from channels.base import MediaStore
 from channels.degrade import degrade
 from channels.media_fetch import FetchRules, MediaFetcher
+from channels.telegram_http import AiohttpRequest
 from channels.telegram_inbound import parse_update
 from channels.telegram_repair import read_update
 from config.settings import TelegramSettings
@@ -99,7 +100,13 @@ class TelegramAdapter:
         self.settings = settings
         self.store = store
         self.routes = routes
-        self.bot = Bot(settings.token, base_url=settings.api_base_url, base_file_url=settings.file_base_url)
+        self._http = AiohttpRequest()  # Bot.shutdown skips a Bot never initialised: closed in close()
+        self.bot = Bot(
+            settings.token,
+            base_url=settings.api_base_url,
+            base_file_url=settings.file_base_url,
+            request=self._http,
+        )
         # getFile's path is joined to file_base_url, so that host (and its port) is the only source.
         self.media = MediaFetcher(
             FetchRules.for_provider(
@@ -115,6 +122,7 @@ class TelegramAdapter:
     async def close(self) -> None:
         await self.media.close()
         await self.bot.shutdown()
+        await self._http.shutdown()
 
     # ---- inbound -------------------------------------------------------------------------------
 
