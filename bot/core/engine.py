@@ -83,7 +83,7 @@ class Engine:
         self.media_readers = list(media_readers)  # slow reading of fetched files (OCR), before the lock
         self._slots = asyncio.Semaphore(concurrency)
         # Conversations in flight share a transaction (bot/core/turns.py): as many as may be in flight.
-        self.turns = TurnBatcher(db, max_turns=concurrency)
+        self.turns = TurnBatcher(db, max_turns=concurrency, parallel=1 if db.sqlite else 8)
         self._dirty: set[tuple[str, str]] = set()  # contacts with a message stored since their worker looked
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None

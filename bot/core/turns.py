@@ -34,12 +34,17 @@ TurnFn = Callable[[AsyncSession], Awaitable[Any]]
 
 
 class TurnBatcher:
-    def __init__(self, db: Database, *, max_turns: int = 32, budget_seconds: float = 0.025) -> None:
+    def __init__(
+        self, db: Database, *, max_turns: int = 32, budget_seconds: float = 0.025, parallel: int = 1
+    ) -> None:
         self.db = db
         self.max_turns = max(1, max_turns)
         self.budget_seconds = budget_seconds
+        # Batches in flight at once. SQLite has one writer: 1. A server overlaps several
+        # transactions' round trips, which one batch at a time would make wait in line.
+        self.parallel = max(1, parallel)
         self._queue: deque[tuple[TurnFn, asyncio.Future[Any]]] = deque()
-        self._runner: asyncio.Task[None] | None = None
+        self._runners: set[asyncio.Task[None]] = set()
         self.batches = 0  # transactions committed, for tests and the benchmark's notes
         self.turns = 0
 
@@ -50,8 +55,10 @@ class TurnBatcher:
         error (nothing of the batch kept)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((turn, fut))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._drain(), name="turn-batcher")
+        if len(self._runners) < self.parallel:
+            runner = asyncio.create_task(self._drain(), name="turn-batcher")
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
         return cast(T, await fut)
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -60,10 +67,10 @@ class TurnBatcher:
         for _turn, fut in self._queue:
             fut.cancel()
         self._queue.clear()
-        runner, self._runner = self._runner, None
-        if runner is not None and not runner.done():
-            _done, pending = await asyncio.wait([runner], timeout=grace)
-            if pending:
+        runners = list(self._runners)
+        if runners:
+            _done, pending = await asyncio.wait(runners, timeout=grace)
+            for runner in pending:
                 await cancel_and_wait(runner)
 
     async def _drain(self) -> None:

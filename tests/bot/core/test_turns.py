@@ -45,6 +45,31 @@ async def test_turns_ready_together_share_a_commit_and_each_hears_only_after_it(
         await db.dispose()
 
 
+async def test_parallel_batches_never_open_more_transactions_than_allowed(any_db_url: str) -> None:
+    db = Database(any_db_url)
+    batcher = TurnBatcher(db, max_turns=4, parallel=3)
+    sessions: dict[int, AsyncSession] = {}
+    most = 0
+
+    async def turn(session: AsyncSession, i: int) -> int:
+        nonlocal most
+        sessions[id(session)] = session
+        most = max(most, sum(1 for s in sessions.values() if s.in_transaction()))
+        message_id = await _store(session, f"p{i}")
+        await asyncio.sleep(0)  # let other batches run meanwhile
+        return message_id
+
+    try:
+        ids = await asyncio.gather(*(batcher.run(lambda s, i=i: turn(s, i)) for i in range(30)))
+        assert all([await _visible(db, i) for i in ids])
+        assert most <= 3
+        if not db.sqlite:
+            assert most > 1  # a server's transactions overlap
+    finally:
+        await batcher.stop()
+        await db.dispose()
+
+
 async def test_a_failing_turn_loses_only_its_own_writes(any_db_url: str) -> None:
     db = Database(any_db_url)
     batcher = TurnBatcher(db)
