@@ -41,7 +41,7 @@ from bot.web.api.reports import ReportsApi
 from bot.web.body import BodyLimits, body_guard
 from bot.web.console import Console
 from bot.web.console.views import Acknowledger
-from bot.web.errors import json_error
+from bot.web.errors import not_found
 from bot.web.health import Health
 from bot.web.proxies import TrustedProxies
 from bot.web.request_ids import request_ids
@@ -76,6 +76,7 @@ from storage.channel_state import DbMailboxState, DbOutboundIds, DbReplayMemory,
 from storage.db import Database
 from storage.leadership import Leadership
 from storage.leases import default_instance
+from storage.wal import WalCheckpoints
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ class Runtime:
     leadership: Leadership
     health: Health
     housekeeping: Housekeeping
+    checkpoints: WalCheckpoints
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         """One clock for the handlers (`ctx.now`) and the escalation service and jobs."""
@@ -316,6 +318,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     return Runtime(
         settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox,
         escalation=escalation, leadership=leadership, health=probes, housekeeping=housekeeping,
+        checkpoints=WalCheckpoints(db),
     )
 
 
@@ -358,7 +361,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         proxies=TrustedProxies(settings.server.trusted_proxies),
     )
     console.install(app)
-    app.router.add_route("*", "/api/{tail:.*}", _not_found)
+    app.router.add_route("*", "/api/{tail:.*}", not_found)
     return app
 
 
@@ -369,6 +372,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     for adapter in rt.adapters.values():
         if not isinstance(adapter, PollingIngress):  # a poller runs on the leader of its mailbox only
             await adapter.start()
+    await rt.checkpoints.start()
     await rt.writer.start()
     await rt.engine.start()
     await rt.dispatcher.start()
@@ -389,9 +393,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await rt.dispatcher.stop(max(0.5, deadline - loop.time()))
     for adapter in rt.adapters.values():
         await adapter.close()
+    await rt.checkpoints.stop()
     await rt.db.dispose()
     log.info("aftersales stopped: instance=%s", rt.health.instance)
-
-
-async def _not_found(_request: web.Request) -> web.Response:
-    return json_error(404, "not found")

@@ -12,6 +12,11 @@ def json_error(status: int, error: str, field: str | None = None) -> web.Respons
     return web.json_response(body, status=status)
 
 
+async def not_found(_request: web.Request) -> web.Response:
+    """Any /api path nobody routes: JSON like every API error, not aiohttp's HTML page."""
+    return json_error(404, "not found")
+
+
 class ApiError(Exception):
     def __init__(self, status: int, error: str, field: str | None = None) -> None:
         super().__init__(error)
