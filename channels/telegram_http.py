@@ -10,6 +10,7 @@ travel differently.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -23,28 +24,26 @@ def _seconds(value: ODVInput[float], default: float | None) -> float | None:
     return default if isinstance(value, DefaultValue) else value
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds, as python-telegram-bot's defaults; a method's own argument wins."""
+
+    read: float | None = 5.0
+    write: float | None = 5.0
+    connect: float | None = 5.0
+    pool: float | None = 1.0
+    media_write: float | None = 20.0  # an upload's write
+
+
 class AiohttpRequest(BaseRequest):
-    def __init__(
-        self,
-        *,
-        connections: int = 64,
-        read_timeout: float | None = 5.0,
-        write_timeout: float | None = 5.0,
-        connect_timeout: float | None = 5.0,
-        pool_timeout: float | None = 1.0,
-        media_write_timeout: float | None = 20.0,
-    ) -> None:
+    def __init__(self, *, connections: int = 64, timeouts: Timeouts | None = None) -> None:
         self.connections = connections
-        self._read = read_timeout
-        self._write = write_timeout
-        self._connect = connect_timeout
-        self._pool = pool_timeout
-        self._media_write = media_write_timeout
+        self.timeouts = timeouts or Timeouts()
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def read_timeout(self) -> float | None:
-        return self._read
+        return self.timeouts.read
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
@@ -70,9 +69,10 @@ class AiohttpRequest(BaseRequest):
         assert self._session is not None
         files = request_data.multipart_data if request_data else None
         fields = request_data.json_parameters if request_data else {}
-        write = _seconds(write_timeout, self._media_write if files else self._write)
-        read = _seconds(read_timeout, self._read)
-        pool, connect = _seconds(pool_timeout, self._pool), _seconds(connect_timeout, self._connect)
+        t = self.timeouts
+        write = _seconds(write_timeout, t.media_write if files else t.write)
+        read = _seconds(read_timeout, t.read)
+        pool, connect = _seconds(pool_timeout, t.pool), _seconds(connect_timeout, t.connect)
         # aiohttp's `connect` covers waiting for a pooled connection and opening one; `sock_read`
         # the silence before the answer (for an upload, the time to write it as well).
         timeout = aiohttp.ClientTimeout(

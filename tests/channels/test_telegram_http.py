@@ -10,7 +10,7 @@ import pytest
 from telegram import Bot, InputFile
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
-from channels.telegram_http import AiohttpRequest
+from channels.telegram_http import AiohttpRequest, Timeouts
 from tests.fakes.telegram import FakeTelegram
 
 
@@ -70,7 +70,7 @@ async def silent_peer() -> AsyncIterator[str]:
 
 
 async def test_a_peer_that_never_answers_times_out(silent_peer: str) -> None:
-    async with Client(silent_peer, AiohttpRequest(read_timeout=0.3)) as bot:
+    async with Client(silent_peer, AiohttpRequest(timeouts=Timeouts(read=0.3))) as bot:
         with pytest.raises(TimedOut):
             await asyncio.wait_for(bot.send_message(1, "hi"), 5)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -22,15 +25,24 @@ async def _store(session: AsyncSession, pid: str) -> int:
     return message_id
 
 
+@contextlib.asynccontextmanager
+async def batching(url: str, **options: Any) -> AsyncIterator[tuple[Database, TurnBatcher]]:
+    db = Database(url)
+    batcher = TurnBatcher(db, **options)
+    try:
+        yield db, batcher
+    finally:
+        await batcher.stop()
+        await db.dispose()
+
+
 async def _visible(db: Database, message_id: int) -> bool:
     async with db.read() as s:  # another connection: only what is committed
         return (await s.get(Message, message_id)) is not None
 
 
 async def test_turns_ready_together_share_a_commit_and_each_hears_only_after_it(any_db_url: str) -> None:
-    db = Database(any_db_url)
-    batcher = TurnBatcher(db, max_turns=32)
-    try:
+    async with batching(any_db_url, max_turns=32) as (db, batcher):
 
         async def one(i: int) -> bool:
             message_id = await batcher.run(lambda s: _store(s, f"t{i}"))
@@ -40,14 +52,9 @@ async def test_turns_ready_together_share_a_commit_and_each_hears_only_after_it(
         assert all(seen)
         assert batcher.turns == 40
         assert batcher.batches < 40  # shared: not one transaction per turn
-    finally:
-        await batcher.stop()
-        await db.dispose()
 
 
 async def test_parallel_batches_never_open_more_transactions_than_allowed(any_db_url: str) -> None:
-    db = Database(any_db_url)
-    batcher = TurnBatcher(db, max_turns=4, parallel=3)
     sessions: dict[int, AsyncSession] = {}
     most = 0
 
@@ -59,26 +66,20 @@ async def test_parallel_batches_never_open_more_transactions_than_allowed(any_db
         await asyncio.sleep(0)  # let other batches run meanwhile
         return message_id
 
-    try:
+    async with batching(any_db_url, max_turns=4, parallel=3) as (db, batcher):
         ids = await asyncio.gather(*(batcher.run(lambda s, i=i: turn(s, i)) for i in range(30)))
         assert all([await _visible(db, i) for i in ids])
         assert most <= 3
         if not db.sqlite:
             assert most > 1  # a server's transactions overlap
-    finally:
-        await batcher.stop()
-        await db.dispose()
 
 
 async def test_a_failing_turn_loses_only_its_own_writes(any_db_url: str) -> None:
-    db = Database(any_db_url)
-    batcher = TurnBatcher(db)
-
     async def fails(session: AsyncSession) -> int:
         await _store(session, "doomed")
         raise RuntimeError("handler bug")
 
-    try:
+    async with batching(any_db_url) as (db, batcher):
         results = await asyncio.gather(
             batcher.run(lambda s: _store(s, "before")),
             batcher.run(fails),
@@ -90,15 +91,9 @@ async def test_a_failing_turn_loses_only_its_own_writes(any_db_url: str) -> None
         async with db.read() as s:
             texts = set((await s.execute(select(Message.text))).scalars())
         assert texts == {"before", "after"}
-    finally:
-        await batcher.stop()
-        await db.dispose()
 
 
 async def test_a_batch_that_cannot_commit_fails_every_turn_in_it_and_keeps_nothing(db_url: str) -> None:
-    db = Database(db_url)
-    batcher = TurnBatcher(db)
-
     async def dangling(session: AsyncSession) -> None:
         # A deferred foreign key passes the savepoint and breaks only at COMMIT: the batch is refused.
         raw = await session.connection()
@@ -108,16 +103,13 @@ async def test_a_batch_that_cannot_commit_fails_every_turn_in_it_and_keeps_nothi
             " VALUES (999999, 'photo', 'image/jpeg', 'x', '2026-01-01 00:00:00')"
         )
 
-    try:
+    async with batching(db_url) as (db, batcher):
         results = await asyncio.gather(
             batcher.run(lambda s: _store(s, "kept?")), batcher.run(dangling), return_exceptions=True
         )
         assert all(isinstance(r, Exception) for r in results), results
         async with db.read() as s:
             assert (await s.scalar(select(func.count()).select_from(Message))) == 0
-    finally:
-        await batcher.stop()
-        await db.dispose()
 
 
 async def test_stopping_cancels_turns_not_yet_started() -> None:
