@@ -55,7 +55,9 @@ class TurnBatcher:
         error (nothing of the batch kept)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((turn, fut))
-        if len(self._runners) < self.parallel:
+        # A runner that found the queue empty is done at once, but leaves `_runners` only
+        # when its done-callback runs, later: counting it would strand this turn.
+        if sum(1 for r in self._runners if not r.done()) < self.parallel:
             runner = asyncio.create_task(self._drain(), name="turn-batcher")
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)

@@ -54,6 +54,15 @@ async def test_turns_ready_together_share_a_commit_and_each_hears_only_after_it(
         assert batcher.batches < 40  # shared: not one transaction per turn
 
 
+async def test_a_turn_queued_as_the_last_batch_ends_still_runs(db_url: str) -> None:
+    """One after another, each the moment the previous one returns: the runner that served the
+    previous turn has just finished, and the new turn must not wait for it."""
+    async with batching(db_url) as (db, batcher):
+        async with asyncio.timeout(5):  # no task of its own per turn: that would start a tick later
+            ids = [await batcher.run(lambda s, i=i: _store(s, f"seq{i}")) for i in range(5)]
+        assert all([await _visible(db, message_id) for message_id in ids])
+
+
 async def test_parallel_batches_never_open_more_transactions_than_allowed(any_db_url: str) -> None:
     sessions: dict[int, AsyncSession] = {}
     most = 0
