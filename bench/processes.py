@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,16 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from storage.db import Database  # noqa: E402
 from storage.models import Message, OutboxRow  # noqa: E402
+from tests.fakes.base import free_port  # noqa: E402
 from tests.fakes.telegram import FakeTelegram, message_update  # noqa: E402
 
 SECRET = "bench-webhook-secret-0123"
 QUESTION = "What is your MOQ?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config(tmp: Path, name: str, port: int, db_url: str, fake: FakeTelegram) -> Path:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.fakes.base import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ONCALL_CHAT = 1001  # the on-call phone: a Telegram chat on the fake Bot API
@@ -75,12 +76,6 @@ ROTA = textwrap.dedent(
     default = "default"
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float | None:

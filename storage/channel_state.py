@@ -51,7 +51,7 @@ class DbReplyRoutes:
         self.db = db
 
     async def last_inbound_extra(self, channel: str, channel_user_id: str) -> dict[str, Any]:
-        async with self.db.quick_read() as session:  # on every Telegram send
+        async with self.db.quick_read() as session:  # a send that answers no message
             return await messages.last_inbound_extra(session, channel, channel_user_id)
 
 

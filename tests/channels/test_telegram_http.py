@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +10,7 @@ from telegram import Bot, InputFile
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from channels.telegram_http import AiohttpRequest, Timeouts
+from tests.fakes.base import free_port
 from tests.fakes.telegram import FakeTelegram
 
 
@@ -76,9 +76,6 @@ async def test_a_peer_that_never_answers_times_out(silent_peer: str) -> None:
 
 
 async def test_nobody_listening_is_a_network_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again at once: nothing listens there
-    async with Client(f"http://127.0.0.1:{port}/bot") as bot:
+    async with Client(f"http://127.0.0.1:{free_port()}/bot") as bot:
         with pytest.raises(NetworkError):
             await bot.send_message(1, "hi")

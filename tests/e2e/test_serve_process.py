@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,15 +17,10 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import OutboxRow
 from tests.conftest import TG_SECRET, wait_until
+from tests.fakes.base import free_port
 from tests.fakes.telegram import FakeTelegram, message_update
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -4,9 +4,17 @@ provider received with a deadline instead of sleeping."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any, Generic, TypeVar
 
 CallT = TypeVar("CallT")
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for a server that cannot bind port 0 itself, or a dead peer)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Recorder(Generic[CallT]):

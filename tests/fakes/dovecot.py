@@ -25,14 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.base import free_port
+
 USER = "support@factory.example"
 PASSWORD = "imap-test-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def dovecot_binary() -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 from dataclasses import dataclass
 from email import policy
@@ -19,6 +18,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.fakes.base import free_port
 
 
 @dataclass
@@ -37,12 +38,6 @@ class Received:
     def text(self) -> str:
         body = self.message.get_body(("plain",))
         return body.get_content() if body is not None else ""  # type: ignore[union-attr]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class FakeSmtp:
