@@ -238,8 +238,9 @@ class EmailAdapter:
             self.connected_once.set()
             while not self._stopping:
                 async with self._syncing:
-                    # Again until a pass finds nothing: mail that arrived while we fetched was announced
-                    # inside those commands' responses, and IDLE would not announce it a second time.
+                    # Again until a pass finds nothing and hears of nothing new: mail that arrived
+                    # meanwhile was announced inside those commands' responses, and IDLE would not
+                    # announce it a second time.
                     while await self.sync(client, uidvalidity) and not self._stopping:
                         pass
                 if self.idle_supported:
@@ -273,7 +274,12 @@ class EmailAdapter:
             await asyncio.wait_for(idle, 10)
 
     async def sync(self, client: aioimaplib.IMAP4, uidvalidity: int) -> int:
-        """Store every message that arrived since the last pass; returns how many were taken."""
+        """Store every message that arrived since the last pass.
+
+        Returns how many were taken, or 1 when none was but the server announced new mail (EXISTS)
+        with the search: Dovecot can evaluate a search just before an APPEND lands and still report
+        the append in the same response, and that mail is then never announced again.
+        """
         mailbox = self.settings.mailbox
         last = await self.state.last_uid(self.account, mailbox, uidvalidity)
         criteria = ("UNSEEN",) if last is None else ("UID", f"{last + 1}:*")
@@ -287,6 +293,9 @@ class EmailAdapter:
             for u in re.findall(r"\d+", _text(line))
         )
         uids = [u for u in uids if last is None or u > last]  # "n:*" always matches the newest message
+        announced = any(re.search(r"^\d+ EXISTS\b", _text(line)) for line in resp.lines)
+        if not uids:
+            return int(announced)
         taken = 0
         for uid in uids:
             if self._stopping:

@@ -876,3 +876,44 @@ async def test_mail_arriving_while_another_is_stored_is_not_left_waiting(
     await append(dovecot, first)
     await smtp.wait_to(ACME)
     await smtp.wait_to("other@acme.example", timeout=15)  # poll_seconds is an hour
+
+
+async def test_mail_announced_with_a_search_that_missed_it_is_still_taken(
+    bot: BotHarness, dovecot: Dovecot, smtp: FakeSmtp
+) -> None:
+    """Dovecot may evaluate a search just before an APPEND lands and announce it in the same response.
+
+    The client wrapper below makes that race happen every time: the search runs, the mail lands, a NOOP
+    carries the server's one announcement of it, and the search response is handed back with that
+    announcement, as Dovecot sends it. IDLE never announces it again; only a second pass finds it.
+    """
+    await bot.close()
+    again = BotHarness(bot.settings)
+    adapter = adapter_of(again)
+    connect = adapter.connect
+    late, _ = mail("announced late", sender="other@acme.example")
+    raced: list[bool] = []
+
+    async def racing_connect() -> Any:
+        client = await connect()
+        search = client.uid_search
+
+        async def search_then_mail_lands(*criteria: str, charset: str | None = None) -> Any:
+            resp = await search(*criteria, charset=charset)
+            if not raced:
+                raced.append(True)
+                await append(dovecot, late)
+                noop = await client.noop()
+                resp.lines[:0] = [line for line in noop.lines if b"EXISTS" in bytes(line)]
+            return resp
+
+        client.uid_search = search_then_mail_lands
+        return client
+
+    adapter.connect = racing_connect
+    await again.start()
+    try:
+        await smtp.wait_to("other@acme.example")  # poll_seconds is an hour: IDLE alone would never bring it
+        assert raced == [True]
+    finally:
+        await again.close()
