@@ -238,9 +238,8 @@ class EmailAdapter:
             self.connected_once.set()
             while not self._stopping:
                 async with self._syncing:
-                    # Again until a pass finds nothing and hears of nothing new: mail that arrived
-                    # meanwhile was announced inside those commands' responses, and IDLE would not
-                    # announce it a second time.
+                    # Again until a pass finds and hears of nothing new: mail announced inside those
+                    # commands' responses is not announced a second time by IDLE.
                     while await self.sync(client, uidvalidity) and not self._stopping:
                         pass
                 if self.idle_supported:
@@ -274,12 +273,9 @@ class EmailAdapter:
             await asyncio.wait_for(idle, 10)
 
     async def sync(self, client: aioimaplib.IMAP4, uidvalidity: int) -> int:
-        """Store every message that arrived since the last pass.
-
-        Returns how many were taken, or 1 when none was but the server announced new mail (EXISTS)
-        with the search: Dovecot can evaluate a search just before an APPEND lands and still report
-        the append in the same response, and that mail is then never announced again.
-        """
+        """Store what arrived since the last pass; returns how many were taken, or 1 when none was but
+        the search's response announced new mail (Dovecot may search just before an APPEND lands and
+        announce it in the same response, never again)."""
         mailbox = self.settings.mailbox
         last = await self.state.last_uid(self.account, mailbox, uidvalidity)
         criteria = ("UNSEEN",) if last is None else ("UID", f"{last + 1}:*")
