@@ -54,6 +54,7 @@ class Context:
     now: datetime = field(default_factory=utcnow)
     replies: list[OutboundMessage] = field(default_factory=list)
     handled: bool = False  # an observer answered it (Outcome.HANDLED): no fallback
+    conversation_started: bool = False  # this message opened the conversation: it has no earlier ones
     on_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property

@@ -233,26 +233,30 @@ class Engine:
         self, session: AsyncSession, message_id: int, inbound: InboundMessage
     ) -> Context:
         """Only after `_take_turn`: the message is then this conversation's oldest unhandled one."""
-        contact = await clients.get_or_create_contact(
-            session, str(inbound.channel), inbound.channel_user_id, inbound.sender_name
+        contact, new_contact = await clients.contact_for_inbound(
+            session, str(inbound.channel), inbound.channel_user_id, inbound.sender_name, inbound.received_at
         )
-        contact.last_inbound_at = inbound.received_at
         client = await clients.get_client_by_id(session, contact.client_id) if contact.client_id else None
         staff = await staff_repo.find_by_contact(session, str(inbound.channel), inbound.channel_user_id)
         if staff is not None and not inbound.sender_authenticated:
             # A staff address nobody vouched for (email From is typed by the sender): an ordinary sender.
             await suspected_spoof(session, inbound, staff, message_id)
             staff = None
-        conv = await conversations.open_conversation(session, contact)
-        fallback = contact.language or (client.language if client else None) or conv.language
+        conv = None if new_contact else await conversations.current_conversation(session, contact)
+        current = conv.language if conv else None
+        fallback = contact.language or (client.language if client else None) or current
         if inbound.is_button:
             # A button's value ("menu:claim") is ours, not the client's words: keep the
             # language the conversation is already in.
-            language = conv.language or fallback or "en"
+            language = current or fallback or "en"
         else:
             language = detect_language(inbound.text, fallback)
-        conv.language = language
-        conversations.touch(conv, utcnow())
+        started = conv is None
+        if conv is None:
+            conv = await conversations.start_conversation(session, contact, language=language, at=utcnow())
+        else:
+            conv.language = language
+            conversations.touch(conv, utcnow())
         return Context(
             session=session,
             message=inbound,
@@ -263,6 +267,7 @@ class Engine:
             language=language,
             staff=staff,
             now=self.clock(),
+            conversation_started=started,
         )
 
     async def _take_turn(self, session: AsyncSession, key: tuple[str, str], message_id: int) -> Turn | None:

@@ -70,6 +70,8 @@ class Frustration:
         return _client_text(ctx) and ctx.conversation.state == ConversationState.BOT
 
     async def handle(self, ctx: Context) -> Outcome:
+        if ctx.conversation_started:
+            return Outcome.CONTINUE  # the first message cannot be the third in a row
         texts = await esc_repo.recent_inbound_texts(ctx.session, ctx.conversation.id, 3)
         if len(texts) < 3:
             return Outcome.CONTINUE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -76,14 +77,34 @@ async def get_contact(session: AsyncSession, channel: str, channel_user_id: str)
 async def get_or_create_contact(
     session: AsyncSession, channel: str, channel_user_id: str, name: str | None = None
 ) -> Contact:
+    contact, _created = await contact_for_inbound(session, channel, channel_user_id, name)
+    return contact
+
+
+async def contact_for_inbound(
+    session: AsyncSession,
+    channel: str,
+    channel_user_id: str,
+    name: str | None = None,
+    received_at: datetime | None = None,
+) -> tuple[Contact, bool]:
+    """The sender's contact, and whether this message created it.
+
+    A new contact is inserted with its first message's time already set, so handling that
+    message costs no UPDATE; the caller also knows it has no conversation yet.
+    """
     contact = await get_contact(session, channel, channel_user_id)
     if contact is None:
         contact = Contact(channel=channel, channel_user_id=channel_user_id, name=name)
+        contact.last_inbound_at = received_at
         session.add(contact)
         await session.flush()
-    elif name and not contact.name:
+        return contact, True
+    if name and not contact.name:
         contact.name = name
-    return contact
+    if received_at is not None:
+        contact.last_inbound_at = received_at
+    return contact, False
 
 
 async def contacts_of_client(session: AsyncSession, client_id: int) -> list[Contact]:

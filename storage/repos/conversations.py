@@ -16,7 +16,13 @@ from storage.repos.cursors import decode_cursor, encode_cursor
 
 async def open_conversation(session: AsyncSession, contact: Contact) -> Conversation:
     """The contact's current conversation, or a new one if the last was closed."""
-    conv = (
+    conv = await current_conversation(session, contact)
+    return conv if conv is not None else await start_conversation(session, contact)
+
+
+async def current_conversation(session: AsyncSession, contact: Contact) -> Conversation | None:
+    """The contact's conversation that is not closed, if any."""
+    return (
         await session.execute(
             select(Conversation)
             .where(Conversation.contact_id == contact.id, Conversation.state != ConversationState.CLOSED)
@@ -24,10 +30,17 @@ async def open_conversation(session: AsyncSession, contact: Contact) -> Conversa
             .limit(1)
         )
     ).scalar_one_or_none()
-    if conv is None:
-        conv = Conversation(contact_id=contact.id, channel=contact.channel, language=contact.language)
-        session.add(conv)
-        await session.flush()
+
+
+async def start_conversation(
+    session: AsyncSession, contact: Contact, *, language: str | None = None, at: datetime | None = None
+) -> Conversation:
+    """A new conversation, inserted with its language and first message's time (no UPDATE after)."""
+    conv = Conversation(contact_id=contact.id, channel=contact.channel, language=language or contact.language)
+    if at is not None:
+        conv.last_message_at = at
+    session.add(conv)
+    await session.flush()
     return conv
 
 
