@@ -174,14 +174,18 @@ class Engine:
 
     async def handle_next(self, key: tuple[str, str]) -> bool:
         """Handle this contact's oldest unhandled message; False when there is none, or when
-        another process holds the conversation (it will handle what is left)."""
+        another process holds the conversation (it will handle what is left).
+
+        Also False after the last one on SQLite: one process stores every message there and
+        wakes the worker for each (`_dirty`), so looking again would only find nothing.
+        Other processes' messages on PostgreSQL come with no wake-up here: look again."""
         started = time.perf_counter()
         async with self.db.quick_read() as session:
             row = await message_repo.oldest_unhandled(session, *key)
         if row is None:
             return False
         message_id = row.id
-        inbound = message_repo.inbound_of(row)
+        inbound = row.inbound()
         media_problems = await self._fetch_media(inbound)
         for read in self.media_readers:
             try:
@@ -205,6 +209,7 @@ class Engine:
             self.metrics.handling_seconds.labels(str(inbound.channel)).observe(time.perf_counter() - started)
             if self.after_commit:
                 self.after_commit()
+            return row.more or not self.db.sqlite
         return True
 
     async def _fetch_media(self, inbound: InboundMessage) -> list[Attachment]:

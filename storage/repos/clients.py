@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -66,12 +66,14 @@ async def upsert_client(
     return client
 
 
+_CONTACT = select(Contact).where(
+    Contact.channel == bindparam("channel"), Contact.channel_user_id == bindparam("user")
+)
+
+
 async def get_contact(session: AsyncSession, channel: str, channel_user_id: str) -> Contact | None:
-    return (
-        await session.execute(
-            select(Contact).where(Contact.channel == channel, Contact.channel_user_id == channel_user_id)
-        )
-    ).scalar_one_or_none()
+    params = {"channel": channel, "user": channel_user_id}
+    return (await session.execute(_CONTACT, params)).scalar_one_or_none()
 
 
 async def get_or_create_contact(

@@ -129,7 +129,7 @@ async def list_escalations(session: AsyncSession, *, limit: int = 100) -> list[E
 
 async def staff_reply(
     session: AsyncSession, conversation_id: int, staff_key: str, text: str, nonce: str
-) -> tuple[OutboxRow, bool] | None:
+) -> tuple[outbox.Queued, bool] | None:
     """Queue the staff member's text to the client on the client's own channel, in one transaction.
 
     The idempotency key comes from the form's nonce, so a double-submitted form finds the
@@ -144,7 +144,7 @@ async def staff_reply(
         await session.execute(select(OutboxRow).where(OutboxRow.idempotency_key == key))
     ).scalar_one_or_none()
     if existing is not None:
-        return existing, False
+        return outbox.Queued(existing.id, existing.message_id), False
     contact: Contact = conv.contact
     out = OutboundMessage(
         channel=Channel(contact.channel),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -20,16 +20,17 @@ async def open_conversation(session: AsyncSession, contact: Contact) -> Conversa
     return conv if conv is not None else await start_conversation(session, contact)
 
 
+_CURRENT = (
+    select(Conversation)
+    .where(Conversation.contact_id == bindparam("contact_id"), Conversation.state != ConversationState.CLOSED)
+    .order_by(Conversation.id.desc())
+    .limit(1)
+)
+
+
 async def current_conversation(session: AsyncSession, contact: Contact) -> Conversation | None:
     """The contact's conversation that is not closed, if any."""
-    return (
-        await session.execute(
-            select(Conversation)
-            .where(Conversation.contact_id == contact.id, Conversation.state != ConversationState.CLOSED)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    return (await session.execute(_CURRENT, {"contact_id": contact.id})).scalar_one_or_none()
 
 
 async def start_conversation(

@@ -7,10 +7,11 @@ messages in one INSERT, duplicates (provider retries) recognised by their provid
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,41 +164,71 @@ async def unhandled_contacts(
     return [(str(ch), str(uid)) for ch, uid, _first in rows]
 
 
-async def oldest_unhandled(session: AsyncSession, channel: str, channel_user_id: str) -> Message | None:
+@dataclass(frozen=True, slots=True)
+class Unhandled:
+    """A contact's next message to handle, as the engine needs it (no ORM object to build)."""
+
+    id: int
+    provider_message_id: str | None
+    text: str
+    payload: dict[str, Any]
+    created_at: datetime
+    more: bool = False  # another of the contact's messages waits behind this one
+
+    def inbound(self) -> InboundMessage:
+        return InboundMessage.from_json(self.payload)
+
+
+_MESSAGES = cast(Table, Message.__table__)
+# Built once: the worker runs these for every message, and building a statement (coercions,
+# cache key) cost more than SQLite's work for it.
+_OLDEST_UNHANDLED = (
+    select(
+        _MESSAGES.c.id,
+        _MESSAGES.c.provider_message_id,
+        _MESSAGES.c.text,
+        _MESSAGES.c.payload,
+        _MESSAGES.c.created_at,
+    )
+    .where(
+        _MESSAGES.c.channel == bindparam("channel"),
+        _MESSAGES.c.channel_user_id == bindparam("user"),
+        _MESSAGES.c.direction == "in",
+        _MESSAGES.c.handled_at.is_(None),
+    )
+    .order_by(_MESSAGES.c.id)
+    .limit(2)  # the second says whether more wait; attachments are in the payload: no second SELECT
+)
+_MARK_HANDLED = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(handled_at=bindparam("at"), conversation_id=bindparam("cid"))
+)
+
+
+async def oldest_unhandled(session: AsyncSession, channel: str, channel_user_id: str) -> Unhandled | None:
     """The next message of one contact's conversation to handle: arrival order is id order."""
-    return (
-        await session.execute(
-            select(Message)
-            .where(
-                Message.channel == channel,
-                Message.channel_user_id == channel_user_id,
-                Message.direction == "in",
-                Message.handled_at.is_(None),
-            )
-            .order_by(Message.id)
-            .limit(1)  # its attachments are in the payload (inbound_of): no second SELECT
-        )
-    ).scalar_one_or_none()
+    rows = (await session.execute(_OLDEST_UNHANDLED, {"channel": channel, "user": channel_user_id})).all()
+    return Unhandled(*rows[0], more=len(rows) > 1) if rows else None
+
+
+_OLDEST_UNHANDLED_ID = select(func.min(_MESSAGES.c.id)).where(
+    _MESSAGES.c.channel == bindparam("channel"),
+    _MESSAGES.c.channel_user_id == bindparam("user"),
+    _MESSAGES.c.direction == "in",
+    _MESSAGES.c.handled_at.is_(None),
+)
 
 
 async def oldest_unhandled_id(session: AsyncSession, channel: str, channel_user_id: str) -> int | None:
-    return (
-        await session.execute(
-            select(func.min(Message.id)).where(
-                Message.channel == channel,
-                Message.channel_user_id == channel_user_id,
-                Message.direction == "in",
-                Message.handled_at.is_(None),
-            )
-        )
-    ).scalar_one_or_none()
+    params = {"channel": channel, "user": channel_user_id}
+    found = (await session.execute(_OLDEST_UNHANDLED_ID, params)).scalar_one_or_none()
+    return int(found) if found is not None else None
 
 
 async def mark_handled(session: AsyncSession, message_id: int, conversation_id: int | None) -> None:
     await session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(handled_at=utcnow(), conversation_id=conversation_id)
+        _MARK_HANDLED, {"message_id": message_id, "at": utcnow(), "cid": conversation_id}
     )
 
 

@@ -17,13 +17,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.messages import OutboundMessage
 from storage.db import dialect_of, rowcount
 from storage.leases import OUTBOX_CLAIM, xact_lock
 from storage.models import Message, OutboxRow, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An enqueued reply: its outbox row and the conversation's message that shows it."""
+
+    id: int
+    message_id: int | None
+
+
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_MESSAGES = cast(Table, Message.__table__)
+# Built once, run for every reply: two INSERT … RETURNING, no ORM objects to flush.
+_BY_KEY = select(_OUTBOX.c.id, _OUTBOX.c.message_id).where(_OUTBOX.c.idempotency_key == bindparam("key"))
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_INSERT_ROW = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
 async def enqueue(
@@ -34,40 +50,47 @@ async def enqueue(
     cause_message_id: int | None = None,
     kind: str = "reply",
     not_before: datetime | None = None,
-) -> OutboxRow:
+) -> Queued:
     """Store the outbound message (visible in the conversation as `queued`) and its outbox row."""
     if not out.idempotency_key:
         raise ValueError("an outbound message needs an idempotency key")
-    existing = (
-        await session.execute(select(OutboxRow).where(OutboxRow.idempotency_key == out.idempotency_key))
-    ).scalar_one_or_none()
+    existing = (await session.execute(_BY_KEY, {"key": out.idempotency_key})).first()
     if existing is not None:
-        return existing
-    msg = Message(
-        channel=str(out.channel),
-        direction="out",
-        channel_user_id=out.channel_user_id,
-        conversation_id=conversation_id,
-        text=out.text,
-        payload=out.to_json(),
-        delivery="queued",
-        handled_at=utcnow(),
-    )
-    session.add(msg)
-    await session.flush()
-    row = OutboxRow(
-        message_id=msg.id,
-        cause_message_id=cause_message_id,
-        channel=str(out.channel),
-        channel_user_id=out.channel_user_id,
-        kind=kind,
-        payload=out.to_json(),
-        idempotency_key=out.idempotency_key,
-        next_attempt_at=not_before or utcnow(),
-    )
-    session.add(row)
-    await session.flush()
-    return row
+        return Queued(*existing)
+    now = utcnow()
+    payload = out.to_json()
+    message_id = (
+        await session.execute(
+            _INSERT_MESSAGE,
+            {
+                "channel": str(out.channel),
+                "direction": "out",
+                "channel_user_id": out.channel_user_id,
+                "conversation_id": conversation_id,
+                "text": out.text,
+                "payload": payload,
+                "delivery": "queued",
+                "handled_at": now,
+                "created_at": now,
+            },
+        )
+    ).scalar_one()
+    row_id = (
+        await session.execute(
+            _INSERT_ROW,
+            {
+                "message_id": message_id,
+                "cause_message_id": cause_message_id,
+                "channel": str(out.channel),
+                "channel_user_id": out.channel_user_id,
+                "kind": kind,
+                "payload": payload,
+                "idempotency_key": out.idempotency_key,
+                "next_attempt_at": not_before or now,
+            },
+        )
+    ).scalar_one()
+    return Queued(row_id, message_id)
 
 
 @dataclass(frozen=True, slots=True)

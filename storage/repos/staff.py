@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,14 +16,19 @@ from storage.models import Staff
 CHANNEL_FIELD = {"telegram": "telegram_chat_id", "whatsapp": "whatsapp", "email": "email", "wechat": "wechat"}
 
 
+# Built once: every inbound message asks whether its sender is staff.
+_BY_CONTACT = {
+    channel: select(Staff).where(getattr(Staff, column) == bindparam("value"), Staff.active.is_(True))
+    for channel, column in CHANNEL_FIELD.items()
+}
+
+
 async def find_by_contact(session: AsyncSession, channel: str, channel_user_id: str) -> Staff | None:
-    column = CHANNEL_FIELD.get(channel)
-    if column is None:
+    query = _BY_CONTACT.get(channel)
+    if query is None:
         return None
     value = channel_user_id.lower() if channel == "email" else channel_user_id
-    return (
-        await session.execute(select(Staff).where(getattr(Staff, column) == value, Staff.active.is_(True)))
-    ).scalar_one_or_none()
+    return (await session.execute(query, {"value": value})).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, key: str) -> Staff | None:

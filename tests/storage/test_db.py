@@ -76,7 +76,7 @@ async def test_outbox_enqueue_is_idempotent_and_claims_due_rows(any_db_url: str)
             msg = await s.get(Message, row.message_id)
             assert row.state == "sent" and msg.delivery == "sent" and msg.provider_message_id == "p-1"
             assert (await outbox_repo.depth(s)) == {"sent": 1, "pending": 1}
-            assert await outbox_repo.next_due_at(s) == later.next_attempt_at
+            assert await outbox_repo.next_due_at(s) == (await s.get(OutboxRow, later.id)).next_attempt_at
     finally:
         await db.dispose()
 
