@@ -8,13 +8,16 @@ conversation's language and one conversation per contact.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import Contact, Conversation
-from tests.conftest import BotHarness
+from config.settings import ClusterSettings
+from storage.models import Contact, Conversation, Message
+from tests.conftest import BotHarness, make_settings, telegram_settings
 from tests.fakes.telegram import FakeTelegram, callback_update, message_update
 
 CHAT = 7301
@@ -70,3 +73,26 @@ async def test_a_button_as_the_first_message_gets_english_and_a_conversation(
     await tg_bot.settled()
     _contact, convs = await _contact_and_conversations(tg_bot)
     assert [c.language for c in convs] == ["en"]
+
+
+async def test_messages_arriving_while_the_last_is_handled_are_answered_without_the_sweep(
+    harness_factory: Any, tmp_path: Path, db_url: str, fake_telegram: FakeTelegram
+) -> None:
+    """A worker stops after the last message it saw; one stored meanwhile must wake it again.
+
+    The sweep is an hour away, so only the wake-up of each stored message can answer them all.
+    """
+    hour = ClusterSettings(sweep_seconds=3600)
+    settings = make_settings(tmp_path, db_url, telegram=telegram_settings(fake_telegram), cluster=hour)
+    bot: BotHarness = await harness_factory(settings)
+    texts = [f"hello number {i}" for i in range(12)]
+    for wave in (texts[:4], texts[4:8], texts[8:]):  # each wave while the one before is being handled
+        await asyncio.gather(*(bot.post_telegram(message_update(CHAT, text=t)) for t in wave))
+    await fake_telegram.wait_sent(len(texts), "sendMessage", timeout=15)
+    await bot.settled()
+    async with bot.db.read() as s:
+        query = select(Message.text, Message.handled_at).where(Message.direction == "in")
+        handled = list((await s.execute(query.order_by(Message.id))).all())
+    assert sorted(t for t, _ in handled) == sorted(texts)
+    assert all(at is not None for _, at in handled)
+    assert len(fake_telegram.texts_to(CHAT)) == len(texts)
