@@ -93,7 +93,15 @@ class Message(Base):
             postgresql_where=sql_text("direction = 'in'"),
         ),
         Index("ix_messages_provider_id", "channel", "channel_user_id", "provider_message_id"),
-        Index("ix_messages_unhandled", "direction", "handled_at"),
+        # Both indexes of unhandled messages are partial: they hold only the few rows waiting, not
+        # every message ever stored, and a query uses them only when it states the same condition
+        # in literals (storage/repos/messages.py UNHANDLED); a bound 'in' cannot prove it.
+        Index(
+            "ix_messages_unhandled",
+            "id",
+            sqlite_where=sql_text("direction = 'in' AND handled_at IS NULL"),
+            postgresql_where=sql_text("direction = 'in' AND handled_at IS NULL"),
+        ),
         Index("ix_messages_conversation", "conversation_id", "id"),
         # The engine's "oldest unhandled message of this contact", under the conversation's lease.
         Index(
@@ -150,7 +158,17 @@ class OutboxRow(Base):
     """A message waiting to be delivered; written in the transaction that decided to send it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # A claim skips recipients with a send in flight: one probe into the few rows being sent.
+        Index(
+            "ix_outbox_in_flight",
+            "channel",
+            "channel_user_id",
+            sqlite_where=sql_text("state = 'sending'"),
+            postgresql_where=sql_text("state = 'sending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,11 @@ from sqlalchemy.orm import selectinload
 from bot.messages import Attachment, InboundMessage
 from storage.db import dialect_of
 from storage.models import AttachmentRow, Message, utcnow
+
+_TABLE = cast(Table, Message.__table__)
+# Inbound and not yet handled, in literals: PostgreSQL's prepared statements know no parameter
+# values, so only a literal condition proves the partial indexes on exactly this one usable.
+UNHANDLED = and_(_TABLE.c.direction == literal_column("'in'"), _TABLE.c.handled_at.is_(None))
 
 
 async def insert_inbound_batch(
@@ -139,7 +144,7 @@ async def unhandled_inbound(session: AsyncSession, limit: int = 1000) -> list[tu
     """(id, channel, sender) of stored inbound messages not yet handled, oldest first."""
     rows = await session.execute(
         select(Message.id, Message.channel, Message.channel_user_id)
-        .where(Message.direction == "in", Message.handled_at.is_(None))
+        .where(UNHANDLED)
         .order_by(Message.id)
         .limit(limit)
     )
@@ -152,14 +157,12 @@ async def unhandled_contacts(
     """(channel, sender) of every contact with a stored inbound message not yet handled, oldest first;
     `stored_before`: only messages stored before then (younger ones are in their process's hands)."""
     query = select(Message.channel, Message.channel_user_id, func.min(Message.id).label("first")).where(
-        Message.direction == "in", Message.handled_at.is_(None)
+        UNHANDLED
     )
     if stored_before is not None:
         query = query.where(Message.created_at < stored_before)
     rows = await session.execute(
-        query.group_by(Message.channel, Message.channel_user_id)
-        .order_by("first")
-        .limit(limit)
+        query.group_by(Message.channel, Message.channel_user_id).order_by("first").limit(limit)
     )
     return [(str(ch), str(uid)) for ch, uid, _first in rows]
 
@@ -179,29 +182,27 @@ class Unhandled:
         return InboundMessage.from_json(self.payload)
 
 
-_MESSAGES = cast(Table, Message.__table__)
 # Built once: the worker runs these for every message, and building a statement (coercions,
 # cache key) cost more than SQLite's work for it.
 _OLDEST_UNHANDLED = (
     select(
-        _MESSAGES.c.id,
-        _MESSAGES.c.provider_message_id,
-        _MESSAGES.c.text,
-        _MESSAGES.c.payload,
-        _MESSAGES.c.created_at,
+        _TABLE.c.id,
+        _TABLE.c.provider_message_id,
+        _TABLE.c.text,
+        _TABLE.c.payload,
+        _TABLE.c.created_at,
     )
     .where(
-        _MESSAGES.c.channel == bindparam("channel"),
-        _MESSAGES.c.channel_user_id == bindparam("user"),
-        _MESSAGES.c.direction == "in",
-        _MESSAGES.c.handled_at.is_(None),
+        _TABLE.c.channel == bindparam("channel"),
+        _TABLE.c.channel_user_id == bindparam("user"),
+        UNHANDLED,
     )
-    .order_by(_MESSAGES.c.id)
+    .order_by(_TABLE.c.id)
     .limit(2)  # the second says whether more wait; attachments are in the payload: no second SELECT
 )
 _MARK_HANDLED = (
-    update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("message_id"))
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("message_id"))
     .values(handled_at=bindparam("at"), conversation_id=bindparam("cid"))
 )
 
@@ -212,11 +213,10 @@ async def oldest_unhandled(session: AsyncSession, channel: str, channel_user_id:
     return Unhandled(*rows[0], more=len(rows) > 1) if rows else None
 
 
-_OLDEST_UNHANDLED_ID = select(func.min(_MESSAGES.c.id)).where(
-    _MESSAGES.c.channel == bindparam("channel"),
-    _MESSAGES.c.channel_user_id == bindparam("user"),
-    _MESSAGES.c.direction == "in",
-    _MESSAGES.c.handled_at.is_(None),
+_OLDEST_UNHANDLED_ID = select(func.min(_TABLE.c.id)).where(
+    _TABLE.c.channel == bindparam("channel"),
+    _TABLE.c.channel_user_id == bindparam("user"),
+    UNHANDLED,
 )
 
 
@@ -227,9 +227,7 @@ async def oldest_unhandled_id(session: AsyncSession, channel: str, channel_user_
 
 
 async def mark_handled(session: AsyncSession, message_id: int, conversation_id: int | None) -> None:
-    await session.execute(
-        _MARK_HANDLED, {"message_id": message_id, "at": utcnow(), "cid": conversation_id}
-    )
+    await session.execute(_MARK_HANDLED, {"message_id": message_id, "at": utcnow(), "cid": conversation_id})
 
 
 async def set_content(session: AsyncSession, message_id: int, text: str, extra: dict[str, Any]) -> None:

@@ -12,13 +12,26 @@ messages leave in order whichever process sends them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    Table,
+    Update,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import BindParameter, ColumnClause
 
 from bot.messages import OutboundMessage
 from storage.db import dialect_of, rowcount
@@ -106,41 +119,46 @@ class DueRow:
     next_attempt_at: datetime
 
 
-async def claim_due(
-    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50, owner: str = ""
-) -> list[DueRow]:
-    """Take due rows (pending, or `sending` whose lease ran out after a crash) for `owner`.
+@functools.cache
+def _claim_statement(dialect: str) -> Update:
+    """The claim, built once per dialect (it runs for every batch of replies).
 
-    A recipient with a row in flight (a live lease, here or in another process) is left
-    out, so its next message waits until the one before it is recorded. One UPDATE …
-    RETURNING takes them: a claim is run for every batch of replies, and loading ORM rows
-    to change three columns cost more than the statement itself.
+    Two ordered, limited walks of ix_outbox_due (new rows, then leases that ran out) instead of
+    one OR, which sorted every due row at each claim, so a backlog made each claim slower; a
+    recipient's live lease is one probe of the partial ix_outbox_in_flight. The states are
+    literals so that those partial indexes apply on PostgreSQL's prepared statements too.
     """
-    await xact_lock(session, OUTBOX_CLAIM)  # the claim before ours has committed: its leases are seen
-    table = cast(Table, OutboxRow.__table__)
+    table = _OUTBOX
     busy = table.alias("busy")
+    now: BindParameter[datetime] = bindparam("now")
+    sending: ColumnClause[str] = literal_column("'sending'")
     in_flight = exists().where(
         busy.c.channel == table.c.channel,
         busy.c.channel_user_id == table.c.channel_user_id,
-        busy.c.state == "sending",
+        busy.c.state == sending,
         busy.c.locked_until >= now,
     )
-    due = (
-        select(table.c.id)
-        .where(
-            ((table.c.state == "pending") & (table.c.next_attempt_at <= now))
-            | ((table.c.state == "sending") & (table.c.locked_until < now)),
-            ~in_flight,
+    walks = []
+    for due in (
+        (table.c.state == literal_column("'pending'")) & (table.c.next_attempt_at <= now),
+        (table.c.state == sending) & (table.c.locked_until < now),
+    ):
+        walk = (
+            select(table.c.id, table.c.next_attempt_at)
+            .where(due, ~in_flight)
+            .order_by(table.c.next_attempt_at, table.c.id)
+            .limit(bindparam("limit"))
         )
-        .order_by(table.c.next_attempt_at, table.c.id)
-        .limit(limit)
-    )
-    if dialect_of(session) == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    claim = (
+        if dialect == "postgresql":
+            walk = walk.with_for_update(skip_locked=True)
+        walked = walk.subquery()
+        walks.append(select(walked.c.id, walked.c.next_attempt_at))
+    both = union_all(*walks).subquery()
+    due_ids = select(both.c.id).order_by(both.c.next_attempt_at, both.c.id).limit(bindparam("limit"))
+    return (
         update(table)
-        .where(table.c.id.in_(due.scalar_subquery()))
-        .values(state="sending", locked_until=now + lease, locked_by=owner or None)
+        .where(table.c.id.in_(due_ids.scalar_subquery()))
+        .values(state=sending, locked_until=bindparam("until"), locked_by=bindparam("owner"))
         .returning(
             table.c.id,
             table.c.message_id,
@@ -151,7 +169,21 @@ async def claim_due(
             table.c.next_attempt_at,
         )
     )
-    rows = [DueRow(*r) for r in (await session.execute(claim)).all()]
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50, owner: str = ""
+) -> list[DueRow]:
+    """Take due rows (pending, or `sending` whose lease ran out after a crash) for `owner`.
+
+    A recipient with a row in flight (a live lease, here or in another process) is left
+    out, so its next message waits until the one before it is recorded. One UPDATE …
+    RETURNING takes them, no ORM rows loaded to change three columns.
+    """
+    await xact_lock(session, OUTBOX_CLAIM)  # the claim before ours has committed: its leases are seen
+    params = {"now": now, "limit": limit, "until": now + lease, "owner": owner or None}
+    result = await session.execute(_claim_statement(dialect_of(session)), params)
+    rows = [DueRow(*r) for r in result.all()]
     rows.sort(key=lambda r: (r.next_attempt_at, r.id))  # RETURNING keeps no order: queue order
     return rows
 
