@@ -22,7 +22,6 @@ from storage.models import (
     Contact,
     Escalation,
     Message,
-    OutboxRow,
     Staff,
     utcnow,
 )
@@ -140,11 +139,9 @@ async def staff_reply(
     if conv is None:
         return None
     key = f"console:{conversation_id}:{nonce}"
-    existing = (
-        await session.execute(select(OutboxRow).where(OutboxRow.idempotency_key == key))
-    ).scalar_one_or_none()
+    existing = await outbox.queued_by_key(session, key)
     if existing is not None:
-        return outbox.Queued(existing.id, existing.message_id), False
+        return existing, False
     contact: Contact = conv.contact
     out = OutboundMessage(
         channel=Channel(contact.channel),

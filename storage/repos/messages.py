@@ -51,7 +51,7 @@ async def insert_inbound_batch(
                 "payload": m.to_json(),
                 "created_at": now,
             }
-    table = cast(Table, Message.__table__)
+    table = _TABLE
     insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     # executemany form: SQLAlchemy's "insertmanyvalues" sends one multi-row statement
     # and, unlike .values([...]), compiles it once per process, not once per batch.
@@ -335,10 +335,6 @@ def edit_json(msg: Message) -> dict[str, Any]:
     if extra.get("edited_by"):
         shown["edited_by"] = list(extra["edited_by"])
     return shown
-
-
-def inbound_of(msg: Message) -> InboundMessage:
-    return InboundMessage.from_json(msg.payload)
 
 
 async def original_of_edit(

@@ -55,6 +55,12 @@ _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _INSERT_ROW = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
+async def queued_by_key(session: AsyncSession, idempotency_key: str) -> Queued | None:
+    """What was already enqueued under this key: a retried decision finds it instead of sending twice."""
+    found = (await session.execute(_BY_KEY, {"key": idempotency_key})).first()
+    return Queued(*found) if found is not None else None
+
+
 async def enqueue(
     session: AsyncSession,
     out: OutboundMessage,
@@ -67,9 +73,9 @@ async def enqueue(
     """Store the outbound message (visible in the conversation as `queued`) and its outbox row."""
     if not out.idempotency_key:
         raise ValueError("an outbound message needs an idempotency key")
-    existing = (await session.execute(_BY_KEY, {"key": out.idempotency_key})).first()
+    existing = await queued_by_key(session, out.idempotency_key)
     if existing is not None:
-        return Queued(*existing)
+        return existing
     now = utcnow()
     payload = out.to_json()
     message_id = (
@@ -233,7 +239,7 @@ async def mark_sent_rows(conn: AsyncConnection, sent: Sequence[tuple[int, int | 
     if not sent:
         return
     now = utcnow()
-    table = cast(Table, OutboxRow.__table__)
+    table = _OUTBOX
     await conn.execute(
         update(table)
         .where(table.c.id == bindparam("row_id"))
@@ -249,7 +255,7 @@ async def mark_sent_rows(conn: AsyncConnection, sent: Sequence[tuple[int, int | 
     )
     messages = [{"mid": mid, "pid": pid} for _row, mid, pid in sent if mid is not None]
     if messages:
-        mtable = cast(Table, Message.__table__)
+        mtable = _MESSAGES
         await conn.execute(
             update(mtable)
             .where(mtable.c.id == bindparam("mid"))
