@@ -25,7 +25,9 @@ RESULTS = servers.ROOT / "bench" / "results"
 def summarise(collapsed: str, top: int) -> str:
     own: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()
-    samples = 0
+    paths: collections.Counter[str] = collections.Counter()
+    threads: collections.Counter[str] = collections.Counter()
+    samples = loop = 0
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -33,15 +35,43 @@ def summarise(collapsed: str, top: int) -> str:
         n = int(count)
         samples += n
         frames = [f for f in stack.split(";") if f]
+        thread = next((f for f in frames if f.startswith("thread (")), "")
+        frames = [f for f in frames if not f.startswith(("thread (", "process "))]
+        threads[thread] += n
+        if "MainThread" in thread:  # the loop's; SQLAlchemy's greenlets show only their own frames
+            loop += n
+            paths[_path(frames)] += n
         if frames:
             own[_short(frames[-1])] += n
         for frame in {_short(f) for f in frames}:
             total[frame] += n
-    lines = [f"{samples} samples", "", "own time:"]
+    lines = [f"{samples} samples in {len(threads)} threads; {loop} on the event loop's thread"]
+    lines += ["", "the loop's samples by path (the innermost of these a stack passes through):"]
+    lines += [f"{100 * n / max(1, loop):5.1f}%  {name}" for name, n in paths.most_common()]
+    lines += ["", "own time:"]
     lines += [f"{100 * n / samples:5.1f}%  {f}" for f, n in own.most_common(top)]
     lines += ["", "inclusive:"]
     lines += [f"{100 * n / samples:5.1f}%  {f}" for f, n in total.most_common(top)]
     return "\n".join(lines)
+
+
+# Where a stack belongs, by the first of these files it passes through (outermost first).
+PATHS = (
+    ("intake: webhook request", ("bot/web/webhooks.py", "bot/web/body.py", "web_protocol.py")),
+    ("intake: group commit", ("bot/core/writer.py",)),
+    ("handling", ("bot/core/engine.py", "bot/core/turns.py")),
+    ("delivery", ("bot/core/delivery.py", "bot/core/outbox.py", "bot/core/sent.py")),
+    ("waiting (epoll)", ("select (selectors.py",)),
+    ("SQLAlchemy in a greenlet (its caller not shown)", ("sqlalchemy/",)),
+)
+
+
+def _path(frames: list[str]) -> str:
+    for frame in reversed(frames):  # innermost last in py-spy's raw format: find the nearest owner
+        for name, marks in PATHS:
+            if any(mark in frame for mark in marks):
+                return name
+    return "other"
 
 
 def _short(frame: str) -> str:
@@ -59,6 +89,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", default="profile-latest.txt", help="file name under bench/results/")
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's collapsed stacks here")
     parser.add_argument("--gil", action="store_true", help="only the thread holding the GIL (CPU in Python)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(servers.sys.executable).parent / "py-spy")
@@ -70,13 +101,15 @@ async def main() -> None:
             raw = tmp / "profile.txt"
             record = subprocess.Popen(
                 [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(raw),
-                 "--duration", str(int(args.seconds)), "--rate", "200", "--nonblocking",
+                 "--duration", str(int(args.seconds)), "--rate", "200", "--nonblocking", "--threads",
                  *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             await loadgen.open_loop(scenarios.url_of(bot), bot.secret, args.rate, args.seconds)
             await asyncio.to_thread(record.wait)
             text = summarise(raw.read_text(), args.top)
+            if args.raw:
+                shutil.copy(raw, args.raw)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / args.out).write_text(text + "\n")
     print(text)

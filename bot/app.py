@@ -29,6 +29,7 @@ from bot.ports import (
     PollingIngress,
     RouteProvider,
     Sender,
+    StoredReader,
     WebhookIngress,
     require_roles,
 )
@@ -303,6 +304,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
         sweep_seconds=settings.cluster.sweep_seconds,
         # OCR of carton labels, video probes; a WhatsApp contact card's names and numbers as text
         media_readers=[r.prepare for r in (labels, videos) if r.on] + contact_readers,
+        stored_readers={name: a for name, a in adapters.items() if isinstance(a, StoredReader)},
     )
     writer = InboundWriter(db, engine.submit)
     health = _bind_adapters(adapters, writer)

@@ -187,6 +187,18 @@ class MediaFetcher(Protocol):
 
 
 @runtime_checkable
+class StoredReader(Protocol):
+    def read_stored(self, message: InboundMessage) -> InboundMessage | None:
+        """The stored message as the engine handles it.
+
+        A webhook may store only a cheap first read (who wrote, their words) and leave the
+        provider library's full parse to the engine's worker, off the request path: this is
+        that parse. `message` itself when the webhook read it in full; None when, read in
+        full, it holds nothing anybody said (it is then kept, handled, never answered).
+        """
+
+
+@runtime_checkable
 class RouteProvider(Protocol):
     def extra_routes(self) -> list[ExtraRoute]: ...
 

@@ -71,6 +71,7 @@ from channels.media_fetch import FetchRules, MediaFetcher
 from channels.telegram_http import AiohttpRequest
 from channels.telegram_inbound import parse_update
 from channels.telegram_repair import read_update
+from channels.telegram_triage import DEFERRED, FirstRead, first_read
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,13 @@ class TelegramAdapter:
             raise WebhookRejected(400, "body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise WebhookRejected(400, "not a Telegram Update (no integer update_id)")
+        first = first_read(data)
+        if first is not None:  # plain: PTB reads it in the worker (read_stored)
+            if not first.taken:
+                if first.callback_id is not None:
+                    request.notes[REFUSED_CALLBACK] = first.callback_id
+                return []
+            return [_deferred(data, first)]
         update = read_update(data)  # an old or partial shape is repaired, never refused
         if update is None:
             return []
@@ -149,6 +157,14 @@ class TelegramAdapter:
         if message is None and update.callback_query is not None:
             request.notes[REFUSED_CALLBACK] = update.callback_query.id
         return [message] if message else []
+
+    def read_stored(self, message: InboundMessage) -> InboundMessage | None:
+        """PTB's reading of an update the webhook stored after its first read (telegram_triage)."""
+        data = message.extra.get(DEFERRED)
+        if not isinstance(data, dict):
+            return message  # read in full by the webhook
+        update = read_update(data)
+        return parse_update(update) if update is not None else None
 
     async def respond(
         self, request: WebRequest, messages: list[InboundMessage], stored: Sequence[StoredRef]
@@ -279,6 +295,21 @@ class TelegramAdapter:
         attachment.stored_path = str(path)
         attachment.size = size
         return attachment
+
+
+def _deferred(data: dict[str, Any], first: FirstRead) -> InboundMessage:
+    """What the webhook stores of a plain update: who, the words, and the update to read later."""
+    extra: dict[str, Any] = {DEFERRED: data}
+    if first.callback_id is not None:
+        extra["callback_query_id"] = first.callback_id  # answered in the webhook's reply (respond)
+    return InboundMessage(
+        channel=Channel.TELEGRAM,
+        channel_user_id=str(first.chat_id),
+        provider_message_id=str(data["update_id"]),
+        text=first.text,
+        is_button=first.callback_id is not None,
+        extra=extra,
+    )
 
 
 def _seconds(exc: RetryAfter) -> float:

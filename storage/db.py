@@ -163,6 +163,16 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def write_turn(self, urgent: bool = False) -> AsyncIterator[None]:
+        """The write connection's turn, for a writer that takes the connection itself
+        (storage/repos/inbound.py); PostgreSQL's writers need none."""
+        if self.lane is None:
+            yield
+            return
+        async with self.lane.turn(urgent):
+            yield
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self.read_sessions() as session:
             yield session

@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.flood import FloodGate
 from bot.core.impersonation import suspected_spoof
 from bot.core.metrics import Metrics
+from bot.core.reading import Content, MessageReading
 from bot.core.turns import TurnBatcher
 from bot.core.writer import Stored
-from bot.messages import Attachment, InboundMessage, MediaRefused, MediaTooLarge, detect_language
-from bot.ports import MediaFetcher
+from bot.messages import Attachment, InboundMessage, detect_language
+from bot.ports import MediaFetcher, StoredReader
 from bot.tasks import cancel_and_wait
 from handlers.base import Context, Handler, Outcome
 from handlers.ports import Escalator, escalate
@@ -69,10 +70,10 @@ class Engine:
         flood_per_minute: int = 0,
         clock: Callable[[], datetime] = utcnow,
         media_readers: Sequence[Callable[[InboundMessage], Awaitable[None]]] = (),
+        stored_readers: Mapping[str, StoredReader] | None = None,
     ) -> None:
         self.db = db
         self.handlers = list(handlers)
-        self.fetchers = fetchers
         self.metrics = metrics
         self.escalator = escalator
         self.after_commit = after_commit
@@ -80,7 +81,9 @@ class Engine:
         self.clock = clock  # `ctx.now` of every handled message; tests move it (a closure "today")
         self.media_limit_bytes = media_limit_bytes
         self.flood = FloodGate(flood_per_minute, escalator)
-        self.media_readers = list(media_readers)  # slow reading of fetched files (OCR), before the lock
+        self.reading = MessageReading(
+            fetchers, metrics, stored_readers=stored_readers, media_readers=media_readers
+        )  # before the lock: a deferred parse, downloads, OCR
         self._slots = asyncio.Semaphore(concurrency)
         # Conversations in flight share a transaction (bot/core/turns.py): as many as may be in flight.
         self.turns = TurnBatcher(db, max_turns=concurrency, parallel=1 if db.sqlite else 8)
@@ -185,24 +188,16 @@ class Engine:
         if row is None:
             return False
         message_id = row.id
-        inbound = row.inbound()
-        media_problems = await self._fetch_media(inbound)
-        for read in self.media_readers:
-            try:
-                await read(inbound)
-            except Exception:
-                log.exception("media reader failed on message %s", message_id)
-        if inbound.text != row.text:  # a reader turned a file into words (a vCard's names): keep them
-            async with self.db.write() as session:
-                await message_repo.set_content(session, message_id, inbound.text, inbound.extra)
+        reading = await self.reading.read(row)
+        inbound, content = reading.message, reading.content
         try:
             outcome = await self._handle_in_transaction(
-                key, message_id, inbound, media_problems, row.created_at
+                key, message_id, inbound, reading.problems, row.created_at, content
             )
         except Exception:
             self.metrics.handler_errors.labels(str(inbound.channel)).inc()
             log.exception("handler failed on message %s; apologising and handing to staff", message_id)
-            outcome = await self._handle_failure(key, message_id, inbound)
+            outcome = await self._handle_failure(key, message_id, inbound, content)
         if outcome is Turn.BUSY:
             return False
         if outcome is Turn.DONE:
@@ -211,28 +206,6 @@ class Engine:
                 self.after_commit()
             return row.more or not self.db.sqlite
         return True
-
-    async def _fetch_media(self, inbound: InboundMessage) -> list[Attachment]:
-        """Download attachments before the transaction (slow I/O never holds the write lock)."""
-        problems: list[Attachment] = []
-        fetcher = self.fetchers.get(str(inbound.channel))
-        for att in inbound.attachments:
-            if att.stored_path or fetcher is None:
-                continue
-            try:
-                await fetcher.fetch_media(att)
-            except MediaTooLarge:
-                att.error = "too_large"
-            except MediaRefused as exc:
-                att.error = "refused"
-                log.warning("media refused: %s", exc)
-            except Exception:
-                att.error = "fetch_failed"
-                log.exception("media fetch failed")
-            if att.error:
-                problems.append(att)
-                self.metrics.media_refused.labels(str(inbound.channel), att.error).inc()
-        return problems
 
     async def _build_context(
         self, session: AsyncSession, message_id: int, inbound: InboundMessage
@@ -290,6 +263,7 @@ class Engine:
         inbound: InboundMessage,
         media_problems: list[Attachment],
         stored_at: datetime,
+        content: Content,
     ) -> Turn:
         async def turn(session: AsyncSession) -> tuple[Turn, Context | None]:
             refused = await self._take_turn(session, key, message_id)
@@ -298,7 +272,7 @@ class Engine:
             ctx = await self._build_context(session, message_id, inbound)
             for att in inbound.attachments:
                 await message_repo.add_attachment(session, message_id, att)
-            await message_repo.mark_handled(session, message_id, ctx.conversation.id)
+            await message_repo.mark_handled(session, message_id, ctx.conversation.id, content)
             if inbound.extra.get("no_reply"):
                 # Auto-replies, bounces and list mail (set by the email adapter): stored, never
                 # answered, so two robots can never start a mail loop.
@@ -356,7 +330,9 @@ class Engine:
                 )
             )
 
-    async def _handle_failure(self, key: tuple[str, str], message_id: int, inbound: InboundMessage) -> Turn:
+    async def _handle_failure(
+        self, key: tuple[str, str], message_id: int, inbound: InboundMessage, content: Content
+    ) -> Turn:
         """Never leave a client unanswered or a message stuck in a retry loop: apologise and flag it."""
         try:
             async with self.db.write() as session:
@@ -364,7 +340,7 @@ class Engine:
                 if refused is not None:
                     return refused
                 ctx = await self._build_context(session, message_id, inbound)
-                await message_repo.mark_handled(session, message_id, ctx.conversation.id)
+                await message_repo.mark_handled(session, message_id, ctx.conversation.id, content)
                 await audit.record(session, "bot", "handler_failed", f"message:{message_id}")
                 await ctx.reply(
                     ctx._(

@@ -18,7 +18,7 @@ from bot.messages import InboundMessage
 from bot.tasks import cancel_and_wait
 from storage.db import Database
 from storage.models import utcnow
-from storage.repos import messages as message_repo
+from storage.repos import inbound
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ class InboundWriter:
     async def _commit(self, batch: list[tuple[list[InboundMessage], asyncio.Future[list[Stored]]]]) -> None:
         flat = [m for msgs, _ in batch for m in msgs]
         try:
-            async with self.db.write(urgent=True) as session:
-                results = await message_repo.insert_inbound_batch(session, flat, now=self.clock())
+            results = await inbound.store_inbound(self.db, flat, now=self.clock())
         except Exception as exc:
             log.exception("inbound batch of %d failed", len(flat))
             for _, fut in batch:

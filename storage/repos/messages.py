@@ -1,85 +1,22 @@
-"""Messages and their attachments.
-
-`insert_inbound_batch` is the group-commit writer's one statement: many webhooks'
-messages in one INSERT, duplicates (provider retries) recognised by their provider id.
-"""
+"""Messages and their attachments. Inbound messages are stored by storage/repos/inbound.py."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal_column, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, and_, bindparam, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.messages import Attachment, InboundMessage
-from storage.db import dialect_of
 from storage.models import AttachmentRow, Message, utcnow
 
 _TABLE = cast(Table, Message.__table__)
 # Inbound and not yet handled, in literals: PostgreSQL's prepared statements know no parameter
 # values, so only a literal condition proves the partial indexes on exactly this one usable.
 UNHANDLED = and_(_TABLE.c.direction == literal_column("'in'"), _TABLE.c.handled_at.is_(None))
-
-
-async def insert_inbound_batch(
-    session: AsyncSession, batch: Sequence[InboundMessage], *, now: datetime | None = None
-) -> list[tuple[int, bool]]:
-    """Persist inbound messages; return (row id, is_new) for each, in order.
-
-    One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING: the rows it returns are
-    the new ones; a provider retry (already stored, or repeated within the batch) is
-    looked up afterwards and comes back with is_new False. This is the hot path of
-    every webhook, so it stays at one statement when nothing is a duplicate.
-    """
-    fresh: dict[tuple[str, str], dict[str, Any]] = {}
-    now = now or utcnow()
-    for m in batch:
-        key = (str(m.channel), m.provider_message_id)
-        if key not in fresh:
-            fresh[key] = {
-                "channel": key[0],
-                "direction": "in",
-                "channel_user_id": m.channel_user_id,
-                "provider_message_id": m.provider_message_id,
-                "text": m.text,
-                "payload": m.to_json(),
-                "created_at": now,
-            }
-    table = _TABLE
-    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
-    # executemany form: SQLAlchemy's "insertmanyvalues" sends one multi-row statement
-    # and, unlike .values([...]), compiles it once per process, not once per batch.
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(
-            index_elements=["channel", "provider_message_id"], index_where=text("direction = 'in'")
-        )
-        .returning(table.c.id, table.c.channel, table.c.provider_message_id)
-    )
-    conn = await session.connection()
-    inserted = {(ch, pid): mid for mid, ch, pid in await conn.execute(stmt, list(fresh.values()))}
-    known = dict(inserted)
-    missing = [k for k in fresh if k not in known]
-    if missing:
-        rows = await conn.execute(
-            select(table.c.id, table.c.channel, table.c.provider_message_id).where(
-                table.c.direction == "in", table.c.provider_message_id.in_([pid for _, pid in missing])
-            )
-        )
-        known.update({(ch, pid): mid for mid, ch, pid in rows if (ch, pid) in fresh})
-    result: list[tuple[int, bool]] = []
-    claimed: set[tuple[str, str]] = set()
-    for m in batch:
-        key = (str(m.channel), m.provider_message_id)
-        result.append((known[key], key in inserted and key not in claimed))
-        claimed.add(key)
-    return result
 
 
 async def get_message(session: AsyncSession, message_id: int) -> Message | None:
@@ -205,6 +142,7 @@ _MARK_HANDLED = (
     .where(_TABLE.c.id == bindparam("message_id"))
     .values(handled_at=bindparam("at"), conversation_id=bindparam("cid"))
 )
+_MARK_HANDLED_READ = _MARK_HANDLED.values(text=bindparam("text"), payload=bindparam("payload"))
 
 
 async def oldest_unhandled(session: AsyncSession, channel: str, channel_user_id: str) -> Unhandled | None:
@@ -226,17 +164,19 @@ async def oldest_unhandled_id(session: AsyncSession, channel: str, channel_user_
     return int(found) if found is not None else None
 
 
-async def mark_handled(session: AsyncSession, message_id: int, conversation_id: int | None) -> None:
-    await session.execute(_MARK_HANDLED, {"message_id": message_id, "at": utcnow(), "cid": conversation_id})
-
-
-async def set_content(session: AsyncSession, message_id: int, text: str, extra: dict[str, Any]) -> None:
-    """What a media reader found in a fetched file (a contact card's names) becomes the stored text."""
-    row = await session.get(Message, message_id)
-    if row is None:
-        return
-    row.text = text
-    row.payload = {**row.payload, "text": text, "extra": extra}
+async def mark_handled(
+    session: AsyncSession,
+    message_id: int,
+    conversation_id: int | None,
+    content: tuple[str, dict[str, Any]] | None = None,
+) -> None:
+    """`content`: the text and payload handling read (a webhook's deferred parse, a contact
+    card's names), kept with the same statement."""
+    params = {"message_id": message_id, "at": utcnow(), "cid": conversation_id}
+    if content is None:
+        await session.execute(_MARK_HANDLED, params)
+    else:
+        await session.execute(_MARK_HANDLED_READ, {**params, "text": content[0], "payload": content[1]})
 
 
 async def add_attachment(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from storage.repos import clients
 from storage.repos import messages as message_repo
 from tests.conftest import BotHarness
 from tests.fakes.telegram import FakeTelegram, business_update, message_update
@@ -173,3 +175,26 @@ async def test_a_channel_post_is_kept_and_never_answered(
     row = await stored(tg_bot, update["update_id"])
     assert row.text == "New catalogue is out" and row.channel_user_id == "-1005"
     assert fake_telegram.texts_to(-1005) == []
+
+
+async def test_plain_text_stored_at_its_webhook_is_read_in_full_when_handled(
+    tg_bot: BotHarness, fake_telegram: FakeTelegram
+) -> None:
+    """The webhook stores a plain text after a first read (channels/telegram_triage.py); the row
+    handled holds python-telegram-bot's reading: the sender, the time they wrote, the route back."""
+    update = message_update(CHAT, text="hello", first_name="Wei")
+    await tg_bot.post_telegram(update)
+    await tg_bot.settled()
+    row = await stored(tg_bot, update["update_id"])
+    assert row.handled_at is not None and row.text == "hello"
+    assert "telegram_update" not in row.payload["extra"]
+    assert row.payload["sender_name"] == "Wei" and row.payload["language_hint"] == "en"
+    assert row.payload["extra"]["message_id"] == update["message"]["message_id"]
+    assert row.payload["extra"]["reply_extra"] == {"business_connection_id": None}
+    written = datetime.fromtimestamp(update["message"]["date"], UTC)
+    assert datetime.fromisoformat(row.payload["received_at"]) == written
+    async with tg_bot.db.read() as s:
+        contact = await clients.get_contact(s, "telegram", str(CHAT))
+    assert contact is not None and contact.name == "Wei"
+    assert contact.last_inbound_at == written
+    assert fake_telegram.texts_to(CHAT)

@@ -12,6 +12,7 @@ from storage.db import Database, WriteLane
 from storage.migrate import current_heads, upgrade
 from storage.models import Message, OutboxRow, utcnow
 from storage.repos import clients, conversations, counters
+from storage.repos import inbound as inbound_repo
 from storage.repos import messages as message_repo
 from storage.repos import outbox as outbox_repo
 
@@ -24,27 +25,6 @@ async def test_migrations_reach_head_and_are_idempotent(any_db_url: str) -> None
     await upgrade(any_db_url)  # already migrated by the fixture: a second run changes nothing
     heads = await current_heads(any_db_url)
     assert heads and all(h for h in heads)
-
-
-async def test_inbound_batch_dedups_within_and_across_batches(any_db_url: str) -> None:
-    db = Database(any_db_url)
-    try:
-        async with db.write() as s:
-            first = await message_repo.insert_inbound_batch(s, [inbound("1"), inbound("2"), inbound("1")])
-        assert [new for _, new in first] == [True, True, False]
-        assert first[0][0] == first[2][0]
-        async with db.write() as s:
-            second = await message_repo.insert_inbound_batch(s, [inbound("2"), inbound("3")])
-        assert second[0] == (first[1][0], False) and second[1][1] is True
-        # the same provider id on another channel is another message
-        async with db.write() as s:
-            other = await message_repo.insert_inbound_batch(s, [InboundMessage(Channel.WECHAT, "o", "1")])
-        assert other[0][1] is True
-        async with db.read() as s:
-            assert (await s.execute(select(func.count()).select_from(Message))).scalar_one() == 4
-            assert len(await message_repo.unhandled_inbound(s)) == 4
-    finally:
-        await db.dispose()
 
 
 async def test_outbox_enqueue_is_idempotent_and_claims_due_rows(any_db_url: str) -> None:
@@ -255,15 +235,15 @@ async def test_a_quick_read_sees_committed_rows_while_the_writer_holds_its_trans
     and see exactly what is committed: a worker never takes a half-written message."""
     db = Database(any_db_url)
     try:
+        await inbound_repo.store_inbound(db, [inbound("q1", user="42")], now=utcnow())
         async with db.write() as session:
-            await message_repo.insert_inbound_batch(session, [inbound("q1", user="42")], now=utcnow())
-        async with db.write() as session:
-            await message_repo.insert_inbound_batch(session, [inbound("q2", user="42")], now=utcnow())
+            session.add(Message(channel="telegram", direction="in", channel_user_id="42"))
+            await session.flush()
             async with db.quick_read() as reader:
                 row = await message_repo.oldest_unhandled(reader, "telegram", "42")
                 seen = await reader.scalar(select(func.count()).select_from(Message))
             assert row is not None and row.provider_message_id == "q1"
-            assert seen == 1  # q2 is not committed yet
+            assert seen == 1  # the second is not committed yet
         async with db.quick_read() as reader:
             seen = await reader.scalar(select(func.count()).select_from(Message))
         assert seen == 2

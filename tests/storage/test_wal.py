@@ -7,15 +7,14 @@ from sqlalchemy import func, select, text
 from bot.messages import Channel, InboundMessage
 from storage.db import Database
 from storage.models import Message, utcnow
-from storage.repos import messages as message_repo
+from storage.repos import inbound as inbound_repo
 from storage.wal import WalCheckpoints
 from tests.conftest import wait_until
 
 
 async def _store(db: Database, n: int) -> None:
     batch = [InboundMessage(Channel.TELEGRAM, str(i), f"w{n}-{i}", text="x" * 400) for i in range(200)]
-    async with db.write() as session:
-        await message_repo.insert_inbound_batch(session, batch, now=utcnow())
+    await inbound_repo.store_inbound(db, batch, now=utcnow())
 
 
 async def test_the_writer_leaves_checkpoints_to_the_background_which_copies_every_page(db_url: str) -> None:

@@ -12,17 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.turns import TurnBatcher
-from bot.messages import Channel, InboundMessage
 from storage.db import Database
-from storage.models import Message, utcnow
-from storage.repos import messages as message_repo
+from storage.models import Message
 
 
 async def _store(session: AsyncSession, pid: str) -> int:
-    [(message_id, _new)] = await message_repo.insert_inbound_batch(
-        session, [InboundMessage(Channel.TELEGRAM, "7", pid, text=pid)], now=utcnow()
-    )
-    return message_id
+    row = Message(channel="telegram", direction="in", channel_user_id="7", provider_message_id=pid, text=pid)
+    session.add(row)
+    await session.flush()
+    return row.id
 
 
 @contextlib.asynccontextmanager

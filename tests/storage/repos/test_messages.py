@@ -8,6 +8,7 @@ from sqlalchemy import event
 
 from bot.messages import Channel, InboundMessage
 from storage.db import Database
+from storage.repos import inbound as inbound_repo
 from storage.repos import messages as message_repo
 
 
@@ -18,10 +19,8 @@ def inbound(pid: str, user: str) -> InboundMessage:
 async def test_the_oldest_waiting_message_and_whether_more_wait(any_db_url: str) -> None:
     db = Database(any_db_url)
     try:
-        async with db.write() as s:
-            ids = await message_repo.insert_inbound_batch(
-                s, [inbound("a1", "42"), inbound("b1", "43"), inbound("a2", "42")]
-            )
+        batch = [inbound("a1", "42"), inbound("b1", "43"), inbound("a2", "42")]
+        ids = await inbound_repo.store_inbound(db, batch)
         async with db.quick_read() as s:
             first = await message_repo.oldest_unhandled(s, "telegram", "42")
             other = await message_repo.oldest_unhandled(s, "telegram", "43")
@@ -57,8 +56,7 @@ async def test_a_contacts_look_ups_never_walk_the_other_contacts_backlog(db_url:
         seen.append((statement, parameters))
 
     try:
-        async with db.write() as s:
-            await message_repo.insert_inbound_batch(s, [inbound(f"x{i}", str(i % 50)) for i in range(500)])
+        await inbound_repo.store_inbound(db, [inbound(f"x{i}", str(i % 50)) for i in range(500)])
         event.listen(db.quick_engine.sync_engine, "before_cursor_execute", capture)
         event.listen(db.write_engine.sync_engine, "before_cursor_execute", capture)
         async with db.quick_read() as s:
