@@ -55,7 +55,7 @@ def summarise(collapsed: str, top: int) -> str:
     return "\n".join(lines)
 
 
-# Where a stack belongs, by the first of these files it passes through (outermost first).
+# Where a stack belongs: the innermost of these files it passes through (its nearest owner).
 PATHS = (
     ("intake: webhook request", ("bot/web/webhooks.py", "bot/web/body.py", "web_protocol.py")),
     ("intake: group commit", ("bot/core/writer.py",)),
@@ -67,7 +67,7 @@ PATHS = (
 
 
 def _path(frames: list[str]) -> str:
-    for frame in reversed(frames):  # innermost last in py-spy's raw format: find the nearest owner
+    for frame in reversed(frames):  # py-spy's raw format lists the innermost frame last
         for name, marks in PATHS:
             if any(mark in frame for mark in marks):
                 return name

@@ -52,7 +52,7 @@ async def store_inbound(
     async with db.write_turn(urgent=True), db.write_engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         run = _sqlite if db.sqlite else _postgres
-        inserted, known = await run(driver, list(fresh.values()), [k for k in fresh])
+        inserted, known = await run(driver, list(fresh.values()), list(fresh))
     result: list[tuple[int, bool]] = []
     claimed: set[Key] = set()
     for m in batch:
