@@ -17,7 +17,13 @@ from typing import Any, cast
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult, Result, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import StaticPool
 
 from storage.sqlite_inline import INLINE_BUSY_MS, inline_creator
@@ -189,6 +195,13 @@ class Database:
         """
         async with self.quick_sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def quick_connection(self) -> AsyncIterator[AsyncConnection]:
+        """`quick_read`'s connection without a session, for a prepared statement (storage/prepared.py):
+        on SQLite it reads in autocommit on the driver, with no BEGIN, ORM session or rollback."""
+        async with self.quick_engine.connect() as conn:
+            yield conn
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:

@@ -183,8 +183,8 @@ class Engine:
         wakes the worker for each (`_dirty`), so looking again would only find nothing.
         Other processes' messages on PostgreSQL come with no wake-up here: look again."""
         started = time.perf_counter()
-        async with self.db.quick_read() as session:
-            row = await message_repo.oldest_unhandled(session, *key)
+        async with self.db.quick_connection() as conn:
+            row = await message_repo.oldest_unhandled(conn, *key)
         if row is None:
             return False
         message_id = row.id

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Client, Contact, utcnow
+from storage.prepared import Prepared, adopt, named
 
 DETAIL_FIELDS = ("address", "consignee")  # printed on the customs documents; optional
 
@@ -66,6 +67,11 @@ async def upsert_client(
     return client
 
 
+_CONTACTS = cast(Table, Contact.__table__)
+_NEW_CONTACT = tuple(c.key for c in _CONTACTS.columns if c.key != "id")
+_INSERT_CONTACT = Prepared(
+    insert(_CONTACTS).values(named(_CONTACTS, *_NEW_CONTACT)).returning(_CONTACTS.c.id)
+)
 _CONTACT = select(Contact).where(
     Contact.channel == bindparam("channel"), Contact.channel_user_id == bindparam("user")
 )
@@ -93,15 +99,16 @@ async def contact_for_inbound(
     """The sender's contact, and whether this message created it.
 
     A new contact is inserted with its first message's time already set, so handling that
-    message costs no UPDATE; the caller also knows it has no conversation yet.
+    message costs no UPDATE, and by a prepared INSERT (storage/prepared.py), not an ORM flush
+    (some 300 µs of CPU); the caller also knows it has no conversation yet.
     """
     contact = await get_contact(session, channel, channel_user_id)
     if contact is None:
-        contact = Contact(channel=channel, channel_user_id=channel_user_id, name=name)
-        contact.last_inbound_at = received_at
-        session.add(contact)
-        await session.flush()
-        return contact, True
+        values: dict[str, Any] = dict.fromkeys(_NEW_CONTACT)
+        values |= {"channel": channel, "channel_user_id": channel_user_id, "name": name}
+        values |= {"last_inbound_at": received_at, "created_at": utcnow()}
+        new_id = await _INSERT_CONTACT.scalar(session, values)
+        return adopt(session, Contact(id=new_id, **values), client=None), True
     if name and not contact.name:
         contact.name = name
     if received_at is not None:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.states import ConversationState
 from storage.models import Contact, Conversation, utcnow
+from storage.prepared import Prepared, adopt, named
 from storage.repos.cursors import decode_cursor, encode_cursor
+
+_TABLE = cast(Table, Conversation.__table__)
+_COLUMNS = tuple(c.key for c in _TABLE.columns if c.key != "id")
+_INSERT = Prepared(insert(_TABLE).values(named(_TABLE, *_COLUMNS)).returning(_TABLE.c.id))
 
 
 async def open_conversation(session: AsyncSession, contact: Contact) -> Conversation:
@@ -36,13 +41,15 @@ async def current_conversation(session: AsyncSession, contact: Contact) -> Conve
 async def start_conversation(
     session: AsyncSession, contact: Contact, *, language: str | None = None, at: datetime | None = None
 ) -> Conversation:
-    """A new conversation, inserted with its language and first message's time (no UPDATE after)."""
-    conv = Conversation(contact_id=contact.id, channel=contact.channel, language=language or contact.language)
-    if at is not None:
-        conv.last_message_at = at
-    session.add(conv)
-    await session.flush()
-    return conv
+    """A new conversation, inserted with its language and first message's time (no UPDATE after),
+    by a prepared INSERT rather than an ORM flush (storage/prepared.py)."""
+    now = utcnow()
+    values: dict[str, Any] = dict.fromkeys(_COLUMNS)
+    values |= {"contact_id": contact.id, "channel": contact.channel, "language": language or contact.language}
+    values |= {"state": str(ConversationState.BOT), "priority": "normal", "dialog_state": {}}
+    values |= {"last_message_at": at or now, "created_at": now}
+    new_id = await _INSERT.scalar(session, values)
+    return adopt(session, Conversation(id=new_id, **values), contact=contact)
 
 
 async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:

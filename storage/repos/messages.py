@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, literal_column, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.messages import Attachment, InboundMessage
 from storage.models import AttachmentRow, Message, utcnow
+from storage.prepared import Prepared
 
 _TABLE = cast(Table, Message.__table__)
 # Inbound and not yet handled, in literals: PostgreSQL's prepared statements know no parameter
@@ -119,9 +120,9 @@ class Unhandled:
         return InboundMessage.from_json(self.payload)
 
 
-# Built once: the worker runs these for every message, and building a statement (coercions,
-# cache key) cost more than SQLite's work for it.
-_OLDEST_UNHANDLED = (
+# Built once and run on the driver (storage/prepared.py): the worker runs these for every
+# message, and SQLAlchemy's work for each execution cost more than SQLite's.
+OLDEST_UNHANDLED = Prepared(
     select(
         _TABLE.c.id,
         _TABLE.c.provider_message_id,
@@ -137,30 +138,38 @@ _OLDEST_UNHANDLED = (
     .order_by(_TABLE.c.id)
     .limit(2)  # the second says whether more wait; attachments are in the payload: no second SELECT
 )
-_MARK_HANDLED = (
+_MARK = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("message_id"))
     .values(handled_at=bindparam("at"), conversation_id=bindparam("cid"))
 )
-_MARK_HANDLED_READ = _MARK_HANDLED.values(text=bindparam("text"), payload=bindparam("payload"))
+_MARK_HANDLED = Prepared(_MARK)
+_MARK_HANDLED_READ = Prepared(_MARK.values(text=bindparam("text"), payload=bindparam("payload")))
 
 
-async def oldest_unhandled(session: AsyncSession, channel: str, channel_user_id: str) -> Unhandled | None:
+async def oldest_unhandled(
+    on: AsyncSession | AsyncConnection, channel: str, channel_user_id: str
+) -> Unhandled | None:
     """The next message of one contact's conversation to handle: arrival order is id order."""
-    rows = (await session.execute(_OLDEST_UNHANDLED, {"channel": channel, "user": channel_user_id})).all()
-    return Unhandled(*rows[0], more=len(rows) > 1) if rows else None
+    rows = await OLDEST_UNHANDLED.rows(on, {"channel": channel, "user": channel_user_id})
+    if not rows:
+        return None
+    message_id, provider_id, text, payload, created_at = rows[0]
+    return Unhandled(message_id, provider_id, text, payload, created_at, more=len(rows) > 1)
 
 
-_OLDEST_UNHANDLED_ID = select(func.min(_TABLE.c.id)).where(
-    _TABLE.c.channel == bindparam("channel"),
-    _TABLE.c.channel_user_id == bindparam("user"),
-    UNHANDLED,
+OLDEST_UNHANDLED_ID = Prepared(
+    select(func.min(_TABLE.c.id)).where(
+        _TABLE.c.channel == bindparam("channel"),
+        _TABLE.c.channel_user_id == bindparam("user"),
+        UNHANDLED,
+    )
 )
 
 
 async def oldest_unhandled_id(session: AsyncSession, channel: str, channel_user_id: str) -> int | None:
     params = {"channel": channel, "user": channel_user_id}
-    found = (await session.execute(_OLDEST_UNHANDLED_ID, params)).scalar_one_or_none()
+    found = await OLDEST_UNHANDLED_ID.scalar(session, params)
     return int(found) if found is not None else None
 
 
@@ -174,9 +183,9 @@ async def mark_handled(
     card's names), kept with the same statement."""
     params = {"message_id": message_id, "at": utcnow(), "cid": conversation_id}
     if content is None:
-        await session.execute(_MARK_HANDLED, params)
+        await _MARK_HANDLED.rows(session, params)
     else:
-        await session.execute(_MARK_HANDLED_READ, {**params, "text": content[0], "payload": content[1]})
+        await _MARK_HANDLED_READ.rows(session, {**params, "text": content[0], "payload": content[1]})
 
 
 async def add_attachment(

@@ -37,6 +37,7 @@ from bot.messages import OutboundMessage
 from storage.db import dialect_of, rowcount
 from storage.leases import OUTBOX_CLAIM, xact_lock
 from storage.models import Message, OutboxRow, utcnow
+from storage.prepared import Prepared, named
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +50,35 @@ class Queued:
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _MESSAGES = cast(Table, Message.__table__)
-# Built once, run for every reply: two INSERT … RETURNING, no ORM objects to flush.
-_BY_KEY = select(_OUTBOX.c.id, _OUTBOX.c.message_id).where(_OUTBOX.c.idempotency_key == bindparam("key"))
-_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_INSERT_ROW = insert(_OUTBOX).returning(_OUTBOX.c.id)
+
+# Built once and run on the driver (storage/prepared.py) for every reply: a look-up and two
+# INSERT … RETURNING, no ORM objects to flush. Every column with a default is named.
+_OUT_MESSAGE: tuple[str, ...] = ("channel", "direction", "channel_user_id", "conversation_id", "text")
+_OUT_MESSAGE += ("payload", "delivery", "handled_at", "created_at")
+_OUT_ROW: tuple[str, ...] = ("message_id", "cause_message_id", "channel", "channel_user_id", "kind")
+_OUT_ROW += ("payload", "idempotency_key", "next_attempt_at", "created_at")
+_BY_KEY = Prepared(
+    select(_OUTBOX.c.id, _OUTBOX.c.message_id).where(_OUTBOX.c.idempotency_key == bindparam("key"))
+)
+_INSERT_MESSAGE = Prepared(
+    insert(_MESSAGES)
+    .values(
+        named(_MESSAGES, *_OUT_MESSAGE)
+    )
+    .returning(_MESSAGES.c.id)
+)
+_INSERT_ROW = Prepared(
+    insert(_OUTBOX)
+    .values(
+        named(_OUTBOX, *_OUT_ROW) | {"state": "pending", "attempts": 0},
+    )
+    .returning(_OUTBOX.c.id)
+)
 
 
 async def queued_by_key(session: AsyncSession, idempotency_key: str) -> Queued | None:
     """What was already enqueued under this key: a retried decision finds it instead of sending twice."""
-    found = (await session.execute(_BY_KEY, {"key": idempotency_key})).first()
+    found = await _BY_KEY.first(session, {"key": idempotency_key})
     return Queued(*found) if found is not None else None
 
 
@@ -78,38 +99,35 @@ async def enqueue(
         return existing
     now = utcnow()
     payload = out.to_json()
-    message_id = (
-        await session.execute(
-            _INSERT_MESSAGE,
-            {
-                "channel": str(out.channel),
-                "direction": "out",
-                "channel_user_id": out.channel_user_id,
-                "conversation_id": conversation_id,
-                "text": out.text,
-                "payload": payload,
-                "delivery": "queued",
-                "handled_at": now,
-                "created_at": now,
-            },
-        )
-    ).scalar_one()
-    row_id = (
-        await session.execute(
-            _INSERT_ROW,
-            {
-                "message_id": message_id,
-                "cause_message_id": cause_message_id,
-                "channel": str(out.channel),
-                "channel_user_id": out.channel_user_id,
-                "kind": kind,
-                "payload": payload,
-                "idempotency_key": out.idempotency_key,
-                "next_attempt_at": not_before or now,
-            },
-        )
-    ).scalar_one()
-    return Queued(row_id, message_id)
+    message_id = await _INSERT_MESSAGE.scalar(
+        session,
+        {
+            "channel": str(out.channel),
+            "direction": "out",
+            "channel_user_id": out.channel_user_id,
+            "conversation_id": conversation_id,
+            "text": out.text,
+            "payload": payload,
+            "delivery": "queued",
+            "handled_at": now,
+            "created_at": now,
+        },
+    )
+    row_id = await _INSERT_ROW.scalar(
+        session,
+        {
+            "message_id": message_id,
+            "cause_message_id": cause_message_id,
+            "channel": str(out.channel),
+            "channel_user_id": out.channel_user_id,
+            "kind": kind,
+            "payload": payload,
+            "idempotency_key": out.idempotency_key,
+            "next_attempt_at": not_before or now,
+            "created_at": now,
+        },
+    )
+    return Queued(int(row_id), int(message_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event
-
 from bot.messages import Channel, InboundMessage
 from storage.db import Database
 from storage.repos import inbound as inbound_repo
@@ -50,27 +46,19 @@ async def test_a_contacts_look_ups_never_walk_the_other_contacts_backlog(db_url:
     walked the whole backlog and handling slowed as the queue grew.
     """
     db = Database(db_url)
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
     try:
         await inbound_repo.store_inbound(db, [inbound(f"x{i}", str(i % 50)) for i in range(500)])
-        event.listen(db.quick_engine.sync_engine, "before_cursor_execute", capture)
-        event.listen(db.write_engine.sync_engine, "before_cursor_execute", capture)
-        async with db.quick_read() as s:
-            await message_repo.oldest_unhandled(s, "telegram", "7")
+        async with db.quick_connection() as conn:
+            waiting = await message_repo.oldest_unhandled(conn, "telegram", "7")
         async with db.write() as s:
-            await message_repo.oldest_unhandled_id(s, "telegram", "7")
-        event.remove(db.quick_engine.sync_engine, "before_cursor_execute", capture)
-        event.remove(db.write_engine.sync_engine, "before_cursor_execute", capture)
-        lookups = [(q, p) for q, p in seen if "FROM messages" in q]
-        assert len(lookups) == 2
+            assert await message_repo.oldest_unhandled_id(s, "telegram", "7") == (waiting and waiting.id)
+        assert waiting is not None and waiting.more
+        params = {"channel": "telegram", "user": "7"}
         async with db.read() as s:
             conn = await s.connection()
-            for query, params in lookups:
-                rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", tuple(params))).all()
+            for prepared in (message_repo.OLDEST_UNHANDLED, message_repo.OLDEST_UNHANDLED_ID):
+                query, args = prepared.bound(conn.dialect, params)
+                rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", tuple(args))).all()
                 plan = " ".join(str(r[-1]) for r in rows)
                 assert "USING INDEX ix_messages_unhandled_contact" in plan, plan
     finally:
