@@ -23,15 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import DeclarativeBase, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
+
+from storage.sqlite_inline import InlineConnection
 
 Row = tuple[Any, ...]
 Processor = Callable[[Any], Any] | None
@@ -72,14 +76,14 @@ class Prepared:
         self._plans: dict[str, _Plan] = {}
 
     async def rows(self, on: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> list[Row]:
-        conn = on if isinstance(on, AsyncConnection) else await on.connection()
-        dialect = conn.dialect
+        dialect, driver = await _driver_of(on)
         if dialect.name != "sqlite":
+            conn = on if isinstance(on, AsyncConnection) else await on.connection()
             result = await conn.execute(self.statement, dict(params))
             return [tuple(r) for r in result] if result.returns_rows else []
         plan = self._plans.get(dialect.name) or self._compile(dialect)
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
+        if isinstance(driver, InlineConnection):
+            return plan.read(driver.execute_now(plan.sql, plan.bind(params)))
         cursor = await driver.execute(plan.sql, plan.bind(params))
         try:
             found = await cursor.fetchall() if cursor.description else []
@@ -121,12 +125,46 @@ class Prepared:
         return plan
 
 
+# The driver connection of each open session transaction and savepoint: `session.connection()`
+# and the raw connection's look-up were two greenlet hops, more than a prepared statement's own cost.
+_drivers: WeakKeyDictionary[SessionTransaction, tuple[Dialect, Any]] = WeakKeyDictionary()
+
+
+async def _driver_of(on: AsyncSession | AsyncConnection) -> tuple[Dialect, Any]:
+    if isinstance(on, AsyncConnection):
+        return on.dialect, _raw(on)
+    transaction = _innermost(on)
+    known = _drivers.get(transaction) if transaction is not None else None
+    if known is not None:
+        return known
+    # Begins what has not begun on the connection: the transaction (BEGIN IMMEDIATE), or the
+    # savepoint of a `begin_nested()` (SQLAlchemy sends SAVEPOINT only when it is first used).
+    conn = await on.connection()
+    found = (conn.dialect, _raw(conn))
+    transaction = _innermost(on)
+    if transaction is not None:
+        _drivers[transaction] = found
+    return found
+
+
+def _innermost(session: AsyncSession) -> SessionTransaction | None:
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
+
+
+def _raw(conn: AsyncConnection) -> Any:
+    sync = conn.sync_connection
+    assert sync is not None, "a connection that has started"
+    return sync.connection.driver_connection
+
+
 def named(table: Table, *names: str) -> dict[str, BindParameter[Any]]:
     """`INSERT … VALUES` parameters named after `table`'s columns, each of the column's type."""
     return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=DeclarativeBase)
 
 
 def adopt(session: AsyncSession, row: T, **related: Any) -> T:
@@ -140,3 +178,45 @@ def adopt(session: AsyncSession, row: T, **related: Any) -> T:
     for name, value in related.items():
         set_committed_value(row, name, value)
     return row
+
+
+class PreparedLoad(Generic[M]):
+    """A SELECT of one row of a mapped class on the driver, handed back as the ORM's object.
+
+    `where` filters the class's table (bound parameters by name). A row the session already
+    holds, or any object of the class with changes the ORM would flush before its query, sends
+    the read to the ORM query instead (which refreshes an expired object, and autoflushes);
+    otherwise the row becomes a persistent object of the session (`adopt`), its relationships
+    loading as after any query. Measured: 104 µs through the session, about 35 µs so (the
+    statement, the object, `session.add`).
+    """
+
+    def __init__(
+        self, model: type[M], where: ColumnElement[bool], *, order_by: ColumnElement[Any] | None = None
+    ) -> None:
+        mapper = inspect(model)
+        self.model = model
+        self.names = [attr.key for attr in mapper.column_attrs]
+        columns: list[ColumnElement[Any]] = [attr.columns[0] for attr in mapper.column_attrs]
+        query = select(*columns).where(where)
+        self.orm = select(model).where(where)
+        if order_by is not None:
+            query, self.orm = query.order_by(order_by), self.orm.order_by(order_by)
+        query, self.orm = query.limit(1), self.orm.limit(1)
+        self.prepared = Prepared(query)
+        self.ident = columns.index(mapper.primary_key[0])
+
+    async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> M | None:
+        sync = session.sync_session
+        if any(isinstance(pending, self.model) for pending in (*sync.new, *sync.dirty)):
+            return await self._orm(session, params)  # only the ORM's autoflush would show those
+        row = await self.prepared.first(session, params)
+        if row is None:
+            return None
+        if identity_key(self.model, (row[self.ident],)) in sync.identity_map:
+            return await self._orm(session, params)
+        return adopt(session, self.model(**dict(zip(self.names, row, strict=True))))
+
+    async def _orm(self, session: AsyncSession, params: Mapping[str, Any]) -> M | None:
+        found: M | None = (await session.execute(self.orm, dict(params))).scalars().first()
+        return found

@@ -17,7 +17,7 @@ long, bounded by `busy_timeout` (INLINE_BUSY_MS).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -44,6 +44,17 @@ class InlineConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+    def execute_now(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """One statement and its rows, on the calling thread without a coroutine: a prepared
+        statement's (storage/prepared.py) three awaits through aiosqlite cost more than it."""
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        cursor = self._connection.execute(sql, args)
+        try:
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
 
 
 def inline_creator(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Client, Contact, utcnow
-from storage.prepared import Prepared, adopt, named
+from storage.prepared import Prepared, PreparedLoad, adopt, named
 
 DETAIL_FIELDS = ("address", "consignee")  # printed on the customs documents; optional
 
@@ -72,14 +72,13 @@ _NEW_CONTACT = tuple(c.key for c in _CONTACTS.columns if c.key != "id")
 _INSERT_CONTACT = Prepared(
     insert(_CONTACTS).values(named(_CONTACTS, *_NEW_CONTACT)).returning(_CONTACTS.c.id)
 )
-_CONTACT = select(Contact).where(
-    Contact.channel == bindparam("channel"), Contact.channel_user_id == bindparam("user")
+_CONTACT = PreparedLoad(
+    Contact, and_(Contact.channel == bindparam("channel"), Contact.channel_user_id == bindparam("user"))
 )
 
 
 async def get_contact(session: AsyncSession, channel: str, channel_user_id: str) -> Contact | None:
-    params = {"channel": channel, "user": channel_user_id}
-    return (await session.execute(_CONTACT, params)).scalar_one_or_none()
+    return await _CONTACT.first(session, {"channel": channel, "user": channel_user_id})
 
 
 async def get_or_create_contact(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.states import ConversationState
 from storage.models import Contact, Conversation, utcnow
-from storage.prepared import Prepared, adopt, named
+from storage.prepared import Prepared, PreparedLoad, adopt, named
 from storage.repos.cursors import decode_cursor, encode_cursor
 
 _TABLE = cast(Table, Conversation.__table__)
@@ -25,17 +25,16 @@ async def open_conversation(session: AsyncSession, contact: Contact) -> Conversa
     return conv if conv is not None else await start_conversation(session, contact)
 
 
-_CURRENT = (
-    select(Conversation)
-    .where(Conversation.contact_id == bindparam("contact_id"), Conversation.state != ConversationState.CLOSED)
-    .order_by(Conversation.id.desc())
-    .limit(1)
+_CURRENT = PreparedLoad(
+    Conversation,
+    and_(Conversation.contact_id == bindparam("contact_id"), Conversation.state != ConversationState.CLOSED),
+    order_by=Conversation.id.desc(),
 )
 
 
 async def current_conversation(session: AsyncSession, contact: Contact) -> Conversation | None:
     """The contact's conversation that is not closed, if any."""
-    return (await session.execute(_CURRENT, {"contact_id": contact.id})).scalar_one_or_none()
+    return await _CURRENT.first(session, {"contact_id": contact.id})
 
 
 async def start_conversation(

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_of
 from storage.models import Staff
+from storage.prepared import PreparedLoad
 
 # Which Staff column holds a sender identity on each channel.
 CHANNEL_FIELD = {"telegram": "telegram_chat_id", "whatsapp": "whatsapp", "email": "email", "wechat": "wechat"}
 
 
-# Built once: every inbound message asks whether its sender is staff.
+# Built once and run on the driver (storage/prepared.py): every inbound message asks whether its
+# sender is staff.
 _BY_CONTACT = {
-    channel: select(Staff).where(getattr(Staff, column) == bindparam("value"), Staff.active.is_(True))
+    channel: PreparedLoad(Staff, and_(getattr(Staff, column) == bindparam("value"), Staff.active.is_(True)))
     for channel, column in CHANNEL_FIELD.items()
 }
 
@@ -28,7 +30,7 @@ async def find_by_contact(session: AsyncSession, channel: str, channel_user_id: 
     if query is None:
         return None
     value = channel_user_id.lower() if channel == "email" else channel_user_id
-    return (await session.execute(query, {"value": value})).scalar_one_or_none()
+    return await query.first(session, {"value": value})
 
 
 async def get(session: AsyncSession, key: str) -> Staff | None:

@@ -107,3 +107,34 @@ def test_python_side_defaults_are_refused() -> None:
     partial = Prepared(insert(table).values(named(table, "actor", "action")))
     with pytest.raises(ValueError, match="Python-side defaults"):
         partial.bound(sqlite.dialect(), {"actor": "a", "action": "b"})
+
+
+async def test_a_load_sees_what_the_session_would_flush(any_db_url: str) -> None:
+    """A row loaded on the driver is the ORM's object; a change the session holds unflushed (a
+    conversation closed, a contact added) is seen as the ORM's autoflush would show it."""
+    db = Database(any_db_url)
+    try:
+        async with db.write() as s:
+            contact, _ = await clients.contact_for_inbound(s, "telegram", "5")
+            await conversations.start_conversation(s, contact)
+        async with db.write() as s:
+            loaded = await clients.get_contact(s, "telegram", "5")
+            assert loaded is not None and loaded.id == contact.id
+            conv = await conversations.current_conversation(s, loaded)
+            assert conv is not None and conv.contact_id == contact.id
+            conv.state = "closed"  # not flushed
+            assert await conversations.current_conversation(s, loaded) is None
+            s.add(Contact(channel="telegram", channel_user_id="6"))  # pending, not flushed
+            added = await clients.get_contact(s, "telegram", "6")
+            assert added is not None and added.id is not None
+            loaded.name = "Li"
+        async with db.read() as s:
+            names = select(Contact.name).where(Contact.channel_user_id == "5")
+            assert (await s.execute(names)).scalar() == "Li"
+            assert (await s.execute(select(Conversation.state))).scalar() == "closed"
+        async with db.write() as s:
+            closed = (await s.execute(select(Conversation))).scalar_one()
+            closed.state = "bot"  # reopened, not flushed: no row of the table matches yet
+            assert await conversations.current_conversation(s, contact) is closed
+    finally:
+        await db.dispose()
