@@ -112,7 +112,7 @@ async def test_a_batch_that_cannot_commit_fails_every_turn_in_it_and_keeps_nothi
             " VALUES (999999, 'photo', 'image/jpeg', 'x', '2026-01-01 00:00:00')"
         )
 
-    async with batching(db_url) as (db, batcher):
+    async with batching(db_url, budget_seconds=60) as (db, batcher):  # both turns in one batch
         results = await asyncio.gather(
             batcher.run(lambda s: _store(s, "kept?")), batcher.run(dangling), return_exceptions=True
         )
