@@ -91,6 +91,19 @@ class Prepared:
             await cursor.close()
         return plan.read(found)
 
+    async def many(self, on: AsyncSession | AsyncConnection, params: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per parameter set, no rows back (the driver's executemany)."""
+        if not params:
+            return
+        dialect, driver = await _driver_of(on)
+        if dialect.name != "sqlite":
+            conn = on if isinstance(on, AsyncConnection) else await on.connection()
+            await conn.execute(self.statement, [dict(p) for p in params])
+            return
+        plan = self._plans.get(dialect.name) or self._compile(dialect)
+        cursor = await driver.executemany(plan.sql, [plan.bind(p) for p in params])
+        await cursor.close()
+
     async def first(self, on: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Row | None:
         found = await self.rows(on, params)
         return found[0] if found else None

@@ -184,8 +184,8 @@ class OutboxDispatcher:
                 claimed = 0
             if self._stopping:
                 break
-            if claimed and len(self._held) < self._room():
-                continue
+            if claimed >= CLAIM_BATCH and len(self._held) < self._room():
+                continue  # a full batch: more may be due; a short one took all there was
             timeout = self.poll_seconds if self._wake.is_set() else await self._sleep_for()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -197,8 +197,8 @@ class OutboxDispatcher:
     async def _sleep_for(self) -> float:
         # One indexed MIN; the depth gauges are the metrics refresher's (bot/core/singletons.py),
         # a count over the whole outbox is not for every pause of the dispatcher.
-        async with self.db.quick_read() as session:
-            due = await outbox_repo.next_due_at(session)
+        async with self.db.quick_connection() as conn:
+            due = await outbox_repo.next_due_at(conn)
         if due is None:
             return self.poll_seconds
         return min(self.poll_seconds, max(0.0, (due - utcnow()).total_seconds()))

@@ -144,8 +144,13 @@ class DueRow:
 
 
 @functools.cache
+def claim_statement(dialect: str) -> Prepared:
+    """The claim, prepared (storage/prepared.py) once per dialect."""
+    return Prepared(_claim_statement(dialect))
+
+
 def _claim_statement(dialect: str) -> Update:
-    """The claim, built once per dialect (it runs for every batch of replies).
+    """The claim's statement (it runs for every batch of replies).
 
     Two ordered, limited walks of ix_outbox_due (new rows, then leases that ran out) instead of
     one OR, which sorted every due row at each claim, so a backlog made each claim slower; a
@@ -206,8 +211,7 @@ async def claim_due(
     """
     await xact_lock(session, OUTBOX_CLAIM)  # the claim before ours has committed: its leases are seen
     params = {"now": now, "limit": limit, "until": now + lease, "owner": owner or None}
-    result = await session.execute(_claim_statement(dialect_of(session)), params)
-    rows = [DueRow(*r) for r in result.all()]
+    rows = [DueRow(*r) for r in await claim_statement(dialect_of(session)).rows(session, params)]
     rows.sort(key=lambda r: (r.next_attempt_at, r.id))  # RETURNING keeps no order: queue order
     return rows
 
@@ -247,6 +251,26 @@ async def release_all_leases(session: AsyncSession) -> int:
     return rowcount(result)
 
 
+# Prepared (storage/prepared.py): the recorder runs these for every few replies sent.
+_MARK_SENT_ROW = Prepared(
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("now", type_=_OUTBOX.c.sent_at.type),
+        provider_message_id=bindparam("pid"),
+        attempts=_OUTBOX.c.attempts + 1,
+        locked_until=None,
+        locked_by=None,
+    )
+)
+_MARK_SENT_MESSAGE = Prepared(
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("mid"))
+    .values(delivery="sent", provider_message_id=bindparam("pid"))
+)
+
+
 async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[int, int | None, str | None]]) -> None:
     """Record many accepted sends in one transaction: (outbox row id, message id, provider id)."""
     await mark_sent_rows(await session.connection(), sent)
@@ -257,29 +281,11 @@ async def mark_sent_rows(conn: AsyncConnection, sent: Sequence[tuple[int, int | 
     if not sent:
         return
     now = utcnow()
-    table = _OUTBOX
-    await conn.execute(
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            state="sent",
-            sent_at=now,
-            provider_message_id=bindparam("pid"),
-            attempts=table.c.attempts + 1,
-            locked_until=None,
-            locked_by=None,
-        ),
-        [{"row_id": row_id, "pid": pid} for row_id, _mid, pid in sent],
-    )
+    rows = [{"row_id": row_id, "pid": pid, "now": now} for row_id, _mid, pid in sent]
+    await _MARK_SENT_ROW.many(conn, rows)
     messages = [{"mid": mid, "pid": pid} for _row, mid, pid in sent if mid is not None]
     if messages:
-        mtable = _MESSAGES
-        await conn.execute(
-            update(mtable)
-            .where(mtable.c.id == bindparam("mid"))
-            .values(delivery="sent", provider_message_id=bindparam("pid")),
-            messages,
-        )
+        await _MARK_SENT_MESSAGE.many(conn, messages)
 
 
 async def mark_sent(session: AsyncSession, row_id: int, provider_id: str | None) -> None:
@@ -334,10 +340,13 @@ async def depth(session: AsyncSession) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    return (
-        await session.execute(select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.state == "pending"))
-    ).scalar_one_or_none()
+_NEXT_DUE = Prepared(select(func.min(_OUTBOX.c.next_attempt_at)).where(_OUTBOX.c.state == "pending"))
+
+
+async def next_due_at(on: AsyncSession | AsyncConnection) -> datetime | None:
+    """When the next pending row falls due (the dispatcher's sleep, after every claim)."""
+    found: datetime | None = await _NEXT_DUE.scalar(on, {})
+    return found
 
 
 async def caused_by(session: AsyncSession, message_id: int) -> list[OutboxRow]:

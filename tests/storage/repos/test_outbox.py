@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
-
-from sqlalchemy import event
 
 from bot.messages import Channel, OutboundMessage
 from storage.db import Database
@@ -47,25 +44,19 @@ async def test_a_claim_takes_new_rows_and_run_out_leases_in_queue_order(any_db_u
 async def test_the_claims_plan_walks_the_due_index_in_order_and_probes_in_flight(db_url: str) -> None:
     """SQLite's plan: no sort of every due row, no walk of every row being sent, whatever the backlog."""
     db = Database(db_url)
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
-            seen.append((statement, parameters))
-
     try:
         async with db.write() as s:
             for i in range(300):
                 await outbox_repo.enqueue(s, reply(str(i % 40), f"k{i}"))
-        event.listen(db.write_engine.sync_engine, "before_cursor_execute", capture)
+        now = utcnow()
         async with db.write() as s:
-            await outbox_repo.claim_due(s, now=utcnow(), lease=timedelta(seconds=30), limit=20)
-        event.remove(db.write_engine.sync_engine, "before_cursor_execute", capture)
-        assert len(seen) == 1
-        query, params = seen[0]
+            claimed = await outbox_repo.claim_due(s, now=now, lease=timedelta(seconds=30), limit=20)
+        assert len(claimed) == 20 and len({r.payload["channel_user_id"] for r in claimed}) == 20
+        params = {"now": now, "limit": 20, "until": now, "owner": None}
         async with db.read() as s:
             conn = await s.connection()
-            rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", tuple(params))).all()
+            query, args = outbox_repo.claim_statement("sqlite").bound(conn.dialect, params)
+            rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", tuple(args))).all()
         plan = [str(r[-1]) for r in rows]
         assert any("busy USING INDEX ix_outbox_in_flight" in step for step in plan), plan
         assert any("USING INDEX ix_outbox_due (state=? AND next_attempt_at<?)" in step for step in plan), plan
