@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from storage.sqlite_inline import INLINE_BUSY_MS, inline_creator
+from storage.sqlite_inline import INLINE_BUSY_MS, inline_creator, inline_savepoints
 
 
 def is_sqlite(url: str) -> bool:
@@ -143,6 +143,7 @@ class Database:
                 url, pool_size=8, max_overflow=0, pool_timeout=60, async_creator=inline_creator(url)
             )
             _sqlite_pragmas(self.write_engine, writer=True, busy_ms=INLINE_BUSY_MS)
+            inline_savepoints(self.write_engine)
             _sqlite_pragmas(self.read_engine, writer=False)
             _sqlite_pragmas(self.quick_engine, writer=False, busy_ms=INLINE_BUSY_MS)
         else:
