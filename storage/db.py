@@ -170,6 +170,13 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def write_connection(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        """`write()` without an ORM session, for writers of Core and prepared statements only (the
+        outbox's claim and its record of sends): about 70 µs of CPU less per transaction."""
+        async with self.write_turn(urgent), self.write_engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def write_turn(self, urgent: bool = False) -> AsyncIterator[None]:
         """The write connection's turn, for a writer that takes the connection itself
         (storage/repos/inbound.py); PostgreSQL's writers need none."""
@@ -214,10 +221,11 @@ class Database:
             await engine.dispose()
 
 
-def dialect_of(session: AsyncSession) -> str:
+def dialect_of(on: AsyncSession | AsyncConnection) -> str:
     """`postgresql` or `sqlite`: the few statements that differ (SKIP LOCKED, upserts) ask this."""
-    bind = session.get_bind()
-    return str(bind.dialect.name)
+    if isinstance(on, AsyncConnection):
+        return str(on.dialect.name)
+    return str(on.get_bind().dialect.name)
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -16,7 +16,7 @@ import os
 import socket
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.db import dialect_of
 
@@ -43,10 +43,10 @@ async def try_xact_lock(session: AsyncSession, key: int) -> bool:
     return bool(result.scalar_one())
 
 
-async def xact_lock(session: AsyncSession, key: int) -> None:
+async def xact_lock(on: AsyncSession | AsyncConnection, key: int) -> None:
     """Wait for `key`, held until this transaction ends (short critical sections only)."""
-    if dialect_of(session) == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    if dialect_of(on) == "postgresql":
+        await on.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def default_instance() -> str:

@@ -207,9 +207,9 @@ class OutboxDispatcher:
         room = self._room() - len(self._held)
         if room <= 0:
             return 0
-        async with self.db.write() as session:
+        async with self.db.write_connection() as conn:
             rows = await outbox_repo.claim_due(
-                session, now=utcnow(), lease=self.lease, limit=min(room, CLAIM_BATCH), owner=self.instance
+                conn, now=utcnow(), lease=self.lease, limit=min(room, CLAIM_BATCH), owner=self.instance
             )
             claimed = [
                 Claimed(r.id, r.message_id, r.channel, r.kind, r.attempts, dict(r.payload)) for r in rows

@@ -76,8 +76,8 @@ class SentRecorder:
             batch, self._queue = self._queue, []
             while batch:
                 try:
-                    async with self.db.write(urgent=True) as session:
-                        await outbox_repo.mark_sent_many(session, [item for item, _, _ in batch])
+                    async with self.db.write_connection(urgent=True) as conn:
+                        await outbox_repo.mark_sent_rows(conn, [item for item, _, _ in batch])
                 except Exception:
                     # Unrecorded, the lease would run out and the client get it twice: keep trying.
                     log.exception("recording %d sent outbox rows failed; retrying", len(batch))

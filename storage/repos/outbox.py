@@ -201,7 +201,12 @@ def _claim_statement(dialect: str) -> Update:
 
 
 async def claim_due(
-    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50, owner: str = ""
+    session: AsyncSession | AsyncConnection,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 50,
+    owner: str = "",
 ) -> list[DueRow]:
     """Take due rows (pending, or `sending` whose lease ran out after a crash) for `owner`.
 
@@ -277,7 +282,7 @@ async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[int, int | 
 
 
 async def mark_sent_rows(conn: AsyncConnection, sent: Sequence[tuple[int, int | None, str | None]]) -> None:
-    """`mark_sent_many` on a bare connection (the recorder's own thread has no ORM session)."""
+    """`mark_sent_many` on a bare connection: both recorders (bot/core/sent.py) write without a session."""
     if not sent:
         return
     now = utcnow()
