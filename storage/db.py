@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from storage.sqlite_inline import INLINE_BUSY_MS, inline_creator, inline_savepoints
+from storage.sqlite_inline import (
+    INLINE_BUSY_MS,
+    InlineConnection,
+    inline_creator,
+    inline_savepoints,
+    open_intake,
+)
 
 
 def is_sqlite(url: str) -> bool:
@@ -126,7 +132,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
-        if is_memory(url):
+        self.memory = is_memory(url)
+        if self.memory:
             # One connection for the writer and the readers: an in-memory database is private to it.
             self.write_engine = create_async_engine(url, poolclass=StaticPool)
             self.read_engine = self.quick_engine = self.write_engine
@@ -152,6 +159,7 @@ class Database:
             )
             self.read_engine = self.quick_engine = self.write_engine
         self.lane = WriteLane() if self.sqlite else None
+        self._intake: InlineConnection | None = None  # SQLite file: the inbound writer's connection
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.quick_sessions = async_sessionmaker(self.quick_engine, expire_on_commit=False)
@@ -187,6 +195,18 @@ class Database:
             yield
 
     @asynccontextmanager
+    async def intake(self) -> AsyncIterator[InlineConnection | None]:
+        """The inbound writer's turn: on a SQLite file with its own inline connection
+        (storage/sqlite_inline.py `open_intake`), elsewhere None (the writer takes a pooled one)."""
+        async with self.write_turn(urgent=True):
+            if not self.sqlite or self.memory:
+                yield None
+                return
+            if self._intake is None:
+                self._intake = await open_intake(self.url)
+            yield self._intake
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self.read_sessions() as session:
             yield session
@@ -216,6 +236,9 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._intake is not None:
+            intake, self._intake = self._intake, None
+            await intake.close()
         await self.write_engine.dispose()
         for engine in {self.read_engine, self.quick_engine} - {self.write_engine}:
             await engine.dispose()

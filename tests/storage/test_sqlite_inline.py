@@ -3,14 +3,17 @@ transactions behaving as on any connection."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
 from sqlalchemy import select
 
+from bot.messages import Channel, InboundMessage
 from storage.db import Database
-from storage.models import AuditLog
+from storage.models import AuditLog, Message
 from storage.repos import audit
+from storage.repos import inbound as inbound_repo
 from storage.sqlite_inline import InlineConnection
 
 
@@ -51,5 +54,39 @@ async def test_a_statement_runs_at_once_on_the_calling_thread(db_url: str) -> No
             )
             assert driver.execute_now("SELECT whose_thread(), 2", ()) == [(1, 2)]
             assert seen == [threading.current_thread().name]
+    finally:
+        await db.dispose()
+
+
+async def test_the_inbound_writer_has_its_own_connection_and_waits_its_turn(db_url: str) -> None:
+    """A webhook's commit on the intake connection while handling holds the pool's write connection:
+    it waits for the lane instead of failing on SQLite's lock, and both writes are kept."""
+    db = Database(db_url)
+    try:
+        handling_open, release = asyncio.Event(), asyncio.Event()
+
+        async def handling() -> None:
+            async with db.write() as s:
+                await audit.record(s, "bot", "handled")
+                handling_open.set()
+                await release.wait()  # the write transaction stays open meanwhile
+
+        task = asyncio.create_task(handling())
+        await handling_open.wait()
+        webhook = [InboundMessage(Channel.TELEGRAM, "1", "u1")]
+        storing = asyncio.create_task(inbound_repo.store_inbound(db, webhook))
+        for _ in range(5):
+            await asyncio.sleep(0)  # a few turns of the loop: it reaches the lane and waits there
+        assert not storing.done()
+        release.set()
+        [(message_id, new)] = await asyncio.wait_for(storing, 5)
+        await task
+        assert new and await _actions(db) == ["handled"]
+        async with db.read() as s:
+            assert (await s.get(Message, message_id)) is not None
+        async with db.intake() as own:
+            assert isinstance(own, InlineConnection)
+            assert own.execute_now("PRAGMA wal_autocheckpoint", ()) == [(0,)]  # never on a webhook's commit
+            assert own.execute_now("PRAGMA journal_mode", ()) == [("wal",)]
     finally:
         await db.dispose()
