@@ -147,7 +147,9 @@ async def _driver_of(on: AsyncSession | AsyncConnection) -> tuple[Dialect, Any]:
     if isinstance(on, AsyncConnection):
         return on.dialect, _raw(on)
     transaction = _innermost(on)
-    known = _drivers.get(transaction) if transaction is not None else None
+    # An inactive transaction (rolled back by a failed flush) is not used: `connection()` below
+    # raises as the session would, where the driver would run the statement in autocommit.
+    known = _drivers.get(transaction) if transaction is not None and transaction.is_active else None
     if known is not None:
         return known
     # Begins what has not begun on the connection: the transaction (BEGIN IMMEDIATE), or the

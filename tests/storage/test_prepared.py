@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
 from storage.db import Database
 from storage.models import AuditLog, Contact, Conversation
@@ -136,5 +137,25 @@ async def test_a_load_sees_what_the_session_would_flush(any_db_url: str) -> None
             closed = (await s.execute(select(Conversation))).scalar_one()
             closed.state = "bot"  # reopened, not flushed: no row of the table matches yet
             assert await conversations.current_conversation(s, contact) is closed
+    finally:
+        await db.dispose()
+
+
+async def test_a_session_rolled_back_by_a_failed_flush_refuses_the_statement(db_url: str) -> None:
+    """As the ORM refuses to go on after a failed flush, so does a prepared statement: on the driver
+    it would have run outside any transaction and been kept."""
+    db = Database(db_url)
+    try:
+        async with db.write_sessions() as s:
+            await audit.record(s, "bot", "first")
+            s.add(Contact(channel="telegram", channel_user_id="1"))
+            s.add(Contact(channel="telegram", channel_user_id="1"))
+            with pytest.raises(IntegrityError):
+                await s.flush()
+            with pytest.raises(InvalidRequestError):
+                await audit.record(s, "bot", "after the failed flush")
+            await s.rollback()
+        async with db.read() as s:
+            assert list((await s.execute(select(AuditLog))).scalars()) == []
     finally:
         await db.dispose()
