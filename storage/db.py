@@ -32,6 +32,7 @@ from storage.sqlite_inline import (
     inline_creator,
     inline_savepoints,
     open_intake,
+    pragmas,
 )
 
 
@@ -45,10 +46,8 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool, busy_ms: int = 10000) 
         # Let SQLAlchemy's "begin" event emit BEGIN itself (the pysqlite recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        for pragma in pragmas(busy_ms):
+            cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -1,16 +1,18 @@
 """The statements every handled message runs, executed on SQLite's driver connection itself.
 
 Measured on the 2-core VM: one indexed SELECT through an AsyncSession cost about 104 µs of
-CPU, through an AsyncConnection 60 µs, and on the inline aiosqlite connection
-(storage/sqlite_inline.py) 6 µs. SQLAlchemy's share is per execution (coercion, the cache
-key, the execution context, result metadata, two greenlet switches), and handling one
+CPU, through an AsyncConnection 60 µs, and here, on the inline aiosqlite connection
+(storage/sqlite_inline.py) of the session's transaction, 4 µs. SQLAlchemy's share is per
+execution (coercion, the cache key, the execution context, result metadata, two greenlet
+switches), and handling one
 message runs some fifteen fixed statements, so that share was a large part of a turn.
 
 A `Prepared` is a Core statement compiled once per dialect into SQL text, the order of its
 parameters with each one's bind processor, and each result column's result processor, so a
 value goes in and comes out exactly as through SQLAlchemy (UTC datetimes, JSON). On SQLite
-it runs on the connection of the caller's transaction (`session.connection()`: BEGIN has
-been sent, a savepoint still covers it); elsewhere it runs through that AsyncConnection.
+it runs on the driver connection of the caller's transaction, remembered per transaction and
+savepoint (the first statement of each sends its BEGIN or SAVEPOINT through
+`session.connection()`); elsewhere it runs through that AsyncConnection.
 Neither path autoflushes the session: a statement here must not read rows the ORM has
 pending, which holds for the callers (their tables are written only through this module or
 flushed at once).
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam, inspect, select
+from sqlalchemy import Table, bindparam, insert, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, SessionTransaction, make_transient_to_detached
@@ -35,7 +37,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
 
-from storage.sqlite_inline import InlineConnection
+from storage.sqlite_inline import driver_rows
 
 Row = tuple[Any, ...]
 Processor = Callable[[Any], Any] | None
@@ -81,15 +83,8 @@ class Prepared:
             conn = on if isinstance(on, AsyncConnection) else await on.connection()
             result = await conn.execute(self.statement, dict(params))
             return [tuple(r) for r in result] if result.returns_rows else []
-        plan = self._plans.get(dialect.name) or self._compile(dialect)
-        if isinstance(driver, InlineConnection):
-            return plan.read(driver.execute_now(plan.sql, plan.bind(params)))
-        cursor = await driver.execute(plan.sql, plan.bind(params))
-        try:
-            found = await cursor.fetchall() if cursor.description else []
-        finally:
-            await cursor.close()
-        return plan.read(found)
+        plan = self._plan(dialect)
+        return plan.read(await driver_rows(driver, plan.sql, plan.bind(params)))
 
     async def many(self, on: AsyncSession | AsyncConnection, params: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set, no rows back (the driver's executemany)."""
@@ -100,7 +95,7 @@ class Prepared:
             conn = on if isinstance(on, AsyncConnection) else await on.connection()
             await conn.execute(self.statement, [dict(p) for p in params])
             return
-        plan = self._plans.get(dialect.name) or self._compile(dialect)
+        plan = self._plan(dialect)
         cursor = await driver.executemany(plan.sql, [plan.bind(p) for p in params])
         await cursor.close()
 
@@ -114,8 +109,11 @@ class Prepared:
 
     def bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The SQL and the driver's arguments `rows()` sends on SQLite (for EXPLAIN in tests)."""
-        plan = self._plans.get(dialect.name) or self._compile(dialect)
+        plan = self._plan(dialect)
         return plan.sql, plan.bind(params)
+
+    def _plan(self, dialect: Dialect) -> _Plan:
+        return self._plans.get(dialect.name) or self._compile(dialect)
 
     def _compile(self, dialect: Dialect) -> _Plan:
         compiled: Any = cast(ClauseElement, self.statement).compile(dialect=dialect)
@@ -176,6 +174,12 @@ def _raw(conn: AsyncConnection) -> Any:
 def named(table: Table, *names: str) -> dict[str, BindParameter[Any]]:
     """`INSERT … VALUES` parameters named after `table`'s columns, each of the column's type."""
     return {name: bindparam(name, type_=table.c[name].type) for name in names}
+
+
+def inserting(table: Table) -> tuple[Prepared, tuple[str, ...]]:
+    """An INSERT of every column but the key, RETURNING the key, and the names it takes."""
+    names = tuple(c.key for c in table.columns if not c.primary_key)
+    return Prepared(insert(table).values(named(table, *names)).returning(*table.primary_key.columns)), names
 
 
 T = TypeVar("T")

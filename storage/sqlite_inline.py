@@ -58,6 +58,22 @@ class InlineConnection(aiosqlite.Connection):
             cursor.close()
 
 
+def pragmas(busy_ms: int) -> list[str]:
+    """What every connection to the file is opened with (storage/db.py's engines, the intake)."""
+    return ["journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={int(busy_ms)}"]
+
+
+async def driver_rows(driver: Any, sql: str, args: Sequence[Any]) -> list[Any]:
+    """A statement's rows on aiosqlite's connection: at once on an inline one, else on its thread."""
+    if isinstance(driver, InlineConnection):
+        return driver.execute_now(sql, args)
+    cursor = await driver.execute(sql, args)
+    try:
+        return list(await cursor.fetchall()) if cursor.description else []
+    finally:
+        await cursor.close()
+
+
 async def open_intake(url: str) -> InlineConnection:
     """The inbound writer's own inline connection (storage/repos/inbound.py), outside any pool.
 
@@ -67,16 +83,11 @@ async def open_intake(url: str) -> InlineConnection:
     connection. Its automatic checkpoints are off: the pool's write connection or `serve`'s
     checkpointer (storage/wal.py) keep the WAL short, never the webhook's commit.
     """
-    database = make_url(url).database or ""
-    conn = InlineConnection(
-        lambda: sqlite3.connect(database, check_same_thread=False, timeout=INLINE_BUSY_MS / 1000), 64
-    )
-    await conn
-    assert conn._connection is not None
+    conn = await inline_creator(url)()
+    assert isinstance(conn, InlineConnection) and conn._connection is not None
     conn._connection.isolation_level = None  # BEGIN IMMEDIATE and COMMIT are sent by the writer
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "wal_autocheckpoint=0"):
+    for pragma in [*pragmas(INLINE_BUSY_MS), "wal_autocheckpoint=0"]:
         conn.execute_now(f"PRAGMA {pragma}", ())
-    conn.execute_now(f"PRAGMA busy_timeout={INLINE_BUSY_MS}", ())
     return conn
 
 

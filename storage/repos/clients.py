@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, select
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Client, Contact, utcnow
-from storage.prepared import Prepared, PreparedLoad, adopt, named
+from storage.prepared import PreparedLoad, adopt, inserting
 
 DETAIL_FIELDS = ("address", "consignee")  # printed on the customs documents; optional
 
@@ -68,10 +68,7 @@ async def upsert_client(
 
 
 _CONTACTS = cast(Table, Contact.__table__)
-_NEW_CONTACT = tuple(c.key for c in _CONTACTS.columns if c.key != "id")
-_INSERT_CONTACT = Prepared(
-    insert(_CONTACTS).values(named(_CONTACTS, *_NEW_CONTACT)).returning(_CONTACTS.c.id)
-)
+_INSERT_CONTACT, _NEW_CONTACT = inserting(_CONTACTS)
 _CONTACT = PreparedLoad(
     Contact, and_(Contact.channel == bindparam("channel"), Contact.channel_user_id == bindparam("user"))
 )

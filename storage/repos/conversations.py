@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select
+from sqlalchemy import Table, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.states import ConversationState
 from storage.models import Contact, Conversation, utcnow
-from storage.prepared import Prepared, PreparedLoad, adopt, named
+from storage.prepared import PreparedLoad, adopt, inserting
 from storage.repos.cursors import decode_cursor, encode_cursor
 
 _TABLE = cast(Table, Conversation.__table__)
-_COLUMNS = tuple(c.key for c in _TABLE.columns if c.key != "id")
-_INSERT = Prepared(insert(_TABLE).values(named(_TABLE, *_COLUMNS)).returning(_TABLE.c.id))
+_INSERT, _COLUMNS = inserting(_TABLE)
 
 
 async def open_conversation(session: AsyncSession, contact: Contact) -> Conversation:

@@ -19,7 +19,7 @@ INSERT did not return.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Dialect
 from bot.messages import InboundMessage
 from storage.db import Database
 from storage.models import Message, utcnow
-from storage.sqlite_inline import InlineConnection
+from storage.sqlite_inline import driver_rows
 
 _TABLE = cast(Table, Message.__table__)
 COLUMNS = ("channel", "direction", "channel_user_id", "provider_message_id", "text", "payload", "created_at")
@@ -55,14 +55,12 @@ async def store_inbound(
     rows, keys = list(fresh.values()), list(fresh)
     async with db.intake() as own:
         if own is not None:
-            inserted, known = await _sqlite(_now(own), rows, keys)
+            inserted, known = await _sqlite(own, rows, keys)
         else:
             async with db.write_engine.connect() as conn:
                 driver = (await conn.get_raw_connection()).driver_connection
-                if db.sqlite:
-                    inserted, known = await _sqlite(_awaited(driver), rows, keys)
-                else:
-                    inserted, known = await _postgres(driver, rows, keys)
+                run = _sqlite if db.sqlite else _postgres
+                inserted, known = await run(driver, rows, keys)
     result: list[tuple[int, bool]] = []
     claimed: set[Key] = set()
     for m in batch:
@@ -72,42 +70,20 @@ async def store_inbound(
     return result
 
 
-Run = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]  # a statement and its rows
-
-
-def _now(conn: InlineConnection) -> Run:
-    async def run(sql: str, args: Sequence[Any]) -> list[Any]:
-        return conn.execute_now(sql, args)
-
-    return run
-
-
-def _awaited(driver: Any) -> Run:
-    """aiosqlite's own connection (the in-memory database's, on its thread)."""
-
-    async def run(sql: str, args: Sequence[Any]) -> list[Any]:
-        cursor = await driver.execute(sql, args)
-        try:
-            return list(await cursor.fetchall())
-        finally:
-            await cursor.close()
-
-    return run
-
-
-async def _sqlite(run: Run, rows: list[tuple[Any, ...]], keys: list[Key]) -> Found:
-    await run("BEGIN IMMEDIATE", ())  # the write lock up front, as storage/db.py's writers take it
+async def _sqlite(driver: Any, rows: list[tuple[Any, ...]], keys: list[Key]) -> Found:
+    # The write lock up front, as storage/db.py's writers take it.
+    await driver_rows(driver, "BEGIN IMMEDIATE", ())
     try:
-        found = await run(_insert(len(rows), "?"), [v for row in rows for v in row])
+        found = await driver_rows(driver, _insert(len(rows), "?"), [v for row in rows for v in row])
         known = {(ch, pid): int(mid) for mid, ch, pid in found}
         inserted = set(known)
         missing = [k for k in keys if k not in known]
         if missing:
-            found = await run(_lookup(len(missing), "?"), [pid for _, pid in missing])
+            found = await driver_rows(driver, _lookup(len(missing), "?"), [pid for _, pid in missing])
             known.update({(ch, pid): int(mid) for mid, ch, pid in found})
-        await run("COMMIT", ())
+        await driver_rows(driver, "COMMIT", ())
     except BaseException:
-        await run("ROLLBACK", ())
+        await driver_rows(driver, "ROLLBACK", ())
         raise
     return inserted, _only(known, keys)
 
