@@ -14,6 +14,8 @@ One run measures, each against fresh servers (SQLite unless said):
   postgres the reply ladder and the webhook ratio on PostgreSQL (BENCH_POSTGRES, default
            postgresql+asyncpg://postgres@127.0.0.1:5432), beside SQLite
 
+This tree runs with its intake process (`server.intake_port`, webhooks answered by a second
+process) unless --in-process (BENCH_IN_PROCESS=1); a baseline tree runs as it always did.
 --against REF measures a git revision (e.g. main) too, alternating with the working tree in
 the same run, so a change is judged against its baseline on the same noisy machine.
 BENCH_QUICK=1 (or --quick) is a short run (about 3 minutes) with smaller steps.
@@ -104,6 +106,12 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--postgres", default=os.environ.get("BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432")
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        default=os.environ.get("BENCH_IN_PROCESS") == "1",
+        help="this tree without its intake process (server.intake_port unset), as a baseline tree runs",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     only = set(args.only.split(","))
@@ -112,6 +120,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": machine(),
         "quick": args.quick,
         "against": args.against,
+        "intake_process": not args.in_process,
         "plan": plan,
     }
     with tempfile.TemporaryDirectory(prefix="aftersales-bench-") as d:
@@ -127,7 +136,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
             ).stdout.strip()
             or "HEAD"
         )
-        targets = [scenarios.Target("this", baseline_tree(snapshot, tmp, "this"), "sqlite")]
+        this = baseline_tree(snapshot, tmp, "this")
+        targets = [scenarios.Target("this", this, "sqlite", intake=not args.in_process)]
         if args.against:
             targets.append(
                 scenarios.Target(args.against, baseline_tree(args.against, tmp, "baseline"), "sqlite")
@@ -172,7 +182,7 @@ async def _sections(
         out["postgres"] = {"skipped": f"{pg} not reachable"}
     elif "postgres" in only:
         say(f"PostgreSQL ({pg})")
-        pgt = [scenarios.Target(f"{t.name}/pg", t.source, pg) for t in targets]
+        pgt = [scenarios.Target(f"{t.name}/pg", t.source, pg, intake=t.intake) for t in targets]
         out["postgres"] = {
             "reply": await scenarios.reply_ladder(pgt, tmp, plan["pg_rates"], plan["seconds"], say)
         }

@@ -31,6 +31,7 @@ class Target:
     name: str
     source: Path
     database: str  # "sqlite" or a PostgreSQL server URL without the database name
+    intake: bool = False  # webhooks answered by the intake process (`server.intake_port`)
 
 
 @contextlib.asynccontextmanager
@@ -40,11 +41,13 @@ async def running(target: Target, tmp: Path) -> AsyncIterator[tuple[servers.BotC
     work = tmp / uuid.uuid4().hex[:8]
     work.mkdir()
     async with _database(target, work) as url:
-        bot = servers.BotConfig(work, url, api, source=target.source)
+        bot = servers.BotConfig(work, url, api, source=target.source, intake=target.intake)
         bot.write()
         bot.upgrade()
         async with servers.process(servers.fake_api(api), api), bot.serve(log=work / "serve.log") as proc:
             bot.pid = proc.pid
+            if bot.intake:
+                await servers.wait_listening(bot.intake_port, proc)
             yield bot, replies.ReplyLog(f"http://127.0.0.1:{api}")
 
 
@@ -67,7 +70,7 @@ async def _database(target: Target, work: Path) -> AsyncIterator[str]:
 
 
 def url_of(bot: servers.BotConfig) -> str:
-    return f"http://127.0.0.1:{bot.port}/webhooks/telegram"
+    return f"http://127.0.0.1:{bot.webhook_port}/webhooks/telegram"
 
 
 async def reply_step(target: Target, tmp: Path, rate: float, seconds: float) -> dict[str, Any]:
@@ -149,7 +152,7 @@ async def webhook_ratio(
             async with running(target, tmp) as (bot, _log):
                 runs[target.name].append(
                     await wrk.run(
-                        bot.port,
+                        bot.webhook_port,
                         bot.secret,
                         seconds=seconds,
                         connections=connections,

@@ -154,6 +154,8 @@ class BotConfig:
     token: str = field(
         default_factory=lambda: f"7{secrets.randbelow(10**9):09d}:AA{secrets.token_urlsafe(32)}"
     )
+    intake: bool = False  # webhooks answered by the intake process (`server.intake_port`)
+    intake_port: int = field(default_factory=free_port)
     pid: int = 0  # of `serve`, once running
     admin_token: str = field(default_factory=lambda: secrets.token_hex(20))
 
@@ -173,6 +175,7 @@ class BotConfig:
                 public_url = "http://127.0.0.1:{self.port}"
                 admin_token = "{self.admin_token}"
                 flood_per_minute = 20
+                {f"intake_port = {self.intake_port}" if self.intake else ""}
                 [database]
                 url = "{self.database_url}"
                 [media]
@@ -206,6 +209,10 @@ class BotConfig:
         done = subprocess.run(self.cli("db", "upgrade"), cwd=self.source, env=self.env(), capture_output=True)
         if done.returncode:
             raise RuntimeError(f"db upgrade failed in {self.source}: {done.stderr.decode()[-2000:]}")
+
+    @property
+    def webhook_port(self) -> int:
+        return self.intake_port if self.intake else self.port
 
     def serve(
         self, log: Path | None = None

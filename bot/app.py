@@ -6,27 +6,27 @@ needs through its constructor, so tests can assemble the same app against fakes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from bot.core.delivery import DeliveryTracker, FailureEscalation
 from bot.core.engine import Engine
+from bot.core.link import RemoteWriter
 from bot.core.media import MediaLinks
 from bot.core.metrics import Metrics
 from bot.core.outbox import OutboxDispatcher
 from bot.core.singletons import Housekeeping, gauges, wire_roles
 from bot.core.writer import InboundWriter
+from bot.lifecycle import RUNTIME, Runtime, lifecycle
 from bot.ports import (
     Adapter,
     HealthProbe,
     MediaFetcher,
     PollingIngress,
+    ReplayMemory,
     RouteProvider,
     Sender,
     StoredReader,
@@ -44,9 +44,10 @@ from bot.web.console import Console
 from bot.web.console.views import Acknowledger
 from bot.web.errors import not_found
 from bot.web.health import Health
+from bot.web.intake import IntakeApp
 from bot.web.proxies import TrustedProxies
 from bot.web.request_ids import request_ids
-from bot.web.webhooks import count_refusals, extra_handler, header_check, webhook_handler
+from bot.web.webhooks import add_channel_routes
 from channels.base import MediaStore
 from channels.sandbox import SandboxFetcher, SandboxSender
 from channels.whatsapp_vcard import read_contacts
@@ -104,10 +105,12 @@ def build_adapters(
     links: MediaLinks | None = None,
     delivery: DeliveryTracker | None = None,
     secret_sink: Callable[[str, str], None] | None = None,
+    replays: ReplayMemory | None = None,
 ) -> dict[str, Adapter]:
     """`secret_sink(name, value)` learns secrets adapters obtain at run time (bot.core.logs scrubs them).
 
-    `db` backs the state adapters keep between requests (bot.ports' state Protocols).
+    `db` backs the state adapters keep between requests (bot.ports' state Protocols);
+    `replays`, where given, is WeChat's replay memory instead of the database's.
     """
     adapters: dict[str, Adapter] = {}
     if settings.telegram.enabled:
@@ -142,7 +145,7 @@ def build_adapters(
             media_hosts=settings.media.allowed_hosts,
             allow_loopback=settings.media.allow_loopback,
             secret_sink=secret_sink,
-            replays=DbReplayMemory(db) if db else None,
+            replays=replays or (DbReplayMemory(db) if db else None),
         )
     if settings.email.enabled:
         from channels.email import EmailAdapter
@@ -198,35 +201,6 @@ def build_handlers(
         FaqAnswer(read_faq(settings.escalation.faq_file), escalator),
         Menu(),
     ]
-
-
-@dataclass
-class Runtime:
-    """Everything one running bot holds; tests reach in through it, `create_app` serves it."""
-
-    settings: Settings
-    db: Database
-    metrics: Metrics
-    store: MediaStore
-    links: MediaLinks
-    adapters: dict[str, Adapter]
-    writer: InboundWriter
-    engine: Engine
-    dispatcher: OutboxDispatcher
-    sandbox: SandboxSender | None
-    escalation: EscalationRuntime
-    leadership: Leadership
-    health: Health
-    housekeeping: Housekeeping
-    checkpoints: WalCheckpoints
-
-    def set_clock(self, clock: Callable[[], datetime]) -> None:
-        """One clock for the handlers (`ctx.now`) and the escalation service and jobs."""
-        self.engine.clock = clock
-        self.escalation.set_clock(clock)
-
-
-RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 
 def _roles(
@@ -333,17 +307,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
         client_max_size=settings.server.max_body_bytes,
     )
     app[RUNTIME] = rt
-    app.cleanup_ctx.append(_lifecycle)
-    for adapter in rt.adapters.values():
-        channel = str(adapter.channel)
-        if isinstance(adapter, WebhookIngress):  # pollers (email) have no webhook
-            route = app.router.add_post(adapter.webhook_path, webhook_handler(adapter, rt.writer, rt.metrics))
-            check = header_check(channel, adapter.verify_headers)
-            bodies.guard(route, check, count_refusals(channel, rt.metrics))
-        for extra in adapter.extra_routes() if isinstance(adapter, RouteProvider) else []:
-            route = app.router.add_route(extra.method, extra.path, extra_handler(channel, extra))
-            if extra.precheck is not None:
-                bodies.guard(route, header_check(channel, extra.precheck))
+    app.cleanup_ctx.append(lifecycle)
+    add_channel_routes(app, rt.adapters.values(), rt.writer, rt.metrics, bodies)
     app.router.add_routes(rt.health.routes())
     app.router.add_get("/media/{token}", rt.links.handle)
     app.router.add_routes(Api(rt.db, rt.links).routes())
@@ -367,34 +332,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
     return app
 
 
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """Start in dependency order; stop in reverse, each part finishing what it holds within
-    `cluster.stop_grace_seconds` (the HTTP server has stopped taking requests by then)."""
-    rt = app[RUNTIME]
-    for adapter in rt.adapters.values():
-        if not isinstance(adapter, PollingIngress):  # a poller runs on the leader of its mailbox only
-            await adapter.start()
-    await rt.checkpoints.start()
-    await rt.writer.start()
-    await rt.engine.start()
-    await rt.dispatcher.start()
-    await rt.escalation.start()
-    await rt.leadership.start()
-    log.info(
-        "aftersales started: instance=%s channels=%s sandbox=%s leads=%s",
-        rt.health.instance, sorted(rt.adapters), rt.settings.server.sandbox, rt.leadership.held(),
-    )  # fmt: skip
-    yield
-    rt.health.draining = True
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + rt.settings.cluster.stop_grace_seconds
-    await rt.leadership.stop()  # pollers and housekeeping stop; another process takes the roles over
-    await rt.escalation.stop()
-    await rt.writer.stop()
-    await rt.engine.stop(max(0.5, deadline - loop.time()))
-    await rt.dispatcher.stop(max(0.5, deadline - loop.time()))
-    for adapter in rt.adapters.values():
-        await adapter.close()
-    await rt.checkpoints.stop()
-    await rt.db.dispose()
-    log.info("aftersales stopped: instance=%s", rt.health.instance)
+def create_intake_app(settings: Settings, link_path: str) -> web.Application:
+    """The intake process (bot/web/intake.py): the webhooks, stored by `serve` over `link_path`."""
+    db = Database(settings.database.url)  # read only: our own sends echoed back (WhatsApp)
+    link = RemoteWriter(link_path)
+    store = MediaStore(settings.media.dir, settings.media.max_bytes)
+    adapters = build_adapters(settings, store, db=db, replays=link)
+    check_roles(adapters)
+    bodies = BodyLimits(settings.server.max_body_bytes, settings.server.body_timeout_seconds)
+    intake = IntakeApp(list(adapters.values()), link, bodies, close=db.dispose)
+    return intake.build(settings.server.max_body_bytes)

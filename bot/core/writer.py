@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.messages import InboundMessage
 from bot.tasks import cancel_and_wait
@@ -23,12 +24,22 @@ from storage.repos import inbound
 log = logging.getLogger(__name__)
 
 
+class StoreUnavailable(Exception):
+    """Not stored now (the storing process is gone): the webhook answers 503, the provider retries."""
+
+
 @dataclass(slots=True, frozen=True)
 class Stored:
     message_id: int
     is_new: bool
     channel: str
     channel_user_id: str
+
+
+class InboundSink(Protocol):
+    """Where a webhook's messages go: this process's writer, or the intake link to the storing one."""
+
+    async def submit(self, messages: list[InboundMessage]) -> list[Stored]: ...
 
 
 class InboundWriter:

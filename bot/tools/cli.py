@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -64,6 +65,12 @@ def build_parser() -> Parser:
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
 
+    intake = sub.add_parser(
+        "intake", help="the webhook process `serve` starts when server.intake_port is set (not run by hand)"
+    )
+    intake.add_argument("--link", required=True, help="the Unix socket `serve` stores messages through")
+    intake.add_argument("--host", help="override server.host")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
     db_sub.add_parser("upgrade", help="apply Alembic migrations up to the newest")
@@ -120,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return serve(settings, args.host, args.port)
+    if args.command == "intake":
+        return intake(settings, args.host, args.link)
     if args.command == "db":
         from storage.migrate import upgrade
 
@@ -207,6 +216,13 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     runtime = build_runtime(settings, secret_sink=redact.runtime_secret)
     app = create_app(settings, runtime)
     app.on_startup.append(drain_on_sigterm(runtime.health, settings.cluster.drain_seconds))
+    if settings.server.intake_port:
+        from bot.tools.intake import intake_argv, supervised_intake
+        from storage.channel_state import DbReplayMemory
+
+        where = host or settings.server.host
+        argv = partial(intake_argv, settings.source, where)
+        app.cleanup_ctx.append(supervised_intake(runtime.writer.submit, DbReplayMemory(runtime.db), argv))
     web.run_app(
         app,
         host=host or settings.server.host,
@@ -214,6 +230,26 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
         access_log=None,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         print=lambda text: print(text, file=sys.stderr),
+    )
+    return 0
+
+
+def intake(settings: Settings, host: str | None, link: str) -> int:
+    from aiohttp import web
+
+    from bot.app import create_intake_app
+    from bot.core import logs
+    from config.production import check_production_secrets
+
+    check_production_secrets(settings)
+    logs.configure(settings.secrets())
+    web.run_app(
+        create_intake_app(settings, link),
+        host=host or settings.server.host,
+        port=settings.server.intake_port,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        print=None,
     )
     return 0
 

@@ -9,15 +9,24 @@ value and the adapter's `WebResponse` back into an aiohttp response.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
 from bot.core.metrics import Metrics
-from bot.core.writer import InboundWriter
-from bot.ports import ExtraRoute, RequestHead, WebhookIngress, WebhookRejected, WebRequest, WebResponse
-from bot.web.body import Precheck
+from bot.core.writer import InboundSink, StoreUnavailable
+from bot.ports import (
+    Adapter,
+    ExtraRoute,
+    RequestHead,
+    RouteProvider,
+    WebhookIngress,
+    WebhookRejected,
+    WebRequest,
+    WebResponse,
+)
+from bot.web.body import BodyLimits, Precheck
 from bot.web.errors import json_error
 
 log = logging.getLogger(__name__)
@@ -100,7 +109,7 @@ def count_refusals(channel: str, metrics: Metrics) -> Callable[[int], None]:
     return count
 
 
-def webhook_handler(adapter: WebhookIngress, writer: InboundWriter, metrics: Metrics) -> Handler:
+def webhook_handler(adapter: WebhookIngress, writer: InboundSink, metrics: Metrics) -> Handler:
     channel = str(adapter.channel)
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -116,13 +125,43 @@ def webhook_handler(adapter: WebhookIngress, writer: InboundWriter, metrics: Met
         except WebhookRejected as exc:
             log.warning("%s webhook rejected (%s): %s", channel, exc.status, exc.reason)
             return json_error(exc.status, exc.reason)
-        stored = await writer.submit(messages)
+        try:
+            stored = await writer.submit(messages)
+        except StoreUnavailable as exc:
+            log.warning("%s webhook not stored (%s); the provider will retry", channel, exc)
+            return json_error(503, "not stored: retry")
         duplicates = sum(1 for s in stored if not s.is_new)
         if duplicates:
             metrics.duplicates.labels(channel).inc(duplicates)
         return await write(request, await adapter.respond(plain, messages, stored))
 
     return handle
+
+
+def add_channel_routes(
+    app: web.Application,
+    adapters: Iterable[Adapter],
+    writer: InboundSink,
+    metrics: Metrics,
+    bodies: BodyLimits,
+    *,
+    webhook_paths_only: bool = False,
+) -> None:
+    """Each adapter's webhook (its headers checked before the body is read) and its own routes;
+    `webhook_paths_only`: of those, the ones on a webhook's path (WeChat's handshake), for the
+    intake process, which leaves status callbacks and the like to the main process."""
+    for adapter in adapters:
+        channel = str(adapter.channel)
+        if isinstance(adapter, WebhookIngress):  # pollers (email) have no webhook
+            route = app.router.add_post(adapter.webhook_path, webhook_handler(adapter, writer, metrics))
+            check = header_check(channel, adapter.verify_headers)
+            bodies.guard(route, check, count_refusals(channel, metrics))
+        for extra in adapter.extra_routes() if isinstance(adapter, RouteProvider) else []:
+            if webhook_paths_only and extra.path != getattr(adapter, "webhook_path", None):
+                continue
+            route = app.router.add_route(extra.method, extra.path, extra_handler(channel, extra))
+            if extra.precheck is not None:
+                bodies.guard(route, header_check(channel, extra.precheck))
 
 
 def extra_handler(channel: str, extra: ExtraRoute) -> Handler:
