@@ -14,7 +14,8 @@ from aiohttp import web
 
 from bot.core.delivery import DeliveryTracker, FailureEscalation
 from bot.core.engine import Engine
-from bot.core.link import RemoteWriter
+from bot.core.link import LinkServer, fresh_socket_path
+from bot.core.link_client import LinkClient
 from bot.core.media import MediaLinks
 from bot.core.metrics import Metrics
 from bot.core.outbox import OutboxDispatcher
@@ -237,6 +238,17 @@ def _pollers(adapters: Mapping[str, Adapter]) -> dict[str, Adapter]:
     return {name: a for name, a in adapters.items() if isinstance(a, PollingIngress)}
 
 
+def _intake_link(
+    settings: Settings, db: Database, writer: InboundWriter, health: Probes
+) -> LinkServer | None:
+    """With `server.intake_port`: the link the webhooks' process stores through (bot/core/link.py)."""
+    if not settings.server.intake_port:
+        return None
+    link = LinkServer(fresh_socket_path(), writer.submit, DbReplayMemory(db))
+    health["intake"] = link.health  # the webhook process: "on", or "down: …" while it restarts
+    return link
+
+
 def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None] | None = None) -> Runtime:
     db = Database(settings.database.url)
     metrics = Metrics()
@@ -285,6 +297,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     health["escalation"] = escalation.health
     health["ocr"] = labels.health  # "on", or "off: tesseract not found (…)" and the like
     health["video"] = videos.health  # "on", or "off: ffprobe not found (…)"
+    link = _intake_link(settings, db, writer, health)
     housekeeping = Housekeeping(db)
     wire_roles(leadership, escalation.jobs, _pollers(adapters), housekeeping)
     probes = Health(
@@ -294,7 +307,7 @@ def build_runtime(settings: Settings, *, secret_sink: Callable[[str, str], None]
     return Runtime(
         settings, db, metrics, store, links, adapters, writer, engine, dispatcher, sandbox,
         escalation=escalation, leadership=leadership, health=probes, housekeeping=housekeeping,
-        checkpoints=WalCheckpoints(db),
+        checkpoints=WalCheckpoints(db), link=link,
     )
 
 
@@ -335,7 +348,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
 def create_intake_app(settings: Settings, link_path: str) -> web.Application:
     """The intake process (bot/web/intake.py): the webhooks, stored by `serve` over `link_path`."""
     db = Database(settings.database.url)  # read only: our own sends echoed back (WhatsApp)
-    link = RemoteWriter(link_path)
+    link = LinkClient(link_path)
     store = MediaStore(settings.media.dir, settings.media.max_bytes)
     adapters = build_adapters(settings, store, db=db, replays=link)
     check_roles(adapters)

@@ -15,6 +15,7 @@ from datetime import datetime
 from aiohttp import web
 
 from bot.core.engine import Engine
+from bot.core.link import LinkServer
 from bot.core.media import MediaLinks
 from bot.core.metrics import Metrics
 from bot.core.outbox import OutboxDispatcher
@@ -52,6 +53,7 @@ class Runtime:
     health: Health
     housekeeping: Housekeeping
     checkpoints: WalCheckpoints
+    link: LinkServer | None = None  # with an intake process: its messages in, our replies out
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         """One clock for the handlers (`ctx.now`) and the escalation service and jobs."""

@@ -13,7 +13,10 @@ SQLite file take turns on its lock, and each wait blocks an event loop. One writ
 A frame is a 4-byte big-endian length and a JSON object: `{"i": id, "m": [message, ...]}`
 one way, `{"i": id, "s": [[message_id, is_new, channel, user], ...]}` or `{"i": id, "e": why}`
 back; a WeChat replay check is `{"i": id, "r": [timestamp, nonce, signature, forget_before]}`,
-answered `{"i": id, "ok": first_time}`. The socket lives in a directory only this user can
+answered `{"i": id, "ok": first_time}` (bot/core/link_client.py is the other end). The
+replies still leave from this process: sending them from the intake process too was measured
+and made a burst worse (that process's loop, busy with the webhooks, then starved the sends).
+The socket lives in a directory only this user can
 enter: whoever can connect is us.
 """
 
@@ -23,14 +26,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import struct
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.core.writer import Stored, StoreUnavailable
+from bot.core.writer import Stored
 from bot.messages import InboundMessage
 from bot.ports import ReplayMemory
-from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +84,18 @@ class FrameStream:
 class LinkServer:
     """The storing side: each frame's messages go to `submit` (the group-commit writer)."""
 
-    def __init__(self, path: str, submit: Submit, replays: ReplayMemory | None = None) -> None:
+    def __init__(self, path: str, submit: Submit | None = None, replays: ReplayMemory | None = None) -> None:
         self.path = path
-        self.submit = submit
+        self.submit = submit  # set once the writer exists (bot/app.py builds the senders first)
         self.replays = replays
         self._server: asyncio.Server | None = None
         self._streams: set[FrameStream] = set()
         self._pending: set[asyncio.Task[None]] = set()
+        self._current: FrameStream | None = None  # the intake process now running
+
+    async def health(self) -> str:
+        """For /healthz: whether an intake process is connected (serve starts another within seconds)."""
+        return "on" if self._current is not None else "down: no intake process connected"
 
     async def start(self) -> None:
         self._server = await asyncio.start_unix_server(self._serve, self.path, limit=MAX_FRAME)
@@ -104,6 +113,7 @@ class LinkServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stream = FrameStream(reader, writer)
         self._streams.add(stream)
+        self._current = stream
         try:
             while (frame := await stream.read()) is not None:
                 task = asyncio.create_task(self._store(stream, frame))
@@ -111,6 +121,8 @@ class LinkServer:
                 task.add_done_callback(self._pending.discard)
         finally:
             self._streams.discard(stream)
+            if self._current is stream:
+                self._current = None
             writer.close()
 
     async def _store(self, stream: FrameStream, frame: dict[str, Any]) -> None:
@@ -124,6 +136,8 @@ class LinkServer:
             stream.send({"i": ident, "e": f"not a message: {exc}"})
             return
         try:
+            if self.submit is None:
+                raise RuntimeError("not taking messages yet")
             stored = await self.submit(messages)
         except Exception as exc:  # the transaction failed: the intake answers 503, the provider retries
             stream.send({"i": ident, "e": type(exc).__name__})
@@ -147,69 +161,6 @@ class LinkServer:
         stream.send({"i": ident, "ok": fresh})
 
 
-class RemoteWriter:
-    """The intake side: `submit` as the in-process writer has it, answered by the storing process.
-
-    The link is the process's lifeline: once it breaks, every request waiting and every later
-    one gets StoreUnavailable (503, so the provider retries), and `lost` is set.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.lost = asyncio.Event()
-        self._stream: FrameStream | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._waiting: dict[int, asyncio.Future[Any]] = {}
-        self._next = 0
-
-    async def start(self) -> None:
-        reader, writer = await asyncio.open_unix_connection(self.path, limit=MAX_FRAME)
-        self._stream = FrameStream(reader, writer)
-        self._reader = asyncio.create_task(self._read(self._stream), name="intake-link")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._reader)
-        if self._stream is not None:
-            await self._stream.close()
-        self._give_up()
-
-    async def submit(self, messages: list[InboundMessage]) -> list[Stored]:
-        if not messages:
-            return []
-        rows = await self._ask("m", [m.to_json() for m in messages])
-        return [Stored(int(a), bool(b), str(c), str(d)) for a, b, c, d in rows]
-
-    async def remember(
-        self, timestamp: int, nonce: str, signature: str, *, forget_before: int | None
-    ) -> bool:
-        """bot.ports.ReplayMemory, kept by the storing process."""
-        return bool(await self._ask("r", [timestamp, nonce, signature, forget_before]))
-
-    async def _ask(self, kind: str, value: Any) -> Any:
-        if self._stream is None or self.lost.is_set():
-            raise StoreUnavailable("the storing process is gone")
-        self._next += 1
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting[self._next] = fut
-        self._stream.send({"i": self._next, kind: value})
-        return await fut
-
-    async def _read(self, stream: FrameStream) -> None:
-        try:
-            while (frame := await stream.read()) is not None:
-                fut = self._waiting.pop(frame.get("i", -1), None)
-                if fut is None or fut.done():
-                    continue
-                if "s" in frame or "ok" in frame:
-                    fut.set_result(frame.get("s", frame.get("ok")))
-                else:
-                    fut.set_exception(StoreUnavailable(str(frame.get("e", "not stored"))))
-        finally:
-            self._give_up()
-
-    def _give_up(self) -> None:
-        self.lost.set()
-        waiting, self._waiting = self._waiting, {}
-        for fut in waiting.values():
-            if not fut.done():
-                fut.set_exception(StoreUnavailable("the storing process is gone"))
+def fresh_socket_path() -> str:
+    """A socket path in a new directory of mode 0700: only this user can connect."""
+    return os.path.join(tempfile.mkdtemp(prefix="aftersales-link-"), "link.sock")

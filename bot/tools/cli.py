@@ -216,13 +216,11 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     runtime = build_runtime(settings, secret_sink=redact.runtime_secret)
     app = create_app(settings, runtime)
     app.on_startup.append(drain_on_sigterm(runtime.health, settings.cluster.drain_seconds))
-    if settings.server.intake_port:
+    if runtime.link is not None:
         from bot.tools.intake import intake_argv, supervised_intake
-        from storage.channel_state import DbReplayMemory
 
-        where = host or settings.server.host
-        argv = partial(intake_argv, settings.source, where)
-        app.cleanup_ctx.append(supervised_intake(runtime.writer.submit, DbReplayMemory(runtime.db), argv))
+        argv = partial(intake_argv, settings.source, host or settings.server.host)
+        app.cleanup_ctx.append(supervised_intake(runtime.link, argv))
     web.run_app(
         app,
         host=host or settings.server.host,

@@ -12,14 +12,12 @@ import asyncio
 import logging
 import shutil
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from bot.core.link import LinkServer, Submit
-from bot.ports import ReplayMemory
+from bot.core.link import LinkServer
 from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -67,13 +65,11 @@ def intake_argv(config_file: str, host: str, link: str) -> list[str]:
 
 
 def supervised_intake(
-    submit: Submit, replays: ReplayMemory, argv_for: Callable[[str], list[str]]
+    server: LinkServer, argv_for: Callable[[str], list[str]]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context for `serve`'s app: the link server, then the child given its path."""
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
-        folder = Path(tempfile.mkdtemp(prefix="aftersales-link-"))  # mode 0700: only this user connects
-        server = LinkServer(str(folder / "link.sock"), submit, replays)
         await server.start()
         keeper = IntakeKeeper(argv_for(server.path))
         await keeper.start()
@@ -82,6 +78,6 @@ def supervised_intake(
         finally:
             await keeper.stop()
             await server.stop()
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(Path(server.path).parent, ignore_errors=True)  # the link's own 0700 directory
 
     return run

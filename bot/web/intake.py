@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from bot.core.link import RemoteWriter
+from bot.core.link_client import LinkClient
 from bot.core.metrics import Metrics
 from bot.ports import Adapter, PollingIngress
 from bot.tasks import cancel_and_wait
@@ -29,7 +29,7 @@ class IntakeApp:
     def __init__(
         self,
         adapters: Sequence[Adapter],
-        link: RemoteWriter,
+        link: LinkClient,
         bodies: BodyLimits,
         *,
         close: Callable[[], Awaitable[None]] | None = None,

@@ -7,11 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 
 from storage.db import Database
@@ -73,14 +71,6 @@ class Server:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for s in started:
-        s.stop()
 
 
 async def test_make_run_demo_flow_through_simulate(tmp_path: Path, servers: list[Server]) -> None:

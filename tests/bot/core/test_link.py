@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.core.link import MAX_FRAME, LinkServer, RemoteWriter
+from bot.core.link import MAX_FRAME, LinkServer
+from bot.core.link_client import LinkClient
 from bot.core.writer import InboundWriter, Stored, StoreUnavailable
 from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
 from storage.channel_state import DbReplayMemory
@@ -40,7 +41,7 @@ async def test_messages_sent_over_the_link_are_committed_before_their_answer(
     await writer.start()
     server = LinkServer(str(tmp_path / "link.sock"), writer.submit, DbReplayMemory(db))
     await server.start()
-    link = RemoteWriter(server.path)
+    link = LinkClient(server.path)
     await link.start()
     try:
 
@@ -83,7 +84,7 @@ async def test_a_failed_store_is_refused_and_a_broken_link_fails_every_waiting_o
 
     server = LinkServer(str(tmp_path / "link.sock"), submit)
     await server.start()
-    link = RemoteWriter(server.path)
+    link = LinkClient(server.path)
     await link.start()
     with pytest.raises(StoreUnavailable, match="RuntimeError"):
         await link.submit([message("1", "a", text="fail")])
@@ -130,3 +131,4 @@ async def test_a_peer_that_sends_no_frame_is_closed_and_stores_nothing(tmp_path:
         assert stored == []
     finally:
         await server.stop()
+

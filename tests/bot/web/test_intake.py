@@ -7,7 +7,8 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.core.link import LinkServer, RemoteWriter
+from bot.core.link import LinkServer
+from bot.core.link_client import LinkClient
 from bot.core.writer import Stored
 from bot.messages import InboundMessage
 from bot.web.body import BodyLimits
@@ -35,7 +36,7 @@ async def test_stored_updates_answer_200_and_a_failed_or_lost_store_answers_503(
     settings = TelegramSettings(enabled=True, token="123:abc", webhook_secret="s3cret")
     adapter = TelegramAdapter(settings, MediaStore(tmp_path / "media", 1_000_000))
     lost: list[bool] = []
-    link = RemoteWriter(server.path)
+    link = LinkClient(server.path)
     intake = IntakeApp([adapter], link, BodyLimits(4096, 5), on_lost=lambda: lost.append(True))
     async with TestClient(TestServer(intake.build(4096))) as client:
         ok = await client.post("/webhooks/telegram", data=update(7, "hi"), headers=SECRET)

@@ -10,29 +10,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 from sqlalchemy import func, select
 
 from storage.db import Database
-from storage.models import Message
+from storage.models import Message, OutboxRow
 from tests.conftest import TG_SECRET, wait_until
+from tests.e2e.cluster_kit import config_text
 from tests.e2e.test_serve_process import Server, cli
 from tests.fakes.base import free_port
 from tests.fakes.telegram import FakeTelegram, message_update
 
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def children(pid: int) -> list[int]:
@@ -51,25 +42,9 @@ def children(pid: int) -> list[int]:
 def config_for(tmp_path: Path, fake: FakeTelegram, port: int, intake: int) -> tuple[Path, str]:
     db_url = f"sqlite+aiosqlite:///{tmp_path}/intake.db"
     config = tmp_path / "intake.toml"
-    config.write_text(
-        f"""
-[server]
-port = {port}
-intake_port = {intake}
-max_body_bytes = 65536
-admin_token = "intake-test-admin-token-0123"
-[database]
-url = "{db_url}"
-[media]
-dir = "{tmp_path}/media"
-[telegram]
-enabled = true
-token = "{fake.token}"
-webhook_secret = "{TG_SECRET}"
-api_base_url = "{fake.api_base_url}"
-file_base_url = "{fake.file_base_url}"
-"""
-    )
+    text = config_text(tmp_path, "intake", port, db_url, fake)
+    server = f"[server]\nintake_port = {intake}\nmax_body_bytes = 65536\n"
+    config.write_text(text.replace("[server]\n", server, 1))
     assert cli(config, "db", "upgrade").returncode == 0
     return config, db_url
 
@@ -96,6 +71,8 @@ async def test_the_intake_process_answers_webhooks_and_the_main_process_replies(
     servers.append(main)
     await main.start()
     await wait_until(lambda: intake_answers(intake), timeout=30, interval=0.1)
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as r:
+        assert (await r.json())["details"]["intake"] == "on"  # serve's own health says it is connected
     hook = f"http://127.0.0.1:{intake}/webhooks/telegram"
     assert await post(hook, json.dumps(message_update(41, text="hello")).encode()) == 200
     await fake_telegram.wait_for(
@@ -115,6 +92,8 @@ async def test_the_intake_process_answers_webhooks_and_the_main_process_replies(
 
         assert main.proc is not None
         (child,) = children(main.proc.pid)
+        await wait_until(lambda: _all_sent(db), timeout=20)  # the reply recorded, with the provider's id
+
         os.kill(child, signal.SIGKILL)  # the intake process dies: serve starts another
         await wait_until(lambda: intake_answers(intake), timeout=30, interval=0.1)
         assert children(main.proc.pid) != [child]
@@ -138,3 +117,9 @@ async def test_the_intake_process_answers_webhooks_and_the_main_process_replies(
             assert (await s.execute(inbound)).scalar_one() == 2
     finally:
         await db.dispose()
+
+
+async def _all_sent(db: Database) -> bool:
+    async with db.read() as s:
+        rows = (await s.execute(select(OutboxRow.state, OutboxRow.provider_message_id))).all()
+    return bool(rows) and all(state == "sent" and pid for state, pid in rows)
