@@ -66,11 +66,12 @@ def render(data: dict[str, Any]) -> str:
                     f"| {name} | {v['median_rps']:.0f} | {v['median_p99_ms']:.1f} ms | {v['ratio']} |"
                 )
         lines.append("")
-    for name, b in (data.get("burst") or {}).items():
+    bursts = [(n, b) for key in ("burst", "burst_same_load") for n, b in (data.get(key) or {}).items()]
+    for name, b in bursts:
         lines.append(
             f"- Burst ({name}): {b['offered']:.0f}/s for {b['seconds']:.0f} s"
-            f" (twice the {b['capacity']:.0f}/s "
-            f"capacity): worst second {b['worst_second']} replies ({b['worst_vs_capacity']} of capacity); "
+            f" (twice {b['capacity']:.0f}/s): worst second {b['worst_second']} replies "
+            f"({b['worst_vs_capacity']} of {b['capacity']:.0f}/s); "
             f"{'drained' if b['drained'] else 'not drained'} {b['drain_s_after_burst']} s after the burst."
         )
     for name, u in (data.get("urgent") or {}).items():

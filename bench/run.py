@@ -170,6 +170,11 @@ async def _sections(
     if "burst" in only:
         out["burst"] = {t.name: await scenarios.burst(t, tmp, caps[t.name]) for t in targets}
         say(f"burst: {json.dumps({k: v['replies_per_second'] for k, v in out['burst'].items()})}")
+        if len(targets) > 1:  # each tree's own capacity differs: also one load for all, the lowest doubled
+            low = min(caps.values())
+            out["burst_same_load"] = {t.name: await scenarios.burst(t, tmp, low) for t in targets}
+            same = {k: v["replies_per_second"] for k, v in out["burst_same_load"].items()}
+            say(f"burst, same load: {json.dumps(same)}")
     if "urgent" in only:
         out["urgent"] = {t.name: await scenarios.urgent(t, tmp, caps[t.name]) for t in targets}
     if "scale" in only:
@@ -241,7 +246,8 @@ def summary(out: dict[str, Any]) -> None:
                         f"  {name}: {v['median_rps']:.0f} req/s, p99 {v['median_p99_ms']} ms,"
                         f" ratio {v['ratio']}"
                     )
-    for name, b in (out.get("burst") or {}).items():
+    bursts = [(n, b) for key in ("burst", "burst_same_load") for n, b in (out.get(key) or {}).items()]
+    for name, b in bursts:
         say(
             f"\nburst {name}: {b['offered']:.0f}/s for {b['seconds']:.0f} s"
             f" (capacity {b['capacity']:.0f}/s): "

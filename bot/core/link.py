@@ -16,8 +16,7 @@ back; a WeChat replay check is `{"i": id, "r": [timestamp, nonce, signature, for
 answered `{"i": id, "ok": first_time}` (bot/core/link_client.py is the other end). The
 replies still leave from this process: sending them from the intake process too was measured
 and made a burst worse (that process's loop, busy with the webhooks, then starved the sends).
-The socket lives in a directory only this user can
-enter: whoever can connect is us.
+The socket lives in a directory only this user can enter: whoever can connect is us.
 """
 
 from __future__ import annotations
@@ -84,9 +83,9 @@ class FrameStream:
 class LinkServer:
     """The storing side: each frame's messages go to `submit` (the group-commit writer)."""
 
-    def __init__(self, path: str, submit: Submit | None = None, replays: ReplayMemory | None = None) -> None:
+    def __init__(self, path: str, submit: Submit, replays: ReplayMemory | None = None) -> None:
         self.path = path
-        self.submit = submit  # set once the writer exists (bot/app.py builds the senders first)
+        self.submit = submit
         self.replays = replays
         self._server: asyncio.Server | None = None
         self._streams: set[FrameStream] = set()
@@ -136,15 +135,12 @@ class LinkServer:
             stream.send({"i": ident, "e": f"not a message: {exc}"})
             return
         try:
-            if self.submit is None:
-                raise RuntimeError("not taking messages yet")
             stored = await self.submit(messages)
         except Exception as exc:  # the transaction failed: the intake answers 503, the provider retries
             stream.send({"i": ident, "e": type(exc).__name__})
             return
         rows = [[s.message_id, s.is_new, s.channel, s.channel_user_id] for s in stored]
         stream.send({"i": ident, "s": rows})
-
 
     async def _remember(self, stream: FrameStream, ident: Any, args: Any) -> None:
         """A WeChat push's signed triple, remembered here so that one process writes the database."""
