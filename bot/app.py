@@ -354,4 +354,4 @@ def create_intake_app(settings: Settings, link_path: str) -> web.Application:
     check_roles(adapters)
     bodies = BodyLimits(settings.server.max_body_bytes, settings.server.body_timeout_seconds)
     intake = IntakeApp(list(adapters.values()), link, bodies, close=db.dispose)
-    return intake.build(settings.server.max_body_bytes)
+    return intake.build()

@@ -33,7 +33,6 @@ class IntakeKeeper:
         self.argv = argv
         self.process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
-        self.starts = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._keep(), name="intake-keeper")
@@ -41,7 +40,6 @@ class IntakeKeeper:
     async def _keep(self) -> None:
         while True:
             self.process = await asyncio.create_subprocess_exec(*self.argv)
-            self.starts += 1
             code = await self.process.wait()
             log.warning("the intake process exited with %s; starting it again", code)
             await asyncio.sleep(RESTART_SECONDS)

@@ -24,6 +24,8 @@ from bot.web.body import BodyLimits, body_guard
 from bot.web.request_ids import request_ids
 from bot.web.webhooks import add_channel_routes
 
+log = logging.getLogger(__name__)
+
 
 class IntakeApp:
     def __init__(
@@ -42,9 +44,9 @@ class IntakeApp:
         self.on_lost = on_lost or _terminate
         self.metrics = Metrics()  # counted here, not scraped: /metrics is the main process's
 
-    def build(self, max_body_bytes: int) -> web.Application:
+    def build(self) -> web.Application:
         guards = [request_ids, body_guard(self.bodies)]
-        app = web.Application(middlewares=guards, client_max_size=max_body_bytes)
+        app = web.Application(middlewares=guards, client_max_size=self.bodies.max_bytes)
         add_channel_routes(app, self.adapters, self.link, self.metrics, self.bodies, webhook_paths_only=True)
         app.router.add_get("/healthz", self.healthz)
         app.cleanup_ctx.append(self._lifecycle)
@@ -70,7 +72,7 @@ class IntakeApp:
 
     async def _exit_when_lost(self) -> None:
         await self.link.lost.wait()
-        logging.getLogger(__name__).warning("intake: the link to the main process broke; exiting")
+        log.warning("intake: the link to the main process broke; exiting")
         self.on_lost()
 
 

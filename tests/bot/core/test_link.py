@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import stat
 import struct
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,13 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.core.link import MAX_FRAME, LinkServer
+from bot.core.link import MAX_FRAME, LinkServer, fresh_socket_path
 from bot.core.link_client import LinkClient
 from bot.core.writer import InboundWriter, Stored, StoreUnavailable
 from bot.messages import Attachment, AttachmentKind, Channel, InboundMessage
 from storage.channel_state import DbReplayMemory
 from storage.db import Database
 from storage.models import Message
+from tests.conftest import wait_until
 
 
 def message(user: str, pid: str, text: str = "hello") -> InboundMessage:
@@ -91,7 +93,7 @@ async def test_a_failed_store_is_refused_and_a_broken_link_fails_every_waiting_o
     with pytest.raises(StoreUnavailable):  # this process has no replay memory to offer
         await link.remember(1, "n", "s", forget_before=None)
     waiting = [asyncio.create_task(link.submit([message("2", f"w{i}")])) for i in range(3)]
-    await asyncio.sleep(0)
+    await wait_until(lambda: _count(server._pending, 3))  # all three reached the storing side
     for stream in list(server._streams):  # the storing process dies: its end of the socket closes
         stream.writer.transport.abort()
     for task in waiting:
@@ -132,3 +134,17 @@ async def test_a_peer_that_sends_no_frame_is_closed_and_stores_nothing(tmp_path:
     finally:
         await server.stop()
 
+
+async def _count(items: set[asyncio.Task[None]], n: int) -> bool:
+    return len(items) == n
+
+
+def test_the_socket_lives_in_a_directory_only_this_user_can_enter() -> None:
+    path = Path(fresh_socket_path())
+    try:
+        assert path.name == "link.sock" and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        other = Path(fresh_socket_path())
+        assert other.parent != path.parent  # each serve its own
+        other.parent.rmdir()
+    finally:
+        path.parent.rmdir()

@@ -38,7 +38,7 @@ async def test_stored_updates_answer_200_and_a_failed_or_lost_store_answers_503(
     lost: list[bool] = []
     link = LinkClient(server.path)
     intake = IntakeApp([adapter], link, BodyLimits(4096, 5), on_lost=lambda: lost.append(True))
-    async with TestClient(TestServer(intake.build(4096))) as client:
+    async with TestClient(TestServer(intake.build())) as client:
         ok = await client.post("/webhooks/telegram", data=update(7, "hi"), headers=SECRET)
         assert ok.status == 200 and [m.text for m in kept] == ["hi"]
         failed = await client.post("/webhooks/telegram", data=update(7, "fail"), headers=SECRET)
